@@ -1,0 +1,1 @@
+"""Accounts, users, memberships, roles, sessions, invites and API tokens."""

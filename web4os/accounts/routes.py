@@ -1,0 +1,105 @@
+"""Signup, login, logout and switching accounts (HTML)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from web4os.accounts import service
+from web4os.accounts.schemas import SignupForm
+from web4os.config import get_settings
+from web4os.errors import DomainError, RateLimited
+from web4os.web.deps import (
+    SESSION_COOKIE,
+    CsrfDep,
+    SessionDep,
+    ViewerDep,
+    optional_viewer,
+)
+from web4os.web.forms import field_errors, form_data
+from web4os.web.templating import render
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, never ``//evil.example``."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/"
+
+
+def _logged_in(token: str, target: str = "/") -> RedirectResponse:
+    resp = RedirectResponse(target, status_code=303)
+    settings = get_settings()
+    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                    secure=settings.secure_cookies, max_age=settings.session_days * 86400)
+    return resp
+
+
+@router.get("/signup")
+def signup_page(request: Request, session: SessionDep) -> Response:
+    if optional_viewer(request, session) is not None:
+        return RedirectResponse("/", status_code=303)
+    return render(request, "accounts/signup.html", {"values": {}, "errors": {}})
+
+
+@router.post("/signup", dependencies=[CsrfDep])
+async def signup(request: Request, session: SessionDep) -> Response:
+    values = await form_data(request)
+    try:
+        form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
+                          account_name=values.get("account_name", ""),
+                          display_name=values.get("display_name", ""))
+        user, account = service.signup(session, form)
+    except (ValidationError, DomainError) as exc:
+        values.pop("password", None)
+        return render(request, "accounts/signup.html",
+                      {"values": values, "errors": field_errors(exc)}, status_code=400)
+    login = service.start_session(session, user, account.id)
+    return _logged_in(login.token, "/?welcome=1")
+
+
+@router.get("/login")
+def login_page(request: Request, session: SessionDep, next: str = "/") -> Response:
+    if optional_viewer(request, session) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "accounts/login.html", {"values": {"next": next}, "errors": {}})
+
+
+@router.post("/login", dependencies=[CsrfDep])
+async def login(request: Request, session: SessionDep) -> Response:
+    values = await form_data(request)
+    ip = request.client.host if request.client else "unknown"
+    try:
+        user = service.authenticate(session, values.get("email", ""),
+                                    values.get("password", ""), ip)
+    except DomainError as exc:
+        session.commit()  # keep the failure count even though we answer with an error
+        values.pop("password", None)
+        status = 429 if isinstance(exc, RateLimited) else 400
+        return render(request, "accounts/login.html",
+                      {"values": values, "errors": field_errors(exc)}, status_code=status)
+    login = service.start_session(session, user)
+    target = "/admin" if user.is_platform_admin and login.row.account_id is None else "/"
+    return _logged_in(login.token, _safe_next(values.get("next")) if values.get("next") else target)
+
+
+@router.post("/logout", dependencies=[CsrfDep])
+def logout(viewer: ViewerDep, session: SessionDep) -> Response:
+    service.end_session(session, viewer.web_session)
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE)
+    return resp
+
+
+@router.post("/switch-account", dependencies=[CsrfDep])
+async def switch_account(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
+    values = await form_data(request)
+    try:
+        account_id = int(values.get("account_id", ""))
+    except ValueError:
+        raise DomainError("Pick an account from the list.") from None
+    service.switch_account(session, viewer.web_session, account_id)
+    return RedirectResponse("/", status_code=303)

@@ -1,0 +1,194 @@
+"""Signup, login, sessions and memberships.
+
+Accounts are created here with everything they need to work at once: an
+owner, the default agent roster and the starting credit grant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from web4os.accounts.models import (
+    Account,
+    AccountKind,
+    AccountStatus,
+    LoginAttempt,
+    Membership,
+    Role,
+    User,
+    WebSession,
+)
+from web4os.accounts.schemas import SignupForm, check_password, normalise_email
+from web4os.accounts.security import hash_password, new_token, token_hash, verify_password
+from web4os.agents.service import create_default_roster
+from web4os.config import get_settings
+from web4os.credits import service as credits
+from web4os.credits.models import EntryKind
+from web4os.db import utcnow
+from web4os.errors import Conflict, Forbidden, InvalidInput, RateLimited
+from web4os.tenancy import AccountId
+
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILS_PER_EMAIL = 5
+MAX_FAILS_PER_IP = 20
+
+
+def find_user(session: Session, email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except ValueError:
+        return None
+    return session.scalar(select(User).where(User.email == email))
+
+
+def create_account(
+    session: Session, *, name: str, kind: AccountKind, credit_grant: int, actor: str,
+    plan_notes: str = "",
+) -> Account:
+    """An account with its roster and starting credits (no members yet)."""
+    account = Account(name=name, kind=kind, status=AccountStatus.ACTIVE, credit_balance=0,
+                      plan_notes=plan_notes)
+    session.add(account)
+    session.flush()
+    create_default_roster(session, AccountId(account.id))
+    if credit_grant > 0:
+        credits.grant(session, AccountId(account.id), credit_grant, actor=actor,
+                      reason="Starting credits", kind=EntryKind.GRANT)
+    return account
+
+
+def signup(session: Session, form: SignupForm) -> tuple[User, Account]:
+    """Self-serve: a new individual account owned by a new user."""
+    if find_user(session, form.email) is not None:
+        raise Conflict("An account with that email already exists. Log in instead, or reset "
+                       "your password with your admin.", field="email")
+    user = User(email=form.email, password_hash=hash_password(form.password),
+                display_name=form.display_name)
+    session.add(user)
+    session.flush()
+    account = create_account(session, name=form.account_name, kind=AccountKind.INDIVIDUAL,
+                             credit_grant=get_settings().signup_credit_grant,
+                             actor=f"signup:{user.email}")
+    session.add(Membership(account_id=account.id, user_id=user.id, role=Role.OWNER))
+    session.flush()
+    return user, account
+
+
+def create_user(session: Session, email: str, password: str, *, display_name: str = "",
+                platform_admin: bool = False) -> User:
+    """A user without an account (platform admins, invite acceptance)."""
+    email = normalise_email(email)
+    check_password(password, email)
+    if find_user(session, email) is not None:
+        raise Conflict("A user with that email already exists.", field="email")
+    user = User(email=email, password_hash=hash_password(password), display_name=display_name,
+                is_platform_admin=platform_admin)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _recent_failures(session: Session, column: object, value: str) -> int:
+    since = utcnow() - LOGIN_WINDOW
+    return int(session.scalar(
+        select(func.count()).select_from(LoginAttempt)
+        .where(column == value, LoginAttempt.created_at >= since)  # type: ignore[operator]
+    ) or 0)
+
+
+def check_login_rate(session: Session, email: str, ip: str) -> None:
+    """Refuse further tries after too many recent failures for this email or address."""
+    email = email.strip().lower()
+    if (_recent_failures(session, LoginAttempt.email, email) >= MAX_FAILS_PER_EMAIL
+            or _recent_failures(session, LoginAttempt.ip, ip) >= MAX_FAILS_PER_IP):
+        raise RateLimited("Too many wrong passwords. Wait 15 minutes and try again, or ask "
+                          "your admin to reset it.")
+
+
+def authenticate(session: Session, email: str, password: str, ip: str) -> User:
+    """The user for these credentials; records failures for rate limiting.
+
+    The caller must commit even when this raises, so failures are counted.
+    """
+    check_login_rate(session, email, ip)
+    user = find_user(session, email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        session.add(LoginAttempt(email=email.strip().lower()[:254], ip=ip[:64]))
+        session.flush()
+        raise InvalidInput("That email and password don't match.", field="password")
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+    return user
+
+
+def memberships_of(session: Session, user_id: int) -> list[Membership]:
+    """The accounts a user belongs to, oldest first."""
+    return list(session.scalars(
+        select(Membership).where(Membership.user_id == user_id).order_by(Membership.id)
+    ))
+
+
+def membership(session: Session, user_id: int, account_id: int) -> Membership | None:
+    return session.scalar(select(Membership).where(
+        Membership.user_id == user_id, Membership.account_id == account_id))
+
+
+# --- sessions -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    row: WebSession
+
+
+def start_session(session: Session, user: User, account_id: int | None = None) -> NewSession:
+    """A login: random cookie token (only its hash stored) and a CSRF secret."""
+    if account_id is None:
+        first = next(iter(memberships_of(session, user.id)), None)
+        account_id = first.account_id if first else None
+    token = new_token()
+    row = WebSession(token_hash=token_hash(token), user_id=user.id, account_id=account_id,
+                     csrf_token=new_token(24),
+                     expires_at=utcnow() + timedelta(days=get_settings().session_days))
+    session.add(row)
+    session.flush()
+    return NewSession(token, row)
+
+
+def resolve_session(session: Session, token: str) -> WebSession | None:
+    """The live session for a cookie token, or None (expired, revoked, unknown)."""
+    if not token:
+        return None
+    row = session.scalar(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+    if row is None or row.revoked_at is not None or row.expires_at < utcnow():
+        return None
+    return row
+
+
+def end_session(session: Session, row: WebSession) -> None:
+    row.revoked_at = utcnow()
+    session.flush()
+
+
+def switch_account(session: Session, row: WebSession, account_id: int) -> None:
+    """Point a session at another account the user belongs to."""
+    if membership(session, row.user_id, account_id) is None:
+        raise Forbidden("You are not a member of that account.")
+    row.account_id = account_id
+    session.flush()
+
+
+def ensure_admin(session: Session, email: str, password: str) -> User:
+    """``web4os create-admin``: make (or promote) a platform admin."""
+    user = find_user(session, email)
+    if user is None:
+        return create_user(session, email, password, platform_admin=True)
+    user.is_platform_admin = True
+    if password:
+        check_password(password, user.email)
+        user.password_hash = hash_password(password)
+    session.flush()
+    return user

@@ -1,0 +1,1 @@
+"""The agent roster, the CEO agent, specialists and model providers."""

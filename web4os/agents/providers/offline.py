@@ -1,0 +1,223 @@
+"""The built-in offline model: deterministic, labelled, no network.
+
+It reads only the messages it is sent (the same prompts a real model gets), so
+the product works end to end out of the box and tests exercise real prompts.
+Every deliverable it writes says plainly that no external AI was involved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from web4os.agents.providers.base import ModelReply, ModelRequest, estimate_tokens
+
+OFFLINE_MODEL_NAME = "web4os-offline-1"
+OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
+OFFLINE_BANNER = "_Written by the web4os offline model: a built-in stand-in, no external AI was used._"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One archetypal piece of work the offline planner knows how to lay out."""
+
+    key: str
+    archetype: str
+    title: str
+    instructions: str
+    depends_on: tuple[str, ...]
+    credits: int
+
+
+_STEPS: tuple[_Step, ...] = (
+    _Step("research", "research", "Research the audience and landscape",
+          "For “{g}”: find who this is for, what they already get elsewhere and what would "
+          "make them care. List 3-5 concrete findings with sources or reasoning.", (), 3),
+    _Step("targets", "analysis", "Set targets, budget and success measures",
+          "Turn “{g}” into 2-3 measurable targets, a rough budget and the risks worth "
+          "watching.", (), 2),
+    _Step("draft", "writing", "Draft the core content",
+          "Using the research and targets, write the first version of what the audience of "
+          "“{g}” will actually see.", ("research", "targets"), 4),
+    _Step("promote", "marketing", "Plan channels and launch messages",
+          "Pick channels that fit the audience found in research and write the launch "
+          "message for each, for “{g}”.", ("research",), 3),
+    _Step("operate", "operations", "Prepare the launch checklist",
+          "List the tools, accounts, owners and dates needed to run “{g}” week after week.",
+          ("draft", "promote"), 2),
+    _Step("review", "analysis", "Final review and go/no-go",
+          "Check the draft, promotion plan and checklist against the targets; say what is "
+          "ready for “{g}” and what needs the operator.", ("operate",), 2),
+)
+
+_ARCHETYPE_WORDS = {
+    "research": ("research", "investigat", "insight"),
+    "analysis": ("analy", "data", "finance", "metric"),
+    "writing": ("writ", "copy", "content", "editor"),
+    "marketing": ("market", "growth", "social", "brand"),
+    "operations": ("operat", "ops", "logistic", "admin"),
+}
+
+
+_HEADERS = "GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|INPUTS|NOTES|FEEDBACK|DELIVERABLE|RESULTS"
+
+
+def _section(text: str, name: str) -> str:
+    """The text after ``NAME:`` up to the next upper-case section header."""
+    m = re.search(rf"^{name}:[ \t]*(.*?)(?=^(?:{_HEADERS}):|\Z)", text, re.M | re.S)
+    return m.group(1).strip() if m else ""
+
+
+def _roster(text: str) -> list[tuple[str, str]]:
+    """``(slug, description)`` pairs from the prompt's ROSTER section."""
+    out = []
+    for line in _section(text, "ROSTER").splitlines():
+        m = re.match(r"\s*-\s*([a-z0-9][a-z0-9_-]*)\s*[:—-]\s*(.*)", line)
+        if m:
+            out.append((m.group(1), m.group(2).lower()))
+    return out
+
+
+def _pick_agent(archetype: str, roster: list[tuple[str, str]]) -> str:
+    """The roster member whose handle, else whose description, fits the archetype."""
+    words = _ARCHETYPE_WORDS[archetype]
+    for slug, _desc in roster:
+        if any(w in slug for w in words):
+            return slug
+    for slug, desc in roster:
+        if any(w in desc for w in words):
+            return slug
+    return roster[0][0] if roster else archetype
+
+
+def _doc_titles(text: str) -> list[str]:
+    """Titles of the documents the prompt passes in (``--- DOC: title (by agent) ---``)."""
+    return re.findall(r"^--- DOC: (.+?) ---$", text, re.M)
+
+
+def _short(goal: str, limit: int = 60) -> str:
+    goal = " ".join(goal.split())
+    return goal if len(goal) <= limit else goal[: limit - 1].rstrip() + "…"
+
+
+class OfflineModel:
+    """A deterministic stand-in for an LLM; honest about being one."""
+
+    label = OFFLINE_LABEL
+    offline = True
+
+    def __init__(self, latency_seconds: float = 0.0) -> None:
+        self.latency_seconds = latency_seconds
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        started = time.perf_counter()
+        prompt = "\n\n".join(m["content"] for m in request.messages)
+        answer: Any
+        if request.purpose == "plan":
+            answer = self._plan(prompt)
+        elif request.purpose == "task":
+            answer = self._deliverable(prompt)
+        elif request.purpose == "review":
+            answer = self._review(prompt)
+        elif request.purpose == "summary":
+            answer = self._summary(prompt)
+        else:
+            answer = {"text": "The offline model cannot repair this answer."}
+        content = json.dumps(answer) if request.json_schema is not None else _as_text(answer)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
+        return ModelReply(
+            content=content,
+            model=OFFLINE_MODEL_NAME,
+            prompt_tokens=estimate_tokens(prompt),
+            completion_tokens=estimate_tokens(content),
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            offline=True,
+        )
+
+    def _plan(self, prompt: str) -> dict[str, Any]:
+        goal = _section(prompt, "GOAL") or "the goal"
+        roster = _roster(prompt)
+        limit_match = re.search(r"at most (\d+) tasks", prompt)
+        limit = int(limit_match.group(1)) if limit_match else len(_STEPS)
+        steps = list(_STEPS)
+        while len(steps) > max(limit, 1):
+            # Drop the least essential steps first, keeping dependencies consistent.
+            drop = next((s for s in ("review", "operate", "promote", "targets")
+                         if any(x.key == s for x in steps)), steps[-1].key)
+            steps = [s for s in steps if s.key != drop]
+        kept = {s.key for s in steps}
+        g = _short(goal)
+        tasks = [
+            {
+                "key": s.key,
+                "title": s.title,
+                "agent": _pick_agent(s.archetype, roster),
+                "instructions": s.instructions.format(g=g),
+                "depends_on": [d for d in s.depends_on if d in kept],
+                "estimated_credits": s.credits,
+                "requires_approval": False,
+            }
+            for s in steps
+        ]
+        return {
+            "rationale": f"Offline plan for “{g}”: research and targets run in parallel, "
+            "then drafting and promotion, then an operational checklist and a final review.",
+            "tasks": tasks,
+        }
+
+    def _deliverable(self, prompt: str) -> dict[str, str]:
+        task = _section(prompt, "TASK") or "the task"
+        goal = _section(prompt, "GOAL") or "the goal"
+        instructions = _section(prompt, "INSTRUCTIONS")
+        inputs = _section(prompt, "INPUTS")
+        feedback = _section(prompt, "FEEDBACK")
+        titles = _doc_titles(inputs)
+        lines = [f"## {task}", "", OFFLINE_BANNER, "", f"**Goal:** {goal}", ""]
+        if instructions:
+            lines += ["**What was asked:** " + " ".join(instructions.split()), ""]
+        if titles:
+            lines += ["### Built on", *[f"- {t}" for t in titles], ""]
+        if feedback:
+            lines += ["### Changes after feedback", f"- Addressed: {' '.join(feedback.split())}", ""]
+        lines += [
+            "### Proposal",
+            f"1. Start from the operator's goal: {_short(goal, 120)}.",
+            "2. Keep the first version small enough to ship this week.",
+            "3. Name one owner and one measure of success for each part.",
+            "",
+            "### Next steps",
+            "- [ ] Operator reads this and approves or sends feedback",
+            "- [ ] Connect a real model for richer drafts (see README: Models)",
+        ]
+        note = (f"Offline draft for “{_short(task, 80)}”"
+                + (f", built on {len(titles)} input(s)" if titles else "")
+                + (", revised after feedback" if feedback else "") + ".")
+        return {"deliverable": "\n".join(lines), "note": note}
+
+    def _review(self, prompt: str) -> dict[str, str]:
+        deliverable = _section(prompt, "DELIVERABLE")
+        if len(deliverable.strip()) < 40:
+            return {"verdict": "revise",
+                    "feedback": "The deliverable is too thin: expand it into concrete steps."}
+        return {"verdict": "accept", "feedback": "Meets the task's instructions."}
+
+    def _summary(self, prompt: str) -> dict[str, str]:
+        goal = _section(prompt, "GOAL") or "the goal"
+        results = _section(prompt, "RESULTS")
+        titles = _doc_titles(results)
+        lines = [f"**{_short(goal, 120)}** is complete.", "", OFFLINE_BANNER, ""]
+        if titles:
+            lines += ["What the team delivered:", *[f"- {t}" for t in titles]]
+        return {"summary": "\n".join(lines)}
+
+
+def _as_text(answer: Any) -> str:
+    if isinstance(answer, dict):
+        for key in ("deliverable", "summary", "text"):
+            if key in answer:
+                return str(answer[key])
+    return json.dumps(answer)

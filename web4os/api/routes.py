@@ -1,0 +1,153 @@
+"""JSON API v1: the same services as the pages, with bearer-token auth."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy.orm import Session
+
+from web4os.accounts.models import Account
+from web4os.agents import service as agents
+from web4os.api.deps import ApiOperator, ApiReader
+from web4os.api.schemas import (
+    AgentOut,
+    EditIn,
+    EventOut,
+    FeedbackIn,
+    LedgerOut,
+    MeOut,
+    ReassignIn,
+)
+from web4os.config import get_settings
+from web4os.credits import service as credits
+from web4os.credits.models import CreditLedgerEntry
+from web4os.goals import actions, service
+from web4os.goals.models import Goal, Task
+from web4os.goals.schemas import GoalCreate, GoalOut, TaskOut
+from web4os.tenancy import AccountId, scoped
+from web4os.web.deps import SessionDep
+from web4os.workers.queue import enqueue
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+
+def _goal_out(session: Session, account_id: AccountId, goal: Goal) -> GoalOut:
+    p = service.progress_for(session, account_id, [goal.id])[goal.id]
+    return GoalOut(id=goal.id, title=goal.title, brief=goal.brief, status=goal.status.value,
+                   status_reason=goal.status_reason, summary=goal.summary,
+                   credits_spent=goal.credits_spent, tasks_total=p.total, tasks_done=p.done,
+                   created_at=goal.created_at, completed_at=goal.completed_at)
+
+
+def _task_out(task: Task, deps: list[int]) -> TaskOut:
+    return TaskOut(id=task.id, goal_id=task.goal_id, key=task.key, title=task.title,
+                   status=task.status.value, agent=task.agent.slug,
+                   instructions=task.instructions, output=task.output, note=task.note,
+                   feedback=task.feedback, depends_on=deps,
+                   estimated_credits=task.estimated_credits, actual_credits=task.actual_credits,
+                   attempts=task.attempts, requires_approval=task.requires_approval,
+                   updated_at=task.updated_at)
+
+
+@router.get("/me")
+def me(session: SessionDep, ctx: ApiReader) -> MeOut:
+    account = session.get(Account, ctx.account_id)
+    assert account is not None
+    return MeOut(account_id=account.id, account_name=account.name, role=ctx.role,
+                 credit_balance=account.credit_balance,
+                 offline_model=get_settings().offline_model)
+
+
+@router.get("/goals")
+def list_goals(session: SessionDep, ctx: ApiReader) -> list[GoalOut]:
+    return [_goal_out(session, ctx.account_id, g) for g in service.list_goals(session, ctx.account_id)]
+
+
+@router.post("/goals", status_code=201)
+def create_goal(body: GoalCreate, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+    goal = service.create_goal(session, ctx, body)
+    enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id)
+    return _goal_out(session, ctx.account_id, goal)
+
+
+@router.get("/goals/{goal_id}")
+def get_goal(goal_id: int, session: SessionDep, ctx: ApiReader) -> GoalOut:
+    return _goal_out(session, ctx.account_id, service.get_goal(session, ctx.account_id, goal_id))
+
+
+@router.get("/goals/{goal_id}/tasks")
+def goal_tasks(goal_id: int, session: SessionDep, ctx: ApiReader) -> list[TaskOut]:
+    service.get_goal(session, ctx.account_id, goal_id)
+    deps = service.dependency_map(session, ctx.account_id, goal_id)
+    return [_task_out(t, deps.get(t.id, []))
+            for t in service.goal_tasks(session, ctx.account_id, goal_id)]
+
+
+@router.post("/goals/{goal_id}/cancel")
+def cancel_goal(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+    return _goal_out(session, ctx.account_id, actions.cancel_goal(session, ctx, goal_id))
+
+
+def _one_task(session: Session, account_id: AccountId, task: Task) -> TaskOut:
+    deps = service.dependency_map(session, account_id, task.goal_id)
+    return _task_out(task, deps.get(task.id, []))
+
+
+@router.get("/tasks/{task_id}")
+def get_task(task_id: int, session: SessionDep, ctx: ApiReader) -> TaskOut:
+    return _one_task(session, ctx.account_id, service.get_task(session, ctx.account_id, task_id))
+
+
+@router.get("/tasks/{task_id}/events")
+def task_events(task_id: int, session: SessionDep, ctx: ApiReader) -> list[EventOut]:
+    service.get_task(session, ctx.account_id, task_id)
+    return [EventOut.model_validate(e) for e in service.task_events(session, ctx.account_id, task_id)]
+
+
+@router.post("/tasks/{task_id}/approve")
+def approve(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+    return _one_task(session, ctx.account_id, actions.approve(session, ctx, task_id))
+
+
+@router.post("/tasks/{task_id}/reject")
+def reject(task_id: int, body: FeedbackIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+    return _one_task(session, ctx.account_id, actions.reject(session, ctx, task_id, body.feedback))
+
+
+@router.post("/tasks/{task_id}/retry")
+def retry(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+    return _one_task(session, ctx.account_id, actions.retry(session, ctx, task_id))
+
+
+@router.post("/tasks/{task_id}/reassign")
+def reassign(task_id: int, body: ReassignIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+    return _one_task(session, ctx.account_id,
+                     actions.reassign(session, ctx, task_id, body.agent_id))
+
+
+@router.post("/tasks/{task_id}/edit")
+def edit(task_id: int, body: EditIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+    task = actions.edit(session, ctx, task_id, title=body.title, instructions=body.instructions)
+    return _one_task(session, ctx.account_id, task)
+
+
+@router.post("/tasks/{task_id}/cancel")
+def cancel(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+    return _one_task(session, ctx.account_id, actions.cancel(session, ctx, task_id))
+
+
+@router.get("/agents")
+def list_agents(session: SessionDep, ctx: ApiReader) -> list[AgentOut]:
+    return [AgentOut.model_validate(a) for a in agents.list_agents(session, ctx.account_id)]
+
+
+@router.get("/credits/ledger")
+def ledger(session: SessionDep, ctx: ApiReader, limit: int = 100) -> list[LedgerOut]:
+    limit = max(1, min(limit, 1000))
+    rows = session.scalars(scoped(CreditLedgerEntry, ctx.account_id)
+                           .order_by(CreditLedgerEntry.id.desc()).limit(limit))
+    return [LedgerOut.model_validate(r) for r in rows]
+
+
+@router.get("/credits")
+def balance(session: SessionDep, ctx: ApiReader) -> dict[str, int]:
+    return {"balance": credits.balance(session, ctx.account_id)}

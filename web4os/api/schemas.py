@@ -1,0 +1,68 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FeedbackIn(BaseModel):
+    feedback: str = Field(min_length=1, max_length=4000)
+
+
+class ReassignIn(BaseModel):
+    agent_id: int
+
+
+class EditIn(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    instructions: str = Field(default="", max_length=4000)
+
+
+class AgentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    slug: str
+    name: str
+    role: str
+    model: str
+    enabled: bool
+    is_ceo: bool
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    task_id: int | None
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    message: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class LedgerOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    amount: int
+    balance_after: int
+    goal_id: int | None
+    task_id: int | None
+    reason: str
+    created_at: datetime
+
+
+class MeOut(BaseModel):
+    account_id: int
+    account_name: str
+    role: str
+    credit_balance: int
+    offline_model: bool

@@ -1,0 +1,117 @@
+"""The ``web4os`` command: serve, worker, migrate, create-admin, demo."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+
+from web4os import __version__
+from web4os.config import get_settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from web4os.migrate import upgrade
+    from web4os.web.app import create_app
+
+    settings = get_settings()
+    upgrade()
+    host, port = args.host or settings.host, args.port or settings.port
+    mode = ("embedded worker (in-process)" if settings.dispatch == "embedded"
+            else f"Celery workers on {settings.broker_url}")
+    model = "offline model (no key configured)" if settings.offline_model else settings.openai_model
+    print(f"web4os {__version__} — database: {_safe_url(settings.resolved_database_url)}")
+    print(f"  dispatch: {mode}; model: {model}")
+    print(f"  open http://{host}:{port}/  (sign up there; stop with Ctrl+C)", flush=True)
+    uvicorn.run(create_app(start_worker=settings.dispatch == "embedded"), host=host, port=port,
+                log_level="warning", proxy_headers=True)
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate(_args: argparse.Namespace) -> int:
+    from web4os.migrate import upgrade
+
+    upgrade()
+    print(f"Database is up to date: {_safe_url(get_settings().resolved_database_url)}")
+    return 0
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    from web4os.accounts.service import ensure_admin
+    from web4os.db import session_factory
+    from web4os.errors import DomainError
+    from web4os.migrate import upgrade
+
+    upgrade()
+    password = args.password or os.environ.get("WEB4OS_ADMIN_PASSWORD", "")
+    if not password:
+        if not sys.stdin.isatty():
+            print("Give a password with --password or WEB4OS_ADMIN_PASSWORD.", file=sys.stderr)
+            return 2
+        password = getpass.getpass("Password for the admin (at least 10 characters): ")
+    with session_factory()() as session:
+        try:
+            user = ensure_admin(session, args.email, password)
+            session.commit()
+        except (DomainError, ValueError) as exc:
+            print(f"Could not create the admin: {getattr(exc, 'message', exc)}", file=sys.stderr)
+            return 1
+    print(f"Platform admin ready: {user.email} (log in at /login, then open /admin)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from web4os.demo import run_demo
+
+    return run_demo(args.goal, timeout=args.timeout)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from web4os.workers.celery_app import run_worker
+
+    return run_worker(concurrency=args.concurrency, beat=not args.no_beat)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="web4os", description="An agentic operating system "
+                                     "for people who run a business.")
+    parser.add_argument("--version", action="version", version=f"web4os {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="migrate, then run the web app (and the embedded worker)")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(fn=_serve)
+    p = sub.add_parser("migrate", help="bring the database schema up to date")
+    p.set_defaults(fn=_migrate)
+    p = sub.add_parser("create-admin", help="create or promote a platform admin")
+    p.add_argument("email")
+    p.add_argument("--password", default=None)
+    p.set_defaults(fn=_create_admin)
+    p = sub.add_parser("demo", help="run one goal headless and print its cards")
+    p.add_argument("goal", nargs="?", default="Launch a monthly newsletter for our bakery")
+    p.add_argument("--timeout", type=float, default=120.0)
+    p.set_defaults(fn=_demo)
+    p = sub.add_parser("worker", help="run a Celery worker (production dispatch)")
+    p.add_argument("--concurrency", type=int, default=None)
+    p.add_argument("--no-beat", action="store_true", help="don't run the sweeper schedule here")
+    p.set_defaults(fn=_worker)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    code: int = args.fn(args)
+    if args.command == "demo":
+        print(f"(took {time.monotonic() - started:.1f} s)")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

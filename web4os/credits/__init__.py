@@ -1,0 +1,1 @@
+"""The credit ledger: reservations, settlements, grants; never overdrawn."""

@@ -1,0 +1,197 @@
+"""Credit movements: grant, reserve, settle. Atomic, idempotent, never below zero.
+
+The balance lives in one row (``accounts.credit_balance``) changed only here,
+by a guarded ``UPDATE … WHERE credit_balance >= :cost`` in the same transaction
+as the ledger entry that explains it. A single row makes "can I afford this?"
+one atomic statement under concurrency (a derived sum would need a lock or
+serializable isolation); the ledger keeps the history, and
+``ledger_sum == balance`` is checked by tests after every run.
+Every entry that a retry could repeat carries a unique ``idempotency_key``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from web4os.accounts.models import Account
+from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.errors import InsufficientCredits, InvalidInput
+from web4os.tenancy import AccountId
+
+
+@dataclass(frozen=True)
+class Refs:
+    """What a ledger entry is about (all optional)."""
+
+    goal_id: int | None = None
+    task_id: int | None = None
+    agent_id: int | None = None
+
+
+NO_REFS = Refs()
+
+
+def balance(session: Session, account_id: AccountId) -> int:
+    """The account's spendable credits."""
+    return int(
+        session.scalar(select(Account.credit_balance).where(Account.id == account_id)) or 0
+    )
+
+
+def ledger_sum(session: Session, account_id: AccountId) -> int:
+    """The sum of the ledger; always equals ``balance`` (tests assert it)."""
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(CreditLedgerEntry.amount), 0)).where(
+                CreditLedgerEntry.account_id == account_id
+            )
+        )
+        or 0
+    )
+
+
+def has_entry(session: Session, key: str) -> bool:
+    """Whether an idempotent movement with this key was already recorded."""
+    return (
+        session.scalar(select(CreditLedgerEntry.id).where(CreditLedgerEntry.idempotency_key == key))
+        is not None
+    )
+
+
+def _move(
+    session: Session,
+    account_id: AccountId,
+    amount: int,
+    kind: EntryKind,
+    *,
+    key: str | None,
+    refs: Refs,
+    actor: str,
+    reason: str,
+    guarded: bool,
+) -> CreditLedgerEntry | None:
+    """Change the balance by ``amount`` and write the entry; ``None`` if ``key`` was seen.
+
+    Runs in a savepoint so that a duplicate key (a racing redelivery) rolls back
+    only this movement, not the caller's transaction.
+    """
+    if key is not None and has_entry(session, key):
+        return None
+    try:
+        with session.begin_nested():
+            stmt = update(Account).where(Account.id == account_id)
+            if guarded and amount < 0:
+                stmt = stmt.where(Account.credit_balance >= -amount)
+            new_balance = session.execute(
+                stmt.values(credit_balance=Account.credit_balance + amount)
+                .returning(Account.credit_balance)
+                .execution_options(synchronize_session=False)
+            ).scalar_one_or_none()
+            if new_balance is None:
+                raise InsufficientCredits(
+                    "Out of credits — top up or ask your admin. "
+                    f"This needs {-amount} credit(s)."
+                )
+            entry = CreditLedgerEntry(
+                account_id=account_id,
+                kind=kind,
+                amount=amount,
+                balance_after=new_balance,
+                idempotency_key=key,
+                goal_id=refs.goal_id,
+                task_id=refs.task_id,
+                agent_id=refs.agent_id,
+                actor=actor,
+                reason=reason,
+            )
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        if key is not None and has_entry(session, key):
+            return None
+        raise
+    return entry
+
+
+def grant(
+    session: Session,
+    account_id: AccountId,
+    amount: int,
+    *,
+    actor: str,
+    reason: str,
+    kind: EntryKind = EntryKind.GRANT,
+    key: str | None = None,
+) -> CreditLedgerEntry | None:
+    """Add credits (signup grant, admin top-up)."""
+    if amount <= 0:
+        raise InvalidInput("Grant a positive whole number of credits.", field="amount")
+    return _move(session, account_id, amount, kind, key=key, refs=NO_REFS, actor=actor,
+                 reason=reason, guarded=False)
+
+
+def adjust(
+    session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str
+) -> CreditLedgerEntry | None:
+    """An admin correction, up or down; a downward one cannot overdraw."""
+    if amount == 0:
+        raise InvalidInput("An adjustment must change the balance.", field="amount")
+    if not reason.strip():
+        raise InvalidInput("Say why the balance is adjusted.", field="reason")
+    return _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=None, refs=NO_REFS,
+                 actor=actor, reason=reason, guarded=True)
+
+
+def reserve(
+    session: Session, account_id: AccountId, key: str, amount: int, *, refs: Refs, reason: str
+) -> bool:
+    """Hold ``amount`` credits for work about to start; False if the account can't pay.
+
+    Idempotent on ``key``: a repeated reservation returns True and holds nothing more.
+    """
+    try:
+        _move(session, account_id, -amount, EntryKind.RESERVATION, key=f"{key}:reserve",
+              refs=refs, actor="system", reason=reason, guarded=True)
+    except InsufficientCredits:
+        return False
+    return True
+
+
+def reserved_amount(session: Session, key: str) -> int:
+    """How much the reservation ``key`` holds (0 if there is none)."""
+    amount = session.scalar(
+        select(CreditLedgerEntry.amount).where(CreditLedgerEntry.idempotency_key == f"{key}:reserve")
+    )
+    return -int(amount or 0)
+
+
+def settle(
+    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str
+) -> int:
+    """Turn the reservation ``key`` into the actual charge; returns credits charged.
+
+    Releases what was held but not used. If the work cost more than was held,
+    the extra is taken only as far as the balance goes (never below zero).
+    Idempotent on ``key``: a second settlement charges nothing and returns 0.
+    """
+    settle_key = f"{key}:settle"
+    if has_entry(session, settle_key):
+        return 0
+    held = reserved_amount(session, key)
+    charged = min(actual, held)
+    extra = actual - held
+    if extra > 0:
+        available = balance(session, account_id)
+        charged = held + min(extra, available)
+    entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT, key=settle_key,
+                  refs=refs, actor="system", reason=reason, guarded=True)
+    return charged if entry is not None else 0
+
+
+def release(session: Session, account_id: AccountId, key: str, *, refs: Refs, reason: str) -> None:
+    """Give back a whole reservation for work that never ran."""
+    settle(session, account_id, key, 0, refs=refs, reason=reason)

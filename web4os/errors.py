@@ -1,0 +1,57 @@
+"""Domain exceptions. Services raise these; the web and API layers map them to
+responses (404/403/400/409/402/429), so no service ever knows about HTTP."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base for errors an operator can be told about in plain words."""
+
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NotFound(DomainError):
+    """The thing does not exist *for this account* (we never say whether it exists elsewhere)."""
+
+    status_code = 404
+
+
+class Forbidden(DomainError):
+    """The user's role does not allow this action."""
+
+    status_code = 403
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but its content is not acceptable."""
+
+    status_code = 422
+
+
+class Conflict(DomainError):
+    """The action does not fit the thing's current state (e.g. approving a running task)."""
+
+    status_code = 409
+
+
+class InsufficientCredits(DomainError):
+    """The account cannot pay for this work right now."""
+
+    status_code = 402
+
+
+class RateLimited(DomainError):
+    """Too many attempts; try again later."""
+
+    status_code = 429
+
+
+class InvalidPlan(DomainError):
+    """The CEO agent's plan breaks a planning rule (cycle, unknown agent, too many tasks)."""
+
+    status_code = 422

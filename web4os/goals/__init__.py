@@ -1,0 +1,1 @@
+"""Goals, plans (task DAGs) and the task state machine."""

@@ -1,0 +1,146 @@
+"""What an operator can do to a card (and a goal). Each action is one state change,
+recorded in the card's timeline with who clicked it."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from web4os.agents import service as agents
+from web4os.credits import service as credits
+from web4os.errors import Conflict, InvalidInput
+from web4os.goals import service as goals
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.statemachine import TERMINAL, transition, transition_goal
+from web4os.goals.work import attempt_key, queue_task, refs_of
+from web4os.tenancy import TenantContext, account_id_of
+from web4os.workers.queue import enqueue
+
+S = TaskStatus
+MAX_FEEDBACK = 4000
+
+
+def _advance(session: Session, task: Task) -> None:
+    enqueue(session, "advance_goal", goal_id=task.goal_id, account_id=task.account_id)
+
+
+def _editable(task: Task, verb: str) -> None:
+    if task.status in TERMINAL or task.status == S.RUNNING:
+        raise Conflict(f"You can't {verb} a card that is {task.status.value.replace('_', ' ')}.")
+
+
+def approve(session: Session, ctx: TenantContext, task_id: int) -> Task:
+    """Accept a result that waits for review."""
+    task = goals.get_task(session, ctx.account_id, task_id)
+    if task.status != S.NEEDS_REVIEW:
+        raise Conflict("Only a card that needs review can be approved.")
+    transition(session, task, S.DONE, actor=ctx.actor, reason="Approved.")
+    _advance(session, task)
+    return task
+
+
+def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) -> Task:
+    """Send a result back; the agent redoes it with the feedback in its prompt."""
+    feedback = feedback.strip()
+    if not feedback:
+        raise InvalidInput("Tell the agent what to change.", field="feedback")
+    if len(feedback) > MAX_FEEDBACK:
+        raise InvalidInput(f"Keep feedback under {MAX_FEEDBACK} characters.", field="feedback")
+    task = goals.get_task(session, ctx.account_id, task_id)
+    if task.status != S.NEEDS_REVIEW:
+        raise Conflict("Only a card that needs review can be sent back.")
+    queue_task(session, task, actor=ctx.actor, reason=f"Sent back: {feedback}",
+               values={"feedback": feedback})
+    return task
+
+
+def retry(session: Session, ctx: TenantContext, task_id: int) -> Task:
+    """Run a failed or blocked card again."""
+    task = goals.get_task(session, ctx.account_id, task_id)
+    if task.status not in (S.FAILED, S.BLOCKED):
+        raise Conflict("Only a failed or blocked card can be retried.")
+    _ensure_goal_running(session, ctx, task)
+    queue_task(session, task, actor=ctx.actor, reason="Retried by the operator.")
+    return task
+
+
+def _ensure_goal_running(session: Session, ctx: TenantContext, task: Task) -> None:
+    goal = goals.get_goal(session, ctx.account_id, task.goal_id)
+    if goal.status == GoalStatus.FAILED:
+        transition_goal(session, goal, GoalStatus.RUNNING, actor=ctx.actor,
+                        reason="Work resumed by the operator.")
+    elif goal.status in (GoalStatus.CANCELLED, GoalStatus.COMPLETED):
+        raise Conflict(f"This goal is {goal.status.value}; start a new goal instead.")
+
+
+def _rerun_if_waiting(session: Session, ctx: TenantContext, task: Task, reason: str) -> None:
+    if task.status in (S.NEEDS_REVIEW, S.FAILED, S.BLOCKED):
+        _ensure_goal_running(session, ctx, task)
+        queue_task(session, task, actor=ctx.actor, reason=reason)
+
+
+def reassign(session: Session, ctx: TenantContext, task_id: int, agent_id: int) -> Task:
+    """Give the card to another specialist (and rerun it if it already ran)."""
+    task = goals.get_task(session, ctx.account_id, task_id)
+    _editable(task, "reassign")
+    agent = agents.get_agent(session, ctx.account_id, agent_id)
+    if agent.is_ceo or not agent.enabled:
+        raise InvalidInput("Pick an enabled specialist.", field="agent_id")
+    if agent.id == task.agent_id:
+        raise InvalidInput(f"This card is already with {agent.name}.", field="agent_id")
+    old = task.agent.name
+    task.agent_id = agent.id
+    session.flush()
+    session.refresh(task, ["agent"])
+    goals.log_goal_event(session, task.goal, kind="action", actor=ctx.actor, task_id=task.id,
+                         message=f"Reassigned from {old} to {agent.name}.")
+    _rerun_if_waiting(session, ctx, task, f"Rerun by {agent.name} after reassignment.")
+    return task
+
+
+def edit(session: Session, ctx: TenantContext, task_id: int, *, title: str,
+         instructions: str) -> Task:
+    """Change what the card asks for, and rerun it if it already ran."""
+    title, instructions = " ".join(title.split()), instructions.strip()
+    if not title or len(title) > 200:
+        raise InvalidInput("Give the card a title under 200 characters.", field="title")
+    if len(instructions) > 4000:
+        raise InvalidInput("Keep instructions under 4,000 characters.", field="instructions")
+    task = goals.get_task(session, ctx.account_id, task_id)
+    _editable(task, "edit")
+    task.title, task.instructions = title, instructions
+    session.flush()
+    goals.log_goal_event(session, task.goal, kind="action", actor=ctx.actor, task_id=task.id,
+                         message="Instructions edited.")
+    _rerun_if_waiting(session, ctx, task, "Rerun with edited instructions.")
+    return task
+
+
+def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
+    """Stop a card; work that depends on it goes ahead without it."""
+    task = goals.get_task(session, ctx.account_id, task_id)
+    _cancel_task(session, ctx, task)
+    _advance(session, task)
+    return task
+
+
+def _cancel_task(session: Session, ctx: TenantContext, task: Task) -> None:
+    if task.status in TERMINAL:
+        raise Conflict(f"This card is already {task.status.value}.")
+    if task.status == S.QUEUED:
+        credits.release(session, account_id_of(task), attempt_key(task.id, task.attempts + 1),
+                        refs=refs_of(task), reason="Released: card cancelled")
+    transition(session, task, S.CANCELLED, actor=ctx.actor, reason="Cancelled by the operator.",
+               values={"claim_token": None, "lease_expires_at": None})
+
+
+def cancel_goal(session: Session, ctx: TenantContext, goal_id: int) -> Goal:
+    """Stop a whole goal and every card still open."""
+    goal = goals.get_goal(session, ctx.account_id, goal_id)
+    if goal.status in (GoalStatus.COMPLETED, GoalStatus.CANCELLED):
+        raise Conflict(f"This goal is already {goal.status.value}.")
+    for task in goals.goal_tasks(session, ctx.account_id, goal_id):
+        if task.status not in TERMINAL:
+            _cancel_task(session, ctx, task)
+    transition_goal(session, goal, GoalStatus.CANCELLED, actor=ctx.actor,
+                    reason="Cancelled by the operator.")
+    return goal

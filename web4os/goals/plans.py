@@ -1,0 +1,95 @@
+"""Planning rules, checked before anything of a plan is saved or run."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+
+from web4os.errors import InvalidPlan
+from web4os.goals.schemas import Plan
+
+
+def validate_plan(plan: Plan, roster: Iterable[str], *, max_tasks: int) -> None:
+    """Raise ``InvalidPlan`` (with a message a person can act on) unless the plan is sound:
+    at most ``max_tasks`` tasks, unique keys, known and enabled specialists, every
+    dependency named in the plan, and no cycles."""
+    slugs = set(roster)
+    if len(plan.tasks) > max_tasks:
+        raise InvalidPlan(f"The plan has {len(plan.tasks)} tasks; the limit is {max_tasks}.")
+    keys: set[str] = set()
+    for task in plan.tasks:
+        if task.key in keys:
+            raise InvalidPlan(f"Two tasks share the key “{task.key}”; keys must be unique.")
+        keys.add(task.key)
+    for task in plan.tasks:
+        if task.agent not in slugs:
+            known = ", ".join(sorted(slugs)) or "none"
+            raise InvalidPlan(
+                f"Task “{task.key}” is assigned to “{task.agent}”, who is not on the roster "
+                f"(available: {known})."
+            )
+        for dep in task.depends_on:
+            if dep == task.key:
+                raise InvalidPlan(f"Task “{task.key}” depends on itself.")
+            if dep not in keys:
+                raise InvalidPlan(f"Task “{task.key}” depends on “{dep}”, which is not in the plan.")
+    cycle = find_cycle({t.key: list(t.depends_on) for t in plan.tasks})
+    if cycle:
+        raise InvalidPlan("The plan has a dependency cycle: " + " → ".join(cycle) + ".")
+
+
+def topological_order(deps: Mapping[str, Iterable[str]]) -> list[str]:
+    """Keys in an order where every task comes after what it depends on (Kahn)."""
+    indegree = {k: 0 for k in deps}
+    children: dict[str, list[str]] = {k: [] for k in deps}
+    for key, parents in deps.items():
+        for p in parents:
+            indegree[key] += 1
+            children.setdefault(p, []).append(key)
+    ready = deque(k for k, n in indegree.items() if n == 0)
+    order: list[str] = []
+    while ready:
+        key = ready.popleft()
+        order.append(key)
+        for child in children.get(key, []):
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    return order
+
+
+def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """One cycle as a path (``a → b → a``), or None for a DAG."""
+    graph = {k: list(v) for k, v in deps.items()}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in graph.get(node, []):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt):], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for key in graph:
+        if key not in state:
+            found = visit(key)
+            if found:
+                return found
+    return None
+
+
+def layers(deps: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """Depth of each task in the DAG (0 = no dependencies), for drawing the graph."""
+    depth: dict[str, int] = {}
+    for key in topological_order(deps):
+        parents = list(deps.get(key, []))
+        depth[key] = 1 + max((depth[p] for p in parents), default=-1)
+    return depth

@@ -1,0 +1,153 @@
+"""Goal and card pages (HTML + htmx). Thin: parse, call a service, render."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+
+from web4os.credits import service as credits
+from web4os.errors import DomainError
+from web4os.goals import actions, board, service
+from web4os.goals.schemas import GoalCreate
+from web4os.web.deps import CsrfDep, HtmxDep, OperatorCtx, ReaderCtx, SessionDep, require_active
+from web4os.web.forms import field_errors, form_data
+from web4os.web.templating import render
+from web4os.workers.queue import enqueue
+
+router = APIRouter()
+
+EXAMPLES = (
+    "Launch a monthly newsletter for our bakery",
+    "Plan a spring promotion for our flower shop",
+    "Find three new suppliers for organic coffee beans",
+    "Write onboarding docs for our new part-time staff",
+)
+
+
+def _home_context(request: Request, session: SessionDep, ctx: ReaderCtx) -> dict[str, object]:
+    goal_list = service.list_goals(session, ctx.account_id)
+    return {
+        "goals": goal_list,
+        "progress": service.progress_for(session, ctx.account_id, [g.id for g in goal_list]),
+        "balance": credits.balance(session, ctx.account_id),
+        "needs_you": board.needs_you_count(session, ctx.account_id),
+        "examples": EXAMPLES,
+        "welcome": request.query_params.get("welcome") == "1",
+    }
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
+    context = _home_context(request, session, ctx)
+    return render(request, "goals/home.html", {**context, "values": {}, "errors": {}})
+
+
+@router.post("/goals", dependencies=[CsrfDep, Depends(require_active)])
+async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -> Response:
+    values = await form_data(request)
+    try:
+        data = GoalCreate(title=values.get("title", ""), brief=values.get("brief", ""),
+                          require_approval=values.get("require_approval") == "on")
+        goal = service.create_goal(session, ctx, data)
+    except (ValidationError, DomainError) as exc:
+        context = _home_context(request, session, ctx)
+        return render(request, "goals/home.html",
+                      {**context, "values": values, "errors": field_errors(exc)},
+                      status_code=400)
+    enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id)
+    return RedirectResponse(f"/goals/{goal.id}", status_code=303)
+
+
+@router.get("/goals/{goal_id}")
+def goal_page(request: Request, goal_id: int, session: SessionDep, ctx: ReaderCtx) -> Response:
+    b = board.board(session, ctx.account_id, goal_id)
+    return render(request, "goals/board.html", {
+        "board": b, "graph": board.plan_graph(b),
+        "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
+        "balance": credits.balance(session, ctx.account_id),
+        "needs_you": board.needs_you_count(session, ctx.account_id),
+    })
+
+
+@router.get("/goals/{goal_id}/board")
+def goal_board_fragment(request: Request, goal_id: int, session: SessionDep,
+                        ctx: ReaderCtx) -> Response:
+    """The live part of the goal page, polled by htmx."""
+    b = board.board(session, ctx.account_id, goal_id)
+    return render(request, "goals/_live.html", {
+        "board": b, "graph": board.plan_graph(b),
+        "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
+    })
+
+
+@router.get("/goals/{goal_id}/tasks/{task_id}")
+def card_page(request: Request, goal_id: int, task_id: int, session: SessionDep,
+              ctx: ReaderCtx) -> Response:
+    detail = board.card_detail(session, ctx.account_id, task_id)
+    if detail.goal.id != goal_id:
+        return RedirectResponse(f"/goals/{detail.goal.id}/tasks/{task_id}", status_code=303)
+    return render(request, "goals/card.html", {
+        "d": detail, "balance": credits.balance(session, ctx.account_id),
+        "needs_you": board.needs_you_count(session, ctx.account_id), "errors": {},
+    })
+
+
+@router.get("/inbox")
+def inbox(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
+    cards = board.needs_you(session, ctx.account_id)
+    return render(request, "goals/inbox.html", {
+        "cards": cards, "balance": credits.balance(session, ctx.account_id),
+        "needs_you": len(cards),
+    })
+
+
+def _back_to_card(task_id: int, goal_id: int) -> RedirectResponse:
+    return RedirectResponse(f"/goals/{goal_id}/tasks/{task_id}", status_code=303)
+
+
+@router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep, Depends(require_active)])
+async def card_action(request: Request, task_id: int, action: str, session: SessionDep,
+                      ctx: OperatorCtx) -> Response:
+    """approve · reject · retry · reassign · edit · cancel — one click each."""
+    values = await form_data(request)
+    try:
+        if action == "approve":
+            task = actions.approve(session, ctx, task_id)
+        elif action == "reject":
+            task = actions.reject(session, ctx, task_id, values.get("feedback", ""))
+        elif action == "retry":
+            task = actions.retry(session, ctx, task_id)
+        elif action == "reassign":
+            task = actions.reassign(session, ctx, task_id, _int(values.get("agent_id")))
+        elif action == "edit":
+            task = actions.edit(session, ctx, task_id, title=values.get("title", ""),
+                                instructions=values.get("instructions", ""))
+        elif action == "cancel":
+            task = actions.cancel(session, ctx, task_id)
+        else:
+            raise DomainError("Unknown action.")
+    except DomainError as exc:
+        if exc.field is None:
+            raise
+        session.rollback()
+        detail = board.card_detail(session, ctx.account_id, task_id)
+        return render(request, "goals/card.html", {
+            "d": detail, "balance": credits.balance(session, ctx.account_id),
+            "needs_you": board.needs_you_count(session, ctx.account_id),
+            "errors": field_errors(exc), "values": values, "open_action": action,
+        }, status_code=exc.status_code)
+    return _back_to_card(task.id, task.goal_id)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        raise DomainError("Pick an agent from the list.", field="agent_id") from None
+
+
+@router.post("/goals/{goal_id}/cancel", dependencies=[CsrfDep])
+def cancel_goal(goal_id: int, session: SessionDep, ctx: OperatorCtx, htmx: HtmxDep) -> Response:
+    actions.cancel_goal(session, ctx, goal_id)
+    return RedirectResponse(f"/goals/{goal_id}", status_code=303)

@@ -1,0 +1,104 @@
+"""Pydantic shapes for goals and plans, in and out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from web4os.config import get_settings
+
+SLUG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+
+
+class GoalCreate(BaseModel):
+    """What an operator submits."""
+
+    title: str
+    brief: str = ""
+    require_approval: bool = False
+    credit_cap: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, v: str) -> str:
+        v = " ".join(v.split())
+        limit = get_settings().max_goal_title
+        if not v:
+            raise ValueError("Give the goal a title, e.g. “Launch a newsletter for our bakery”.")
+        if len(v) > limit:
+            raise ValueError(f"Keep the title under {limit} characters; put details in the brief.")
+        return v
+
+    @field_validator("brief")
+    @classmethod
+    def _brief(cls, v: str) -> str:
+        v = v.strip()
+        limit = get_settings().max_goal_brief
+        if len(v) > limit:
+            raise ValueError(f"The brief is too long ({len(v)} characters; the limit is {limit}).")
+        return v
+
+
+class PlannedTask(BaseModel):
+    """One task of the CEO agent's plan, before it is saved."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    key: str = Field(pattern=SLUG, description="Short unique id within the plan, e.g. 'research'.")
+    title: str = Field(min_length=1, max_length=200)
+    agent: str = Field(pattern=SLUG, description="Slug of a specialist from the roster.")
+    instructions: str = Field(default="", max_length=4000)
+    depends_on: list[str] = Field(default_factory=list, max_length=50)
+    estimated_credits: int = Field(ge=1, le=100_000)
+    requires_approval: bool = False
+
+
+class Plan(BaseModel):
+    """The CEO agent's decomposition of a goal: a DAG of tasks."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    rationale: str = Field(default="", max_length=4000)
+    tasks: list[PlannedTask] = Field(min_length=1, max_length=200)
+
+
+class TaskOut(BaseModel):
+    """A card as the API returns it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    goal_id: int
+    key: str
+    title: str
+    status: str
+    agent: str
+    instructions: str
+    output: str
+    note: str
+    feedback: str
+    depends_on: list[int]
+    estimated_credits: int
+    actual_credits: int
+    attempts: int
+    requires_approval: bool
+    updated_at: datetime
+
+
+class GoalOut(BaseModel):
+    """A goal with its progress, as the API returns it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    brief: str
+    status: str
+    status_reason: str
+    summary: str
+    credits_spent: int
+    tasks_total: int
+    tasks_done: int
+    created_at: datetime
+    completed_at: datetime | None

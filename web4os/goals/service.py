@@ -1,0 +1,178 @@
+"""Goals and their tasks: create, save a plan, read boards, find ready work."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from web4os.agents.models import Agent
+from web4os.errors import InvalidPlan
+from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
+from web4os.goals.plans import validate_plan
+from web4os.goals.schemas import GoalCreate, Plan
+from web4os.goals.statemachine import TERMINAL
+from web4os.tenancy import AccountId, TenantContext, get_owned, scoped
+
+
+def create_goal(session: Session, ctx: TenantContext, data: GoalCreate) -> Goal:
+    """Record a new goal; the CEO agent plans it once the transaction commits."""
+    goal = Goal(
+        account_id=ctx.account_id,
+        title=data.title,
+        brief=data.brief,
+        require_approval=data.require_approval,
+        credit_cap=data.credit_cap,
+        created_by_id=ctx.user_id,
+        status=GoalStatus.PLANNING,
+    )
+    session.add(goal)
+    session.flush()
+    log_goal_event(session, goal, kind="goal", actor=ctx.actor, message="Goal submitted.")
+    return goal
+
+
+def log_goal_event(
+    session: Session, goal: Goal, *, kind: str, actor: str, message: str,
+    data: dict[str, object] | None = None, task_id: int | None = None,
+) -> None:
+    """Append to the history (goal-level when ``task_id`` is None)."""
+    session.add(TaskEvent(account_id=goal.account_id, goal_id=goal.id, task_id=task_id,
+                          kind=kind, actor=actor, message=message, data=data or {}))
+
+
+def save_plan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
+              max_tasks: int, require_approval: bool = False) -> list[Task]:
+    """Validate and store a plan as tasks and dependency edges, all or nothing.
+
+    The caller's transaction makes it atomic: if any rule fails, ``InvalidPlan``
+    is raised before a single row is written.
+    """
+    by_slug = {a.slug: a for a in roster if a.enabled and not a.is_ceo}
+    validate_plan(plan, by_slug, max_tasks=max_tasks)
+    existing = session.scalar(select(func.count()).select_from(Task).where(Task.goal_id == goal.id))
+    if existing:
+        raise InvalidPlan("This goal already has a plan.")
+    tasks: dict[str, Task] = {}
+    for i, spec in enumerate(plan.tasks):
+        task = Task(
+            account_id=goal.account_id, goal_id=goal.id, key=spec.key, title=spec.title,
+            instructions=spec.instructions, agent_id=by_slug[spec.agent].id,
+            owner_id=goal.created_by_id, position=i, estimated_credits=spec.estimated_credits,
+            requires_approval=spec.requires_approval or require_approval,
+            status=TaskStatus.PLANNED,
+        )
+        session.add(task)
+        tasks[spec.key] = task
+    session.flush()
+    for spec in plan.tasks:
+        for dep in spec.depends_on:
+            session.add(TaskDependency(account_id=goal.account_id, goal_id=goal.id,
+                                       task_id=tasks[spec.key].id, depends_on_id=tasks[dep].id))
+    goal.plan_rationale = plan.rationale
+    session.flush()
+    return list(tasks.values())
+
+
+def get_goal(session: Session, account_id: AccountId, goal_id: int) -> Goal:
+    return get_owned(session, Goal, goal_id, account_id)
+
+
+def get_task(session: Session, account_id: AccountId, task_id: int) -> Task:
+    return get_owned(session, Task, task_id, account_id)
+
+
+def goal_tasks(session: Session, account_id: AccountId, goal_id: int) -> list[Task]:
+    """The goal's tasks in plan order, agents loaded in the same query."""
+    return list(session.scalars(
+        scoped(Task, account_id).where(Task.goal_id == goal_id).order_by(Task.position, Task.id)
+    ).unique())
+
+
+def dependency_map(session: Session, account_id: AccountId, goal_id: int) -> dict[int, list[int]]:
+    """``task_id → [ids it depends on]`` for one goal, in one query."""
+    deps: dict[int, list[int]] = defaultdict(list)
+    rows = session.execute(
+        select(TaskDependency.task_id, TaskDependency.depends_on_id).where(
+            TaskDependency.account_id == account_id, TaskDependency.goal_id == goal_id
+        )
+    )
+    for task_id, dep_id in rows:
+        deps[task_id].append(dep_id)
+    return deps
+
+
+def ready_tasks(tasks: list[Task], deps: dict[int, list[int]]) -> list[Task]:
+    """Planned tasks whose every dependency is settled: they may start now.
+
+    A cancelled dependency counts as settled: the operator chose to go on without it.
+    """
+    status = {t.id: t.status for t in tasks}
+    return [
+        t for t in tasks
+        if t.status == TaskStatus.PLANNED
+        and all(status.get(d) in TERMINAL for d in deps.get(t.id, []))
+    ]
+
+
+def all_finished(tasks: list[Task]) -> bool:
+    """Every task is done or cancelled, and at least one is done."""
+    return bool(tasks) and all(t.status in TERMINAL for t in tasks) and any(
+        t.status == TaskStatus.DONE for t in tasks
+    )
+
+
+@dataclass
+class GoalProgress:
+    """Counts for progress bars."""
+
+    total: int = 0
+    done: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+def progress_for(session: Session, account_id: AccountId, goal_ids: list[int]) -> dict[int, GoalProgress]:
+    """Task counts per goal and status, in one grouped query."""
+    out: dict[int, GoalProgress] = {gid: GoalProgress() for gid in goal_ids}
+    if not goal_ids:
+        return out
+    rows = session.execute(
+        select(Task.goal_id, Task.status, func.count())
+        .where(Task.account_id == account_id, Task.goal_id.in_(goal_ids))
+        .group_by(Task.goal_id, Task.status)
+    )
+    for goal_id, status, count in rows:
+        p = out[goal_id]
+        p.total += count
+        p.by_status[str(status.value if hasattr(status, "value") else status)] = count
+        if status == TaskStatus.DONE:
+            p.done += count
+    return out
+
+
+def list_goals(session: Session, account_id: AccountId, *, limit: int = 100) -> list[Goal]:
+    """The account's goals, newest first."""
+    return list(session.scalars(
+        scoped(Goal, account_id).order_by(Goal.created_at.desc(), Goal.id.desc()).limit(limit)
+    ))
+
+
+def task_events(session: Session, account_id: AccountId, task_id: int) -> list[TaskEvent]:
+    """A card's timeline, oldest first."""
+    return list(session.scalars(
+        scoped(TaskEvent, account_id).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id)
+    ))
+
+
+def goal_events(session: Session, account_id: AccountId, goal_id: int, *, limit: int = 50) -> list[TaskEvent]:
+    """A goal's recent history, newest first."""
+    return list(session.scalars(
+        scoped(TaskEvent, account_id).where(TaskEvent.goal_id == goal_id)
+        .order_by(TaskEvent.id.desc()).limit(limit)
+    ))

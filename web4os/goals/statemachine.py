@@ -1,0 +1,146 @@
+"""The task state machine: the only code that changes a task's status.
+
+Every change is a guarded ``UPDATE … WHERE status = :from`` (so two workers
+racing for the same card cannot both win) and writes a ``TaskEvent``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from web4os.db import utcnow
+from web4os.errors import Conflict
+from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
+
+S = TaskStatus
+
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.PLANNED: frozenset({S.QUEUED, S.BLOCKED, S.CANCELLED}),
+    S.QUEUED: frozenset({S.RUNNING, S.PLANNED, S.BLOCKED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.NEEDS_REVIEW, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.NEEDS_REVIEW: frozenset({S.DONE, S.QUEUED, S.FAILED, S.CANCELLED}),
+    S.FAILED: frozenset({S.QUEUED, S.PLANNED, S.CANCELLED}),
+    S.BLOCKED: frozenset({S.PLANNED, S.QUEUED, S.CANCELLED}),
+    S.DONE: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+TERMINAL = frozenset({S.DONE, S.CANCELLED})
+WAITING_ON_OPERATOR = frozenset({S.NEEDS_REVIEW, S.FAILED, S.BLOCKED})
+
+
+class IllegalTransition(Conflict):
+    """The requested change is not an edge of the state machine."""
+
+
+class StaleTransition(Conflict):
+    """Someone else changed the task first (it is no longer in the expected state)."""
+
+
+def can_transition(src: TaskStatus, dst: TaskStatus) -> bool:
+    """Whether ``src → dst`` is an edge of the machine."""
+    return dst in TRANSITIONS[src]
+
+
+def transition(
+    session: Session,
+    task: Task,
+    to: TaskStatus,
+    *,
+    actor: str,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+    expect: TaskStatus | None = None,
+    values: dict[str, Any] | None = None,
+    claim_token: str | None = None,
+) -> None:
+    """Move ``task`` to ``to``, atomically, and record why.
+
+    ``expect`` is the status the caller believes the task has (defaults to the
+    loaded one); if the row has moved on, ``StaleTransition`` is raised and
+    nothing is written. ``values`` are extra columns set in the same UPDATE.
+    ``claim_token`` additionally requires the running attempt to be the caller's.
+    """
+    src = expect or task.status
+    if not can_transition(src, to):
+        raise IllegalTransition(
+            f"A task that is {src.value.replace('_', ' ')} cannot become "
+            f"{to.value.replace('_', ' ')}."
+        )
+    now = utcnow()
+    changes: dict[str, Any] = {"status": to, "updated_at": now, "status_reason": reason}
+    if to == S.QUEUED:
+        changes["queued_at"] = now
+    if to in TERMINAL or to in (S.NEEDS_REVIEW, S.FAILED):
+        changes.setdefault("finished_at", now)
+    changes.update(values or {})
+    stmt = update(Task).where(Task.id == task.id, Task.status == src)
+    if claim_token is not None:
+        stmt = stmt.where(Task.claim_token == claim_token)
+    result = session.execute(
+        stmt.values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleTransition("This card changed while you were looking; reload and try again.")
+    for name, value in changes.items():
+        set_committed_value(task, name, value)  # mirror the UPDATE without a reload
+    session.add(
+        TaskEvent(
+            account_id=task.account_id,
+            goal_id=task.goal_id,
+            task_id=task.id,
+            kind="status",
+            from_status=src.value,
+            to_status=to.value,
+            actor=actor,
+            message=reason,
+            data=data or {},
+        )
+    )
+    session.flush()
+
+
+# --- goals --------------------------------------------------------------------
+
+G = GoalStatus
+
+GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
+    G.PLANNING: frozenset({G.RUNNING, G.PAUSED, G.FAILED, G.CANCELLED}),
+    G.RUNNING: frozenset({G.COMPLETING, G.PAUSED, G.FAILED, G.CANCELLED}),
+    G.PAUSED: frozenset({G.PLANNING, G.RUNNING, G.CANCELLED}),
+    G.COMPLETING: frozenset({G.COMPLETED, G.RUNNING, G.CANCELLED}),
+    G.COMPLETED: frozenset(),
+    G.FAILED: frozenset({G.PLANNING, G.RUNNING, G.CANCELLED}),
+    G.CANCELLED: frozenset(),
+}
+
+
+def transition_goal(
+    session: Session, goal: Goal, to: GoalStatus, *, actor: str, reason: str = "",
+    expect: GoalStatus | None = None, values: dict[str, Any] | None = None,
+) -> None:
+    """Move a goal to ``to`` with a guarded update and a history event."""
+    src = expect or goal.status
+    if to not in GOAL_TRANSITIONS[src]:
+        raise IllegalTransition(f"A goal that is {src.value} cannot become {to.value}.")
+    changes: dict[str, Any] = {"status": to, "status_reason": reason, "updated_at": utcnow()}
+    if to == G.COMPLETED:
+        changes["completed_at"] = utcnow()
+    changes.update(values or {})
+    result = session.execute(
+        update(Goal).where(Goal.id == goal.id, Goal.status == src).values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleTransition("This goal changed meanwhile; reload and try again.")
+    for name, value in changes.items():
+        set_committed_value(goal, name, value)
+    session.add(TaskEvent(account_id=goal.account_id, goal_id=goal.id, task_id=None,
+                          kind="goal_status", from_status=src.value, to_status=to.value,
+                          actor=actor, message=reason))
+    session.flush()

@@ -1,0 +1,155 @@
+"""The FastAPI application: pages, the JSON API, static files, error handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from web4os import __version__
+from web4os.accounts.security import new_token
+from web4os.config import get_settings
+from web4os.errors import DomainError
+from web4os.web.deps import CSRF_COOKIE, NotAuthenticated
+from web4os.web.templating import STATIC_DIR, render
+
+log = logging.getLogger("web4os.web")
+
+MAX_BODY_BYTES = 1_000_000
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    if request.headers.get("HX-Request") == "true":
+        # htmx swaps only 2xx by default; send the message to the page's toast area.
+        resp = render(request, "_error_fragment.html", {"message": message}, status_code=200)
+        resp.headers["HX-Retarget"] = "#toast"
+        resp.headers["HX-Reswap"] = "innerHTML"
+        return resp
+    return render(request, "error.html", {"status": status, "title": title, "message": message},
+                  status_code=status)
+
+
+_TITLES = {400: "That didn't work", 401: "Please log in", 403: "Not allowed",
+           404: "Not found", 409: "That card changed", 413: "Too large",
+           402: "Out of credits", 422: "Please check your input", 429: "Slow down"}
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    if isinstance(exc, NotAuthenticated) and not _wants_json(request):
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=200, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"),
+                       exc.message)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = str(exc.detail) if exc.detail else "Something went wrong."
+    if exc.status_code == 404:
+        message = "There's nothing here. Check the address, or go back to your goals."
+    elif exc.status_code == 405:
+        message = "That address doesn't accept this kind of request."
+    return _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), message)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors()[:10]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+    message = "; ".join(parts) or "The request is not valid."
+    if _wants_json(request):
+        return JSONResponse({"detail": message, "errors": _jsonable(exc.errors())},
+                            status_code=422)
+    return _error_page(request, 422, _TITLES[422], message)
+
+
+def _jsonable(errors: Any) -> Any:
+    out = []
+    for err in errors:
+        out.append({k: (v if isinstance(v, (str, int, float, list, type(None))) else str(v))
+                    for k, v in err.items() if k != "ctx"})
+    return out
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    return _error_page(request, 500, "Something broke on our side",
+                       "Nothing you did caused this, and nothing was half-saved. Try again in a "
+                       "moment; if it keeps happening, tell your admin.")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    if app.state.start_worker and get_settings().dispatch == "embedded":
+        from web4os.workers.embedded import EmbeddedRunner
+        from web4os.workers.queue import set_queue
+
+        runner = EmbeddedRunner.shared()
+        set_queue(runner)
+        yield
+        runner.shutdown(wait=False)
+    else:
+        yield
+
+
+def create_app(*, start_worker: bool = True) -> FastAPI:
+    """Build the app. ``start_worker`` runs the in-process worker (embedded default)."""
+    app = FastAPI(title="web4os", version=__version__, lifespan=_lifespan,
+                  docs_url="/api/docs", openapi_url="/api/v1/openapi.json", redoc_url=None)
+    app.state.start_worker = start_worker
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return _error_page(request, 413, _TITLES[413],
+                               "That request is too large (the limit is 1 MB).")
+        fresh_csrf = ""
+        if CSRF_COOKIE not in request.cookies:
+            fresh_csrf = new_token(24)
+            request.state.csrf_cookie = fresh_csrf
+        response = await call_next(request)
+        if fresh_csrf:
+            response.set_cookie(CSRF_COOKIE, fresh_csrf, httponly=True, samesite="lax",
+                                secure=get_settings().secure_cookies)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'",
+        )
+        return response
+
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    from web4os.accounts.routes import router as accounts_router
+    from web4os.api.routes import router as api_router
+    from web4os.goals.routes import router as goals_router
+
+    app.include_router(accounts_router)
+    app.include_router(goals_router)
+    app.include_router(api_router)
+    return app

@@ -1,0 +1,462 @@
+"""The dispatch code: every job the embedded runner and Celery run.
+
+Each job is idempotent: it loads rows by id, checks their state, and does
+nothing if the work was already done (a redelivered message is harmless).
+Model calls happen outside database transactions; their effects (output,
+events, credit settlement, the next state) commit together.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from web4os.accounts.models import Account, AccountStatus
+from web4os.agents import brain
+from web4os.agents import service as agents
+from web4os.agents.brain import AgentBrief, Deliverable, InputDoc, Review, TaskContext
+from web4os.agents.models import Agent
+from web4os.agents.providers import ModelError, provider_for
+from web4os.agents.structured import CallRecord, StructuredOutputError
+from web4os.config import get_settings
+from web4os.credits import service as credits
+from web4os.credits.service import Refs
+from web4os.db import utcnow
+from web4os.errors import InvalidPlan
+from web4os.goals import service as goals
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.statemachine import StaleTransition, transition, transition_goal
+from web4os.goals.work import (
+    OUT_OF_CREDITS,
+    add_goal_spend,
+    attempt_key,
+    queue_task,
+    record_calls,
+    refs_of,
+)
+from web4os.tenancy import AccountId
+from web4os.workers.context import system_session, tenant_session
+from web4os.workers.queue import enqueue, get_queue
+
+log = logging.getLogger("web4os.jobs")
+
+JOBS: dict[str, Callable[..., None]] = {}
+
+PLAN_CREDITS = 3
+SUMMARY_CREDITS = 2
+
+
+def job(fn: Callable[..., None]) -> Callable[..., None]:
+    """Register a job under its function name."""
+    JOBS[fn.__name__] = fn
+    return fn
+
+
+def run_job(name: str, kwargs: dict[str, Any]) -> None:
+    """Run a registered job by name (both runners call this)."""
+    if "account_id" not in kwargs and name != "sweep":
+        raise ValueError(f"Job {name} refused: no account_id (fail closed).")
+    JOBS[name](**kwargs)
+
+
+def brief_of(agent: Agent) -> AgentBrief:
+    return AgentBrief(slug=agent.slug, name=agent.name, role=agent.role,
+                      instructions=agent.instructions, model=agent.model)
+
+
+def _account_active(session: Any, account_id: int) -> bool:
+    status = session.scalar(select(Account.status).where(Account.id == account_id))
+    return status == AccountStatus.ACTIVE
+
+
+def _backoff(attempt: int) -> float:
+    return float(min(60, 2 ** attempt))
+
+
+# --- planning -----------------------------------------------------------------
+
+@job
+def plan_goal(goal_id: int, *, account_id: int) -> None:
+    """The CEO agent turns a goal into a saved plan (or a clear failure)."""
+    settings = get_settings()
+    with tenant_session(account_id) as s:
+        goal = goals.get_goal(s, AccountId(account_id), goal_id)
+        if goal.status != GoalStatus.PLANNING or not _account_active(s, account_id):
+            return
+        ceo_agent = agents.ceo(s, AccountId(account_id))
+        roster = [brief_of(a) for a in agents.specialists(s, AccountId(account_id))]
+        goal.plan_attempts += 1
+        key = f"goal:{goal.id}:plan{goal.plan_attempts}"
+        refs = Refs(goal_id=goal.id, agent_id=ceo_agent.id)
+        if not credits.reserve(s, AccountId(account_id), key, PLAN_CREDITS, refs=refs,
+                               reason="Hold for the CEO agent's plan"):
+            transition_goal(s, goal, GoalStatus.PAUSED, actor="ceo", reason=OUT_OF_CREDITS)
+            return
+        title, brief_text, attempt = goal.title, goal.brief, goal.plan_attempts
+        ceo, provider = brief_of(ceo_agent), provider_for(ceo_agent)
+    calls: list[CallRecord] = []
+    plan = None
+    error: Exception | None = None
+    try:
+        plan = brain.plan_goal(provider, ceo, title=title, brief=brief_text, roster=roster,
+                               max_tasks=settings.max_plan_tasks, calls=calls)
+    except (StructuredOutputError, ModelError) as exc:
+        error = exc
+    with tenant_session(account_id) as s:
+        aid = AccountId(account_id)
+        goal = goals.get_goal(s, aid, goal_id)
+        add_goal_spend(s, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
+                                                 refs=refs, reason="CEO agent: plan"))
+        record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
+        if goal.status != GoalStatus.PLANNING:
+            return
+        if plan is not None:
+            try:
+                with s.begin_nested():
+                    goals.save_plan(s, goal, plan, agents.list_agents(s, aid),
+                                    max_tasks=settings.max_plan_tasks,
+                                    require_approval=goal.require_approval)
+            except InvalidPlan as exc:
+                error, plan = exc, None
+        if plan is not None:
+            transition_goal(s, goal, GoalStatus.RUNNING, actor="ceo",
+                            reason=f"Planned {len(plan.tasks)} tasks.")
+            enqueue(s, "advance_goal", goal_id=goal.id, account_id=account_id)
+        else:
+            _planning_failed(s, goal, error, attempt, settings.max_task_attempts)
+
+
+def _planning_failed(s: Any, goal: Goal, error: Exception | None, attempt: int,
+                     max_attempts: int) -> None:
+    if isinstance(error, ModelError) and error.retryable and attempt < max_attempts:
+        wait = _backoff(attempt)
+        goals.log_goal_event(s, goal, kind="retry", actor="ceo",
+                             message=f"{error} Trying again in {wait:.0f} s.")
+        enqueue(s, "plan_goal", countdown=wait, goal_id=goal.id, account_id=goal.account_id)
+        return
+    raw = getattr(error, "raw", "")
+    message = getattr(error, "message", None) or str(error)
+    goals.log_goal_event(s, goal, kind="plan_failed", actor="ceo", message=message,
+                         data={"raw": raw[:20000]} if raw else {})
+    transition_goal(s, goal, GoalStatus.FAILED, actor="ceo",
+                    reason=f"The CEO agent could not make a valid plan: {message}")
+
+
+# --- advancing ----------------------------------------------------------------
+
+@job
+def advance_goal(goal_id: int, *, account_id: int) -> None:
+    """Queue every task whose inputs are done; close the goal when all work is finished."""
+    aid = AccountId(account_id)
+    with tenant_session(account_id) as s:
+        goal = goals.get_goal(s, aid, goal_id)
+        if goal.status != GoalStatus.RUNNING or not _account_active(s, account_id):
+            return
+        tasks = goals.goal_tasks(s, aid, goal_id)
+        deps = goals.dependency_map(s, aid, goal_id)
+        for task in goals.ready_tasks(tasks, deps):
+            try:
+                with s.begin_nested():
+                    queue_task(s, task, actor="ceo", reason="Its inputs are ready.",
+                               expect=TaskStatus.PLANNED)
+            except StaleTransition:
+                continue
+        if goals.all_finished(tasks):
+            try:
+                transition_goal(s, goal, GoalStatus.COMPLETING, actor="ceo",
+                                reason="All tasks are done; writing the summary.")
+            except StaleTransition:
+                return
+            enqueue(s, "finish_goal", goal_id=goal.id, account_id=account_id)
+
+
+# --- running a task -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claim:
+    """What a worker holds while it runs one attempt of a task."""
+
+    task_id: int
+    goal_id: int
+    token: str
+    attempt: int
+    agent: Agent
+    ceo: Agent
+    context: TaskContext
+    review_by_ceo: bool
+
+
+def _load_context(s: Any, aid: AccountId, task: Task, goal: Goal) -> TaskContext:
+    deps = goals.dependency_map(s, aid, goal.id).get(task.id, [])
+    inputs: list[InputDoc] = []
+    if deps:
+        rows = s.scalars(select(Task).where(Task.account_id == aid, Task.id.in_(deps))
+                         .order_by(Task.position)).unique()
+        inputs = [InputDoc(t.title, t.agent.name, t.output) for t in rows]
+    from web4os.agents.tools import notes_for_prompt
+
+    return TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
+                       instructions=task.instructions, inputs=inputs,
+                       notes=notes_for_prompt(s, aid), feedback=task.feedback)
+
+
+def _claim(task_id: int, account_id: int) -> Claim | None:
+    """Move a queued task to running under a fresh lease; None if it is not ours to run."""
+    aid = AccountId(account_id)
+    with tenant_session(account_id) as s:
+        task = goals.get_task(s, aid, task_id)
+        if task.status != TaskStatus.QUEUED or not _account_active(s, account_id):
+            return None
+        goal = goals.get_goal(s, aid, task.goal_id)
+        if goal.status != GoalStatus.RUNNING:
+            return None
+        token = uuid.uuid4().hex
+        lease = utcnow() + timedelta(seconds=get_settings().task_lease_seconds)
+        try:
+            transition(s, task, TaskStatus.RUNNING, actor=f"agent:{task.agent.slug}",
+                       reason="Started.", expect=TaskStatus.QUEUED,
+                       values={"claim_token": token, "lease_expires_at": lease,
+                               "attempts": task.attempts + 1, "started_at": utcnow(),
+                               "finished_at": None})
+        except StaleTransition:
+            return None
+        ctx = _load_context(s, aid, task, goal)
+        return Claim(task.id, goal.id, token, task.attempts, task.agent, agents.ceo(s, aid), ctx,
+                     review_by_ceo=not task.requires_approval)
+
+
+class _LeaseKeeper:
+    """Extends a running task's lease while its model call is in flight (a heartbeat)."""
+
+    def __init__(self, claim: Claim, account_id: int) -> None:
+        self.claim, self.account_id = claim, account_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+
+    def _beat(self) -> None:
+        lease = get_settings().task_lease_seconds
+        while not self.stop.wait(lease / 3):
+            try:
+                with tenant_session(self.account_id) as s:
+                    s.execute(update(Task).where(
+                        Task.id == self.claim.task_id, Task.claim_token == self.claim.token,
+                        Task.status == TaskStatus.RUNNING,
+                    ).values(lease_expires_at=utcnow() + timedelta(seconds=lease))
+                     .execution_options(synchronize_session=False))
+            except Exception:  # a missed heartbeat only shortens the lease
+                log.exception("lease heartbeat failed for task %s", self.claim.task_id)
+
+
+@dataclass
+class Outcome:
+    deliverable: Deliverable | None = None
+    review: Review | None = None
+    error: Exception | None = None
+
+
+@job
+def run_task(task_id: int, *, account_id: int) -> None:
+    """A specialist does one attempt of a task; the CEO agent reviews it."""
+    claim = _claim(task_id, account_id)
+    if claim is None:
+        return
+    calls: list[CallRecord] = []
+    outcome = Outcome()
+    with _LeaseKeeper(claim, account_id):
+        try:
+            outcome.deliverable = brain.do_task(provider_for(claim.agent), brief_of(claim.agent),
+                                                claim.context, calls)
+        except (StructuredOutputError, ModelError) as exc:
+            outcome.error = exc
+        if outcome.deliverable is not None and claim.review_by_ceo:
+            try:
+                outcome.review = brain.review_task(provider_for(claim.ceo), brief_of(claim.ceo),
+                                                   claim.context, outcome.deliverable.deliverable,
+                                                   calls)
+            except (StructuredOutputError, ModelError) as exc:
+                log.warning("CEO review failed for task %s: %s", task_id, exc)
+    _finish(claim, account_id, calls, outcome)
+
+
+def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Outcome) -> None:
+    """Commit one attempt's effects together: charge, history, output, next state."""
+    aid = AccountId(account_id)
+    with tenant_session(account_id) as s:
+        task = goals.get_task(s, aid, claim.task_id)
+        charged = credits.settle(s, aid, attempt_key(task.id, claim.attempt),
+                                 sum(c.credits for c in calls), refs=refs_of(task),
+                                 reason=f"“{task.title}” (attempt {claim.attempt})")
+        task.actual_credits += charged
+        add_goal_spend(s, task.goal_id, charged)
+        record_calls(s, account_id=account_id, goal_id=task.goal_id, task_id=task.id, calls=calls)
+        if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
+            goals.log_goal_event(s, task.goal, kind="discarded", actor="system", task_id=task.id,
+                                 message="A late result was discarded: the card had moved on.")
+            return
+        if outcome.deliverable is not None:
+            _deliver(s, task, claim, outcome.deliverable, outcome.review)
+        else:
+            _attempt_failed(s, task, claim, outcome.error)
+        enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+
+
+def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Review | None) -> None:
+    transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
+               reason=result.note or "Result ready for review.", claim_token=claim.token,
+               values={"output": result.deliverable, "note": result.note,
+                       "claim_token": None, "lease_expires_at": None})
+    if review is None:
+        return
+    if review.verdict == "accept":
+        transition(s, task, TaskStatus.DONE, actor="ceo",
+                   reason=review.feedback or "Accepted by the CEO agent.")
+    elif task.attempts < get_settings().max_task_attempts:
+        queue_task(s, task, actor="ceo", reason=f"Sent back by the CEO agent: {review.feedback}",
+                   values={"feedback": review.feedback})
+    else:
+        task.status_reason = (f"The CEO agent still has concerns after {task.attempts} attempts "
+                              f"({review.feedback}). Your call: approve or send it back.")
+
+
+def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None) -> None:
+    max_attempts = get_settings().max_task_attempts
+    if isinstance(error, ModelError) and error.retryable and task.attempts < max_attempts:
+        queue_task(s, task, actor="system", reason=f"{error} Retrying.",
+                   countdown=_backoff(task.attempts), claim_token=claim.token)
+        return
+    raw = getattr(error, "raw", "")
+    message = getattr(error, "message", None) or str(error)
+    transition(s, task, TaskStatus.FAILED, actor=f"agent:{claim.agent.slug}",
+               reason=f"{message} Retry, edit the instructions, or reassign the card.",
+               claim_token=claim.token,
+               values={"output": raw, "claim_token": None, "lease_expires_at": None,
+                       "note": "The model's raw answer is shown below." if raw else ""})
+
+
+# --- closing ------------------------------------------------------------------
+
+@job
+def finish_goal(goal_id: int, *, account_id: int) -> None:
+    """The CEO agent writes the goal's summary and closes it."""
+    aid = AccountId(account_id)
+    key = f"goal:{goal_id}:summary"
+    with tenant_session(account_id) as s:
+        goal = goals.get_goal(s, aid, goal_id)
+        if goal.status != GoalStatus.COMPLETING:
+            return
+        ceo_agent = agents.ceo(s, aid)
+        refs = Refs(goal_id=goal.id, agent_id=ceo_agent.id)
+        results = [InputDoc(t.title, t.agent.name, (t.note + "\n\n" + t.output).strip())
+                   for t in goals.goal_tasks(s, aid, goal_id) if t.status == TaskStatus.DONE]
+        can_pay = credits.reserve(s, aid, key, SUMMARY_CREDITS, refs=refs,
+                                  reason="Hold for the CEO agent's summary")
+        title, ceo, provider = goal.title, brief_of(ceo_agent), provider_for(ceo_agent)
+    calls: list[CallRecord] = []
+    summary = ""
+    if can_pay:
+        try:
+            summary = brain.summarize_goal(provider, ceo, title=title, results=results,
+                                           calls=calls).summary
+        except (StructuredOutputError, ModelError) as exc:
+            log.warning("summary failed for goal %s: %s", goal_id, exc)
+    if not summary:
+        summary = "\n".join([f"**{title}** is complete.", "", *[f"- {r.title}" for r in results]])
+    with tenant_session(account_id) as s:
+        goal = goals.get_goal(s, aid, goal_id)
+        if can_pay:
+            add_goal_spend(s, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
+                                                     refs=refs, reason="CEO agent: summary"))
+        record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
+        if goal.status == GoalStatus.COMPLETING:
+            transition_goal(s, goal, GoalStatus.COMPLETED, actor="ceo", reason="Goal complete.",
+                            values={"summary": summary})
+
+
+# --- recovery -----------------------------------------------------------------
+
+@job
+def recover_task(task_id: int, *, account_id: int) -> None:
+    """Requeue a running task whose worker stopped renewing its lease (crash, kill)."""
+    aid = AccountId(account_id)
+    with tenant_session(account_id) as s:
+        task = goals.get_task(s, aid, task_id)
+        expired = task.lease_expires_at is not None and task.lease_expires_at < utcnow()
+        if task.status != TaskStatus.RUNNING or not expired:
+            return
+        credits.release(s, aid, attempt_key(task.id, task.attempts), refs=refs_of(task),
+                        reason="Released: the worker stopped before finishing")
+        if task.attempts < get_settings().max_task_attempts:
+            queue_task(s, task, actor="system", reason="The worker stopped responding; retrying.",
+                       claim_token=task.claim_token)
+        else:
+            transition(s, task, TaskStatus.FAILED, actor="system", claim_token=task.claim_token,
+                       reason="The worker stopped responding on every attempt. Retry when ready.",
+                       values={"claim_token": None, "lease_expires_at": None})
+        enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+
+
+@job
+def resume_account(*, account_id: int) -> None:
+    """After a top-up or reactivation: unblock cards and paused goals, then carry on."""
+    aid = AccountId(account_id)
+    with tenant_session(account_id) as s:
+        if not _account_active(s, account_id):
+            return
+        for goal in s.scalars(select(Goal).where(Goal.account_id == aid,
+                                                 Goal.status == GoalStatus.PAUSED)):
+            has_plan = bool(goals.goal_tasks(s, aid, goal.id))
+            to = GoalStatus.RUNNING if has_plan else GoalStatus.PLANNING
+            transition_goal(s, goal, to, actor="system", reason="Credits are available again.")
+            enqueue(s, "advance_goal" if has_plan else "plan_goal", goal_id=goal.id,
+                    account_id=account_id)
+        blocked = s.scalars(select(Task).where(Task.account_id == aid,
+                                               Task.status == TaskStatus.BLOCKED)).unique()
+        for task in blocked:
+            transition(s, task, TaskStatus.PLANNED, actor="system",
+                       reason="Credits are available again.")
+            enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+        for task_id in s.scalars(select(Task.id).where(Task.account_id == aid,
+                                                       Task.status == TaskStatus.QUEUED)):
+            enqueue(s, "run_task", task_id=task_id, account_id=account_id)
+
+
+@job
+def sweep() -> None:
+    """Find work that a crash or a lost broker message left behind, and send it again."""
+    settings = get_settings()
+    now = utcnow()
+    stale = now - timedelta(seconds=settings.task_lease_seconds)
+    queue = get_queue()
+    with system_session() as s:
+        expired = s.execute(select(Task.id, Task.account_id).where(
+            Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now).limit(1000)).all()
+        lost = s.execute(select(Task.id, Task.account_id).where(
+            Task.status == TaskStatus.QUEUED, Task.queued_at < stale).limit(1000)).all()
+        idle_goals = s.execute(select(Goal.id, Goal.account_id, Goal.status).where(
+            Goal.status.in_([GoalStatus.PLANNING, GoalStatus.RUNNING, GoalStatus.COMPLETING]),
+            Goal.updated_at < stale).limit(1000)).all()
+        if idle_goals:  # look at each idle goal again only once per lease period
+            s.execute(update(Goal).where(Goal.id.in_([g[0] for g in idle_goals]))
+                      .values(updated_at=now).execution_options(synchronize_session=False))
+    for task_id, account_id in expired:
+        queue.submit("recover_task", {"task_id": task_id, "account_id": account_id})
+    for task_id, account_id in lost:
+        queue.submit("run_task", {"task_id": task_id, "account_id": account_id})
+    names = {GoalStatus.PLANNING: "plan_goal", GoalStatus.RUNNING: "advance_goal",
+             GoalStatus.COMPLETING: "finish_goal"}
+    for goal_id, account_id, status in idle_goals:
+        queue.submit(names[status], {"goal_id": goal_id, "account_id": account_id})
