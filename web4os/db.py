@@ -67,7 +67,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
@@ -80,14 +80,20 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL per process."""
+def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
+    """One engine per URL per process.
+
+    On SQLite, ``immediate`` transactions take the write lock up front, so a
+    read-then-write unit of work waits its turn instead of failing; code that
+    only reads and may linger (test assertions) asks for deferred ones.
+    """
     url = url or get_settings().resolved_database_url
+    key = url if immediate else f"{url}#deferred"
     with _lock:
-        engine = _engines.get(url)
+        engine = _engines.get(key)
         if engine is None:
             if is_sqlite(url):
                 path = make_url(url).database
@@ -98,22 +104,23 @@ def get_engine(url: str | None = None) -> Engine:
                 engine = create_engine(
                     url, connect_args={"check_same_thread": False, "timeout": 30}
                 )
-                _configure_sqlite(engine)
+                _configure_sqlite(engine, immediate=immediate)
             else:
                 engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
-            _engines[url] = engine
+            _engines[key] = engine
         return engine
 
 
-def session_factory(url: str | None = None) -> sessionmaker[Session]:
+def session_factory(url: str | None = None, *, immediate: bool = True) -> sessionmaker[Session]:
     """A sessionmaker bound to the engine for ``url`` (default: settings)."""
     url = url or get_settings().resolved_database_url
+    key = url if immediate else f"{url}#deferred"
     with _lock:
-        factory = _factories.get(url)
+        factory = _factories.get(key)
     if factory is None:
-        factory = sessionmaker(bind=get_engine(url), expire_on_commit=False)
+        factory = sessionmaker(bind=get_engine(url, immediate=immediate), expire_on_commit=False)
         with _lock:
-            _factories[url] = factory
+            _factories[key] = factory
     return factory
 
 
@@ -138,6 +145,8 @@ def on_commit(session: Session, fn: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released; wait for the real commit
     callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
     for fn in callbacks:
         fn()

@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY web4os ./web4os
+COPY alembic ./alembic
+COPY templates ./templates
+COPY static ./static
+RUN pip install --no-cache-dir -e .
+EXPOSE 8000
+CMD ["web4os", "serve", "--host", "0.0.0.0", "--port", "8000"]
