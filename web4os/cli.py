@@ -79,7 +79,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from web4os.workers.celery_app import run_worker
 
-    return run_worker(concurrency=args.concurrency, beat=not args.no_beat)
+    code: int = run_worker(concurrency=args.concurrency, beat=not args.no_beat)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:

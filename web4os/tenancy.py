@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NewType, Protocol, TypeVar
 
 from sqlalchemy import Select, event, select, text
-from sqlalchemy.orm import Mapped, Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction
 
 from web4os.errors import NotFound
 
@@ -23,10 +23,10 @@ _TENANT_KEY = "web4os.account_id"
 
 
 class TenantOwned(Protocol):
-    """A mapped class with an ``account_id`` column."""
+    """A mapped class with an ``id`` and an ``account_id`` column."""
 
-    id: Mapped[int]
-    account_id: Mapped[int]
+    id: int
+    account_id: int
 
 
 T = TypeVar("T", bound=TenantOwned)
@@ -52,16 +52,16 @@ def account_id_of(row: TenantOwned) -> AccountId:
     return AccountId(row.account_id)
 
 
-def scoped(model: type[T], account_id: AccountId) -> Select[tuple[T]]:
+def scoped(model: type[T], account_id: AccountId) -> Select[T]:
     """``SELECT model WHERE account_id = :account`` — start every tenant query here."""
-    return select(model).where(model.account_id == account_id)  # type: ignore[arg-type]
+    columns: Any = model  # class-level attributes are SQL columns, not ints
+    return select(model).where(columns.account_id == account_id)
 
 
 def get_owned(session: Session, model: type[T], row_id: int, account_id: AccountId) -> T:
     """Load one row of this account or raise ``NotFound`` (also for other accounts' rows)."""
-    row = session.scalars(
-        scoped(model, account_id).where(model.id == row_id)  # type: ignore[arg-type]
-    ).first()
+    columns: Any = model
+    row = session.scalars(scoped(model, account_id).where(columns.id == row_id)).first()
     if row is None:
         raise NotFound(f"No such {model.__name__.lower()}.")
     return row

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -92,12 +93,13 @@ def create_user(session: Session, email: str, password: str, *, display_name: st
     return user
 
 
-def _recent_failures(session: Session, column: object, value: str) -> int:
+def _recent_failures(session: Session, column: Any, value: str) -> int:
     since = utcnow() - LOGIN_WINDOW
-    return int(session.scalar(
+    count = session.scalar(
         select(func.count()).select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.created_at >= since)  # type: ignore[operator]
-    ) or 0)
+        .where(column == value, LoginAttempt.created_at >= since)
+    )
+    return int(count or 0)
 
 
 def check_login_rate(session: Session, email: str, ip: str) -> None:

@@ -91,9 +91,9 @@ def ask_structured(
     convo = list(messages)
     last_raw = ""
     problem = ""
-    for attempt in range(2):
+    for _attempt in range(2):
         reply = provider.complete(
-            ModelRequest(messages=convo, purpose=purpose if attempt == 0 else purpose,
+            ModelRequest(messages=convo, purpose=purpose,
                          json_schema=json_schema, schema_name=schema.__name__.lower(),
                          max_tokens=max_tokens, model=model)
         )

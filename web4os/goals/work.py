@@ -21,7 +21,8 @@ from web4os.goals.statemachine import transition
 from web4os.tenancy import account_id_of
 from web4os.workers.queue import enqueue
 
-OUT_OF_CREDITS = "Out of credits — top up or ask your admin. This card resumes by itself once credits arrive."
+OUT_OF_CREDITS = ("Out of credits — top up or ask your admin. "
+                  "This card resumes by itself once credits arrive.")
 
 
 def attempt_key(task_id: int, attempt: int) -> str:

@@ -73,7 +73,7 @@ def brief_of(agent: Agent) -> AgentBrief:
 
 def _account_active(session: Any, account_id: int) -> bool:
     status = session.scalar(select(Account.status).where(Account.id == account_id))
-    return status == AccountStatus.ACTIVE
+    return bool(status == AccountStatus.ACTIVE)
 
 
 def _backoff(attempt: int) -> float:

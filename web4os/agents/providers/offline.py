@@ -17,7 +17,9 @@ from web4os.agents.providers.base import ModelReply, ModelRequest, estimate_toke
 
 OFFLINE_MODEL_NAME = "web4os-offline-1"
 OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
-OFFLINE_BANNER = "_Written by the web4os offline model: a built-in stand-in, no external AI was used._"
+OFFLINE_BANNER = (
+    "_Written by the web4os offline model: a built-in stand-in, no external AI was used._"
+)
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ class OfflineModel:
         if titles:
             lines += ["### Built on", *[f"- {t}" for t in titles], ""]
         if feedback:
-            lines += ["### Changes after feedback", f"- Addressed: {' '.join(feedback.split())}", ""]
+            addressed = " ".join(feedback.split())
+            lines += ["### Changes after feedback", f"- Addressed: {addressed}", ""]
         lines += [
             "### Proposal",
             f"1. Start from the operator's goal: {_short(goal, 120)}.",
