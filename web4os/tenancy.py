@@ -2,24 +2,53 @@
 
 Only code in this module (and the auth code that calls ``TenantContext``)
 turns a raw integer into an ``AccountId``; repository functions take an
-``AccountId``, so an unscoped call does not type-check. On Postgres, every
-transaction also carries ``web4os.account_id`` so row-level security policies
-form a second wall behind these helpers.
+``AccountId``, so an unscoped call does not type-check.
+
+The second wall (Postgres only; a no-op on SQLite): row-level security.
+Migration 0002 enables and FORCEs RLS on every tenant-owned table, with a
+policy ``account_id = current_setting('web4os.account_id')`` that applies to
+the restricted role ``web4os_app`` (``WEB4OS_TENANT_DB_ROLE``). Every
+transaction of a session has one of three shapes, set up by the
+``after_begin`` hook below:
+
+* **tenant-bound** (``bind_account``: web requests once the viewer is known,
+  API tokens, ``tenant_session`` in workers): the transaction sets
+  ``web4os.account_id`` / ``web4os.user_id`` and drops to the restricted role
+  with ``SET LOCAL ROLE``, so even a query that forgets ``scoped()`` sees and
+  writes only this account's rows. A member also sees their own memberships
+  in other accounts (for the account switcher).
+* **system** (``bind_system``: the sweeper's ``system_session``, the admin
+  console, signup, invite acceptance — work that is cross-account by nature
+  or happens before a tenant is known): no role switch, the setting is
+  cleared. These run as the connecting role, which must bypass RLS
+  (superuser, ``BYPASSRLS``, or the tables' owner thanks to the permissive
+  ``system`` policy that lets every role other than ``web4os_app`` through).
+* **unbound** (a fresh session: login, session-cookie and token resolution
+  before the tenant is known): like system.
+
+The role switch is auto-detected per engine (the role exists and the
+connecting user may assume it) and harmless when it is missing: then only the
+first wall (``scoped()``/``get_owned()``) stands, and the isolation tests
+still check that.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, NewType, Protocol, TypeVar
 
 from sqlalchemy import Select, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
+from web4os.config import get_settings
 from web4os.errors import NotFound
 
 AccountId = NewType("AccountId", int)
 
 _TENANT_KEY = "web4os.account_id"
+_USER_KEY = "web4os.user_id"
+_SYSTEM_KEY = "web4os.system"
 
 
 class TenantOwned(Protocol):
@@ -67,9 +96,24 @@ def get_owned(session: Session, model: type[T], row_id: int, account_id: Account
     return row
 
 
-def bind_account(session: Session, account_id: AccountId | None) -> None:
-    """Tag the session with its tenant; Postgres RLS reads it on every transaction."""
+def bind_account(session: Session, account_id: AccountId | None,
+                 user_id: int | None = None) -> None:
+    """Tag the session with its tenant; every transaction then runs inside its wall."""
     session.info[_TENANT_KEY] = account_id
+    session.info[_USER_KEY] = user_id
+    session.info.pop(_SYSTEM_KEY, None)
+    if session.in_transaction():
+        _apply(session)
+
+
+def bind_system(session: Session) -> None:
+    """Mark the session as deliberately cross-account (admin console, sweeper, signup).
+
+    Drops any tenant binding for the rest of the session, current transaction included.
+    """
+    session.info[_TENANT_KEY] = None
+    session.info[_USER_KEY] = None
+    session.info[_SYSTEM_KEY] = True
     if session.in_transaction():
         _apply(session)
 
@@ -80,18 +124,151 @@ def bound_account(session: Session) -> AccountId | None:
     return value
 
 
-_SET_TENANT = text("SELECT set_config('web4os.account_id', :v, true)")
+def is_system(session: Session) -> bool:
+    """True for sessions marked cross-account with ``bind_system``."""
+    return bool(session.info.get(_SYSTEM_KEY))
+
+
+# --- Postgres: per-transaction settings and the restricted role ---------------------
+
+_SET_TENANT = text("SELECT set_config('web4os.account_id', :a, true), "
+                   "set_config('web4os.user_id', :u, true)")
+# One round trip: the settings and SET LOCAL ROLE ('none' = back to the login role).
+_SET_TENANT_AND_ROLE = text("SELECT set_config('web4os.account_id', :a, true), "
+                            "set_config('web4os.user_id', :u, true), "
+                            "set_config('role', :r, true)")
+_CAN_SWITCH = text("SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles "
+                   "WHERE rolname = :r")
+_switchable: dict[str, bool] = {}
+_switch_lock = threading.Lock()
+
+
+def tenant_role() -> str:
+    """The restricted database role tenant transactions run as ('' disables switching)."""
+    return get_settings().tenant_db_role
+
+
+def _can_switch(conn: Any, role: str) -> bool:
+    """Whether this engine's login may ``SET ROLE`` to ``role`` (checked once per engine)."""
+    key = f"{conn.engine.url!r}|{role}"
+    with _switch_lock:
+        known = _switchable.get(key)
+    if known is None:
+        known = bool(conn.execute(_CAN_SWITCH, {"r": role}).scalar())
+        with _switch_lock:
+            _switchable[key] = known
+    return known
+
+
+def forget_role_checks() -> None:
+    """Re-detect the restricted role next time (after a migration creates it)."""
+    with _switch_lock:
+        _switchable.clear()
 
 
 def _apply(session: Session, conn: Any = None) -> None:
     conn = conn if conn is not None else session.connection()
     if conn.dialect.name != "postgresql":
         return
-    value = session.info.get(_TENANT_KEY)
-    conn.execute(_SET_TENANT, {"v": "" if value is None else str(int(value))})
+    account = session.info.get(_TENANT_KEY)
+    user = session.info.get(_USER_KEY)
+    params = {"a": "" if account is None else str(int(account)),
+              "u": "" if user is None else str(int(user))}
+    role = tenant_role()
+    if role and _can_switch(conn, role):
+        conn.execute(_SET_TENANT_AND_ROLE, {**params, "r": role if account is not None else "none"})
+    else:
+        conn.execute(_SET_TENANT, params)
 
 
 @event.listens_for(Session, "after_begin")
 def _set_tenant_on_begin(session: Session, _tx: SessionTransaction, conn: Any) -> None:
-    if _TENANT_KEY in session.info:
+    if session.info.get(_TENANT_KEY) is not None:
         _apply(session, conn)
+
+
+# --- Postgres DDL for the second wall (used by migrations) --------------------------
+
+_ACCOUNT_SETTING = "NULLIF(current_setting('web4os.account_id', true), '')::integer"
+_USER_SETTING = "NULLIF(current_setting('web4os.user_id', true), '')::integer"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def rls_role_statements(role: str) -> list[str]:
+    """Create the restricted role if we may, and give it plain DML on this schema.
+
+    Each step tolerates missing privileges (a NOTICE, not a failure): without the
+    role the policies below still exist, they just never bite.
+    """
+    r = _literal(role)
+    return [f"""
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {r}) THEN
+    BEGIN
+      EXECUTE format('CREATE ROLE %I NOLOGIN', {r});
+    EXCEPTION
+      WHEN duplicate_object THEN NULL;
+      WHEN insufficient_privilege THEN
+        RAISE NOTICE 'web4os: cannot create role %, row-level security stays dormant', {r};
+    END;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {r}) THEN
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', current_schema(), {r});
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA %I TO %I',
+                   current_schema(), {r});
+    EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA %I TO %I',
+                   current_schema(), {r});
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT SELECT, INSERT, UPDATE, '
+                   'DELETE ON TABLES TO %I', current_schema(), {r});
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA %I GRANT USAGE, SELECT, UPDATE '
+                   'ON SEQUENCES TO %I', current_schema(), {r});
+    IF NOT pg_has_role(current_user, {r}, 'MEMBER') THEN
+      BEGIN
+        EXECUTE format('GRANT %I TO %I', {r}, current_user);
+      EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'web4os: % cannot switch to role %', current_user, {r};
+      END;
+    END IF;
+  END IF;
+END
+$$"""]
+
+
+def rls_enable_statements(table: str, role: str) -> list[str]:
+    """Enable and force RLS on a tenant-owned table.
+
+    One policy: the restricted role sees and writes only the bound account's rows;
+    every other role (system sessions, migrations, the table owner) passes.
+    """
+    only_tenant = f"current_user <> {_literal(role)} OR account_id = {_ACCOUNT_SETTING}"
+    stmts = [
+        f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
+        f'DROP POLICY IF EXISTS tenant_isolation ON "{table}"',
+        f'CREATE POLICY tenant_isolation ON "{table}" USING ({only_tenant}) '
+        f"WITH CHECK ({only_tenant})",
+    ]
+    if table == "memberships":
+        # A member sees their own memberships elsewhere (the account switcher).
+        stmts += [
+            'DROP POLICY IF EXISTS own_memberships ON "memberships"',
+            f'CREATE POLICY own_memberships ON "memberships" FOR SELECT '
+            f"USING (user_id = {_USER_SETTING})",
+        ]
+    return stmts
+
+
+def rls_disable_statements(table: str) -> list[str]:
+    """Undo ``rls_enable_statements`` (the role is left alone: it is cluster-wide)."""
+    stmts = [
+        f'DROP POLICY IF EXISTS tenant_isolation ON "{table}"',
+        f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY',
+        f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY',
+    ]
+    if table == "memberships":
+        stmts.insert(0, 'DROP POLICY IF EXISTS own_memberships ON "memberships"')
+    return stmts

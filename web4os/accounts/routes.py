@@ -1,4 +1,4 @@
-"""Signup, login, logout and switching accounts (HTML)."""
+"""Signup, login, logout, switching accounts and accepting invites (HTML)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from web4os.accounts import service
+from web4os.accounts import invites, service
 from web4os.accounts.schemas import SignupForm
 from web4os.config import get_settings
 from web4os.errors import DomainError, RateLimited
+from web4os.tenancy import bind_system
 from web4os.web.deps import (
     SESSION_COOKIE,
     CsrfDep,
@@ -48,6 +49,7 @@ def signup_page(request: Request, session: SessionDep) -> Response:
 @router.post("/signup", dependencies=[CsrfDep])
 async def signup(request: Request, session: SessionDep) -> Response:
     values = await form_data(request)
+    bind_system(session)  # a new tenant is created: no existing account's wall applies
     try:
         form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
                           account_name=values.get("account_name", ""),
@@ -103,3 +105,51 @@ async def switch_account(request: Request, viewer: ViewerDep, session: SessionDe
         raise DomainError("Pick an account from the list.") from None
     service.switch_account(session, viewer.web_session, account_id)
     return RedirectResponse("/", status_code=303)
+
+
+# --- invites --------------------------------------------------------------------------
+# The link is the authority, so these run as system (bind_system) before any tenant.
+
+
+def _invite_page(request: Request, session: SessionDep, token: str,
+                 values: dict[str, str], errors: dict[str, str], status_code: int = 200
+                 ) -> Response:
+    viewer = optional_viewer(request, session)
+    bind_system(session)
+    try:
+        invite, account = invites.open_invite(session, token)
+    except invites.InviteUnusable as exc:
+        return render(request, "accounts/invite.html", {"problem": exc.message},
+                      status_code=exc.status_code)
+    has_login = service.find_user(session, invite.email) is not None
+    return render(request, "accounts/invite.html", {
+        "invite": invite, "account": account, "token": token, "me": viewer,
+        "has_login": has_login, "values": values, "errors": errors, "problem": None,
+    }, status_code=status_code)
+
+
+@router.get("/invite/{token}")
+def invite_page(request: Request, token: str, session: SessionDep) -> Response:
+    return _invite_page(request, session, token, {}, {})
+
+
+@router.post("/invite/{token}", dependencies=[CsrfDep])
+async def accept_invite(request: Request, token: str, session: SessionDep) -> Response:
+    values = await form_data(request)
+    viewer = optional_viewer(request, session)
+    bind_system(session)
+    try:
+        if viewer is not None:
+            member = invites.accept_as_user(session, token, viewer.user)
+            service.switch_account(session, viewer.web_session, member.account_id)
+            return RedirectResponse("/?joined=1", status_code=303)
+        user, member = invites.accept_as_new_user(
+            session, token, display_name=values.get("display_name", ""),
+            password=values.get("password", ""))
+    except DomainError as exc:
+        session.rollback()
+        values.pop("password", None)
+        return _invite_page(request, session, token, values, field_errors(exc),
+                            status_code=exc.status_code)
+    login = service.start_session(session, user, member.account_id)
+    return _logged_in(login.token, "/?welcome=1")

@@ -59,6 +59,7 @@ def create_account(
     if credit_grant > 0:
         credits.grant(session, AccountId(account.id), credit_grant, actor=actor,
                       reason="Starting credits", kind=EntryKind.GRANT)
+        session.refresh(account, ["credit_balance"])  # the grant was a guarded UPDATE
     return account
 
 

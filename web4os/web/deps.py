@@ -18,7 +18,7 @@ from web4os.accounts.models import Account, AccountStatus, Role, User, WebSessio
 from web4os.accounts.security import same
 from web4os.db import get_session
 from web4os.errors import DomainError, Forbidden, NotFound
-from web4os.tenancy import AccountId, TenantContext, bind_account
+from web4os.tenancy import AccountId, TenantContext, bind_account, bind_system
 
 SESSION_COOKIE = "w4_session"
 CSRF_COOKIE = "w4_csrf"
@@ -81,7 +81,7 @@ def optional_viewer(request: Request, session: SessionDep) -> Viewer | None:
             account, role = first.account, first.role
             row.account_id = first.account_id
     if account is not None:
-        bind_account(session, AccountId(account.id))
+        bind_account(session, AccountId(account.id), user_id=user.id)
     request.state.viewer = Viewer(user, row, account, role)
     return request.state.viewer  # type: ignore[no-any-return]
 
@@ -119,9 +119,15 @@ def require_active(viewer: ViewerDep) -> None:
                         "runs. Contact your admin to reactivate it.")
 
 
-def admin_user(viewer: ViewerDep) -> User:
+def admin_user(viewer: ViewerDep, session: SessionDep) -> User:
+    """Platform admins only; everyone else gets a plain 404 (the console is not advertised).
+
+    The admin console works across accounts, so its session leaves the tenant wall
+    deliberately (``bind_system``).
+    """
     if not viewer.user.is_platform_admin:
-        raise NotFound("Not found.")
+        raise NotFound("There's nothing here. Check the address, or go back to your goals.")
+    bind_system(session)
     return viewer.user
 
 

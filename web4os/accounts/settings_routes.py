@@ -1,0 +1,136 @@
+"""Owner pages: account settings, API tokens, members and invites (HTML).
+
+Every route here takes ``OwnerCtx``: viewers and operators get 403 on the server,
+whatever the page shows them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from web4os.accounts import invites, members, tokens
+from web4os.accounts.invites import parse_role
+from web4os.accounts.models import Account, Role
+from web4os.errors import DomainError
+from web4os.web.deps import CsrfDep, OwnerCtx, SessionDep
+from web4os.web.forms import field_errors, form_data
+from web4os.web.templating import render
+
+router = APIRouter()
+
+ROLES = [r.value for r in Role]
+
+
+def _settings_context(session: SessionDep, ctx: OwnerCtx) -> dict[str, Any]:
+    account = session.get(Account, ctx.account_id)
+    return {"account": account, "tokens": tokens.list_tokens(session, ctx.account_id),
+            "roles": ROLES, "values": {}, "errors": {}, "new_token": None}
+
+
+def _members_context(session: SessionDep, ctx: OwnerCtx) -> dict[str, Any]:
+    return {"members": members.list_members(session, ctx.account_id),
+            "invites": invites.pending_invites(session, ctx.account_id),
+            "roles": ROLES, "values": {}, "errors": {}, "new_invite": None,
+            "me": ctx.user_id}
+
+
+@router.get("/settings")
+def settings_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+    return render(request, "accounts/settings.html", _settings_context(session, ctx))
+
+
+@router.post("/settings/account", dependencies=[CsrfDep])
+async def rename(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+    values = await form_data(request)
+    try:
+        members.rename_account(session, ctx, values.get("name", ""))
+    except DomainError as exc:
+        session.rollback()
+        context = {**_settings_context(session, ctx), "values": values,
+                   "errors": field_errors(exc)}
+        return render(request, "accounts/settings.html", context, status_code=exc.status_code)
+    return RedirectResponse("/settings?saved=1", status_code=303)
+
+
+@router.post("/settings/tokens", dependencies=[CsrfDep])
+async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+    """The secret is rendered on this response only; it is never shown again."""
+    values = await form_data(request)
+    try:
+        issued = tokens.create_token(session, ctx, name=values.get("token_name", ""),
+                                     role=parse_role(values.get("role", "")))
+    except DomainError as exc:
+        if exc.field == "name":
+            exc.field = "token_name"
+        context = {**_settings_context(session, ctx), "values": values,
+                   "errors": field_errors(exc)}
+        return render(request, "accounts/settings.html", context, status_code=exc.status_code)
+    context = {**_settings_context(session, ctx), "new_token": issued}
+    return render(request, "accounts/settings.html", context)
+
+
+@router.post("/settings/tokens/{token_id}/revoke", dependencies=[CsrfDep])
+def revoke_token(token_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+    tokens.revoke_token(session, ctx, token_id)
+    return RedirectResponse("/settings", status_code=303)
+
+
+@router.get("/settings/members")
+def members_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+    return render(request, "accounts/members.html", _members_context(session, ctx))
+
+
+@router.post("/settings/invites", dependencies=[CsrfDep])
+async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+    """Shows the new link once, to copy and send; no email is sent."""
+    values = await form_data(request)
+    try:
+        issued = invites.create_invite(session, ctx, email=values.get("email", ""),
+                                       role=values.get("role", ""))
+    except DomainError as exc:
+        context = {**_members_context(session, ctx), "values": values,
+                   "errors": field_errors(exc)}
+        return render(request, "accounts/members.html", context, status_code=exc.status_code)
+    context = {**_members_context(session, ctx), "new_invite": issued,
+               "invite_url": str(request.base_url).rstrip("/") + issued.path}
+    return render(request, "accounts/members.html", context)
+
+
+@router.post("/settings/invites/{invite_id}/revoke", dependencies=[CsrfDep])
+def revoke_invite(invite_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+    invites.revoke_invite(session, ctx, invite_id)
+    return RedirectResponse("/settings/members", status_code=303)
+
+
+@router.post("/settings/members/{membership_id}/role", dependencies=[CsrfDep])
+async def change_role(request: Request, membership_id: int, session: SessionDep,
+                      ctx: OwnerCtx) -> Response:
+    values = await form_data(request)
+    try:
+        members.change_role(session, ctx, membership_id, values.get("role", ""))
+    except DomainError as exc:
+        return _members_error(request, session, ctx, exc)
+    return RedirectResponse("/settings/members", status_code=303)
+
+
+@router.post("/settings/members/{membership_id}/remove", dependencies=[CsrfDep])
+def remove_member(request: Request, membership_id: int, session: SessionDep,
+                  ctx: OwnerCtx) -> Response:
+    try:
+        members.remove_member(session, ctx, membership_id)
+    except DomainError as exc:
+        return _members_error(request, session, ctx, exc)
+    return RedirectResponse("/settings/members", status_code=303)
+
+
+def _members_error(request: Request, session: SessionDep, ctx: OwnerCtx,
+                   exc: DomainError) -> Response:
+    """Not-found stays a plain 404; a refused change is explained on the members page."""
+    if exc.status_code == 404:
+        raise exc
+    session.rollback()
+    context = {**_members_context(session, ctx), "errors": {"__all__": exc.message}}
+    return render(request, "accounts/members.html", context, status_code=exc.status_code)

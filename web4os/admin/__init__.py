@@ -1,0 +1,1 @@
+"""The platform admin console: accounts across tenants, concierge provisioning, credits."""

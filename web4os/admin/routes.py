@@ -1,0 +1,115 @@
+"""The admin console (HTML). ``AdminDep`` answers 404 to everyone but platform admins
+and marks the session cross-account (``bind_system``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from web4os.accounts.invites import IssuedInvite
+from web4os.accounts.models import AccountStatus
+from web4os.admin import service
+from web4os.errors import DomainError
+from web4os.web.deps import AdminDep, CsrfDep, SessionDep
+from web4os.web.forms import field_errors, form_data
+from web4os.web.templating import render
+
+router = APIRouter(prefix="/admin")
+
+
+def _link(request: Request, issued: IssuedInvite) -> str:
+    return str(request.base_url).rstrip("/") + issued.path
+
+
+@router.get("")
+def index(request: Request, session: SessionDep, admin: AdminDep) -> Response:
+    return render(request, "admin/index.html", {"rows": service.list_accounts(session)})
+
+
+@router.get("/accounts/new")
+def new_account_page(request: Request, admin: AdminDep) -> Response:
+    return render(request, "admin/new_account.html",
+                  {"values": {"credit_allowance": "5000"}, "errors": {}})
+
+
+@router.post("/accounts", dependencies=[CsrfDep])
+async def create_account(request: Request, session: SessionDep, admin: AdminDep) -> Response:
+    values = await form_data(request)
+    try:
+        allowance = service.parse_credits(values.get("credit_allowance", ""),
+                                          field="credit_allowance")
+        account, issued = service.create_concierge(
+            session, admin, name=values.get("name", ""), owner_email=values.get("email", ""),
+            credit_allowance=allowance, plan_notes=values.get("plan_notes", ""))
+    except DomainError as exc:
+        session.rollback()
+        return render(request, "admin/new_account.html",
+                      {"values": values, "errors": field_errors(exc)},
+                      status_code=exc.status_code)
+    return _account_page(request, session, account.id, invite_link=_link(request, issued),
+                         invite_email=issued.row.email)
+
+
+def _account_page(request: Request, session: SessionDep, account_id: int, *,
+                  status_code: int = 200, **extra: Any) -> Response:
+    account = service.get_account(session, account_id)
+    context: dict[str, Any] = {
+        "account": account, "owners": service.owners_of(session, account.id),
+        "ledger": service.recent_ledger(session, account.id), "values": {}, "errors": {},
+        "invite_link": None, "invite_email": None,
+    }
+    context.update(extra)
+    return render(request, "admin/account.html", context, status_code=status_code)
+
+
+@router.get("/accounts/{account_id}")
+def account_page(request: Request, account_id: int, session: SessionDep,
+                 admin: AdminDep) -> Response:
+    return _account_page(request, session, account_id)
+
+
+@router.post("/accounts/{account_id}/credits", dependencies=[CsrfDep])
+async def change_credits(request: Request, account_id: int, session: SessionDep,
+                         admin: AdminDep) -> Response:
+    values = await form_data(request)
+    try:
+        amount = service.parse_credits(values.get("amount", ""), allow_negative=True)
+        service.change_credits(session, admin, account_id, amount=amount,
+                               reason=values.get("reason", ""))
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        session.rollback()
+        return _account_page(request, session, account_id, values=values,
+                             errors=field_errors(exc), status_code=exc.status_code)
+    return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)
+
+
+@router.post("/accounts/{account_id}/invite", dependencies=[CsrfDep])
+async def invite_owner(request: Request, account_id: int, session: SessionDep,
+                       admin: AdminDep) -> Response:
+    values = await form_data(request)
+    try:
+        issued = service.invite_owner(session, admin, account_id, values.get("email", ""))
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        session.rollback()
+        return _account_page(request, session, account_id, values=values,
+                             errors=field_errors(exc), status_code=exc.status_code)
+    return _account_page(request, session, account_id, invite_link=_link(request, issued),
+                         invite_email=issued.row.email)
+
+
+@router.post("/accounts/{account_id}/suspend", dependencies=[CsrfDep])
+def suspend(account_id: int, session: SessionDep, admin: AdminDep) -> Response:
+    service.set_status(session, account_id, AccountStatus.SUSPENDED)
+    return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)
+
+
+@router.post("/accounts/{account_id}/reactivate", dependencies=[CsrfDep])
+def reactivate(account_id: int, session: SessionDep, admin: AdminDep) -> Response:
+    service.set_status(session, account_id, AccountStatus.ACTIVE)
+    return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)

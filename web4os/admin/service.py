@@ -1,0 +1,137 @@
+"""Platform-admin work across accounts.
+
+These functions are cross-account by nature; they run in sessions marked with
+``tenancy.bind_system`` (the admin route dependency does it), and take a plain
+account id from the admin's URL, turned into an ``AccountId`` only after the
+account is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from web4os.accounts import service as accounts
+from web4os.accounts.invites import IssuedInvite, issue
+from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
+from web4os.credits import service as credits
+from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.errors import InvalidInput, NotFound
+from web4os.goals.models import Goal
+from web4os.tenancy import AccountId
+from web4os.workers.queue import enqueue
+
+SPEND_KINDS = (EntryKind.RESERVATION, EntryKind.SETTLEMENT, EntryKind.REFUND)
+MAX_GRANT = 10_000_000
+
+
+@dataclass(frozen=True)
+class AccountUsage:
+    """One row of the admin's account list."""
+
+    account: Account
+    members: int
+    goals: int
+    credits_spent: int
+
+
+def _count_by_account(session: Session, model: type[Membership] | type[Goal]) -> dict[int, int]:
+    rows = session.execute(select(model.account_id, func.count()).group_by(model.account_id))
+    return {int(k): int(v) for k, v in rows}
+
+
+def list_accounts(session: Session) -> list[AccountUsage]:
+    """Every account with its members, goals, balance and credits spent, newest first."""
+    members = _count_by_account(session, Membership)
+    goals = _count_by_account(session, Goal)
+    spent = {int(k): int(-(v or 0)) for k, v in session.execute(
+        select(CreditLedgerEntry.account_id, func.sum(CreditLedgerEntry.amount))
+        .where(CreditLedgerEntry.kind.in_(SPEND_KINDS))
+        .group_by(CreditLedgerEntry.account_id))}
+    return [AccountUsage(a, members.get(a.id, 0), goals.get(a.id, 0), spent.get(a.id, 0))
+            for a in session.scalars(select(Account).order_by(Account.id.desc()))]
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound("No such account.")
+    return account
+
+
+def owners_of(session: Session, account_id: int) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Membership, Membership.user_id == User.id)
+        .where(Membership.account_id == account_id, Membership.role == Role.OWNER)
+        .order_by(User.id)))
+
+
+def recent_ledger(session: Session, account_id: int, limit: int = 20) -> list[CreditLedgerEntry]:
+    return list(session.scalars(
+        select(CreditLedgerEntry).where(CreditLedgerEntry.account_id == account_id)
+        .order_by(CreditLedgerEntry.id.desc()).limit(limit)))
+
+
+def parse_credits(value: str, *, allow_negative: bool = False, field: str = "amount") -> int:
+    """A whole number of credits from a form field, with a readable error."""
+    try:
+        amount = int(value.replace(",", "").replace("_", "").strip() or "0")
+    except ValueError:
+        raise InvalidInput("Enter a whole number of credits, e.g. 5000.", field=field) from None
+    if abs(amount) > MAX_GRANT:
+        raise InvalidInput(f"Keep it under {MAX_GRANT:,} credits at a time.", field=field)
+    if amount < 0 and not allow_negative:
+        raise InvalidInput("Enter zero or a positive number of credits.", field=field)
+    return amount
+
+
+def create_concierge(session: Session, admin: User, *, name: str, owner_email: str,
+                     credit_allowance: int, plan_notes: str) -> tuple[Account, IssuedInvite]:
+    """A hand-onboarded account with its roster and credits, and an owner invite link."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("Name the customer's business.", field="name")
+    if len(name) > 120:
+        raise InvalidInput("Keep the account name under 120 characters.", field="name")
+    if len(plan_notes) > 5000:
+        raise InvalidInput("Keep the plan notes under 5,000 characters.", field="plan_notes")
+    account = accounts.create_account(session, name=name, kind=AccountKind.CONCIERGE,
+                                      credit_grant=credit_allowance,
+                                      actor=f"admin:{admin.email}", plan_notes=plan_notes.strip())
+    invite = issue(session, AccountId(account.id), email=owner_email, role=Role.OWNER,
+                   created_by=admin.id)
+    return account, invite
+
+
+def invite_owner(session: Session, admin: User, account_id: int, email: str) -> IssuedInvite:
+    """A fresh owner link (the first one expired, or a second owner is wanted)."""
+    account = get_account(session, account_id)
+    return issue(session, AccountId(account.id), email=email, role=Role.OWNER,
+                 created_by=admin.id)
+
+
+def change_credits(session: Session, admin: User, account_id: int, *, amount: int,
+                   reason: str) -> None:
+    """Top up (positive) or correct (negative) the balance; more credits resume blocked work."""
+    account = get_account(session, account_id)
+    aid = AccountId(account.id)
+    reason = " ".join(reason.split())[:200]
+    actor = f"admin:{admin.email}"
+    if amount > 0:  # add_credits also enqueues resume_account after the commit
+        credits.add_credits(session, aid, amount, actor=actor,
+                            reason=reason or "Granted by an admin", kind=EntryKind.GRANT)
+    else:
+        credits.adjust(session, aid, amount, actor=actor, reason=reason)
+
+
+def set_status(session: Session, account_id: int, status: AccountStatus) -> Account:
+    """Suspend (reading still works, no new work runs) or reactivate (work resumes)."""
+    account = get_account(session, account_id)
+    if account.status != status:
+        account.status = status
+        session.flush()
+        if status == AccountStatus.ACTIVE:
+            enqueue(session, "resume_account", account_id=AccountId(account.id))
+    return account
