@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from web4os.agents.providers.base import ModelProvider
-from web4os.agents.structured import CallRecord, ask_structured
+from web4os.agents.structured import CallRecord, ToolBox, ask_structured
 from web4os.goals.plans import validate_plan
 from web4os.goals.schemas import Plan
 
@@ -50,6 +50,7 @@ class TaskContext:
     inputs: list[InputDoc] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     feedback: str = ""
+    context: list[str] = field(default_factory=list)  # other results of the goal (a tool)
 
 
 class Deliverable(BaseModel):
@@ -89,6 +90,29 @@ def plan_goal(
         f"GOAL: {title}\n"
         f"BRIEF: {brief or '(none)'}\n"
         f"ROSTER:\n{roster_lines}\n"
+        + _plan_rules(max_tasks)
+    )
+    slugs = [a.slug for a in roster]
+    return ask_structured(
+        provider, [_system(ceo), {"role": "user", "content": user}], Plan,
+        purpose="plan", agent_slug=ceo.slug, calls=calls, model=ceo.model,
+        check=lambda plan: validate_plan(plan, slugs, max_tasks=max_tasks),
+    )
+
+
+@dataclass(frozen=True)
+class PlannedWork:
+    """A task of the current plan, as the CEO agent sees it when re-planning."""
+
+    key: str
+    agent: str
+    title: str
+    detail: str  # the output's first line (done), why it failed, or its instructions
+    depends_on: tuple[str, ...] = ()
+
+
+def _plan_rules(max_tasks: int) -> str:
+    return (
         "RULES:\n"
         f"- Plan at most {max_tasks} tasks (3 to 8 is usual).\n"
         "- Each task has a short unique key (lower-case, e.g. 'research'), a title, clear "
@@ -100,11 +124,53 @@ def plan_goal(
         "\"agent\", \"instructions\", \"depends_on\", \"estimated_credits\", "
         "\"requires_approval\"}]}."
     )
+
+
+def replan_prompt(ceo: AgentBrief, *, title: str, brief: str, roster: list[AgentBrief],
+                  done: list[PlannedWork], failed: list[PlannedWork],
+                  remaining: list[PlannedWork], taken: list[str],
+                  max_tasks: int) -> list[dict[str, str]]:
+    """The messages for a re-plan of the unfinished part of a goal (tests assert on this)."""
+    def lines(items: list[PlannedWork]) -> str:
+        return "\n".join(
+            f"- {w.key} ({w.agent}): {w.title} — {' '.join(w.detail.split())[:300]}"
+            + (f" | needs: {', '.join(w.depends_on)}" if w.depends_on else "")
+            for w in items) or "(none)"
+
+    roster_lines = "\n".join(f"- {a.slug}: {a.name} — {a.role}" for a in roster)
+    user = (
+        f"GOAL: {title}\n"
+        f"BRIEF: {brief or '(none)'}\n"
+        f"ROSTER:\n{roster_lines}\n"
+        f"DONE:\n{lines(done)}\n"
+        f"FAILED:\n{lines(failed)}\n"
+        f"REMAINING:\n{lines(remaining)}\n"
+        f"KEYS IN USE: {', '.join(taken)}\n"
+        "Some work failed for good. Plan the unfinished work (FAILED and REMAINING) again, "
+        "avoiding what made it fail: a different approach, agent or smaller steps. The DONE "
+        "tasks stay; new tasks may depend on their keys and on each other. Every new task "
+        "needs a key that is not in KEYS IN USE.\n"
+        + _plan_rules(max_tasks)
+    )
+    return [_system(ceo), {"role": "user", "content": user}]
+
+
+def replan_goal(
+    provider: ModelProvider, ceo: AgentBrief, *, title: str, brief: str,
+    roster: list[AgentBrief], done: list[PlannedWork], failed: list[PlannedWork],
+    remaining: list[PlannedWork], taken: list[str], max_tasks: int, calls: list[CallRecord],
+) -> Plan:
+    """Ask the CEO agent for a new plan of the unfinished work, checked by the same rules."""
     slugs = [a.slug for a in roster]
+    done_keys = [w.key for w in done]
+    messages = replan_prompt(ceo, title=title, brief=brief, roster=roster, done=done,
+                             failed=failed, remaining=remaining, taken=taken,
+                             max_tasks=max_tasks)
     return ask_structured(
-        provider, [_system(ceo), {"role": "user", "content": user}], Plan,
-        purpose="plan", agent_slug=ceo.slug, calls=calls, model=ceo.model,
-        check=lambda plan: validate_plan(plan, slugs, max_tasks=max_tasks),
+        provider, messages, Plan, purpose="replan", agent_slug=ceo.slug, calls=calls,
+        model=ceo.model,
+        check=lambda plan: validate_plan(plan, slugs, max_tasks=max_tasks, done=done_keys,
+                                         taken=taken),
     )
 
 
@@ -121,6 +187,9 @@ def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
             f"--- DOC: {d.title} (by {d.agent}) ---\n{d.text[:INPUT_LIMIT]}" for d in ctx.inputs
         )
         parts.append(f"INPUTS:\n{docs}")
+    if ctx.context:
+        parts.append("CONTEXT: Other results already delivered for this goal:\n"
+                     + "\n\n".join(ctx.context))
     if ctx.notes:
         parts.append("NOTES:\n" + "\n".join(f"- {n}" for n in ctx.notes))
     if ctx.feedback:
@@ -136,12 +205,13 @@ def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
 
 
 def do_task(
-    provider: ModelProvider, agent: AgentBrief, ctx: TaskContext, calls: list[CallRecord]
+    provider: ModelProvider, agent: AgentBrief, ctx: TaskContext, calls: list[CallRecord],
+    tools: ToolBox | None = None,
 ) -> Deliverable:
-    """A specialist does a task."""
+    """A specialist does a task (calling its tools first if the endpoint offers functions)."""
     return ask_structured(provider, task_prompt(agent, ctx), Deliverable, purpose="task",
                           agent_slug=agent.slug, calls=calls, max_tokens=3000,
-                          model=agent.model)
+                          model=agent.model, tools=tools)
 
 
 def review_task(

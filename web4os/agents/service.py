@@ -8,16 +8,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent
+from web4os.agents.providers import endpoint_allowed
 from web4os.agents.roster import DEFAULT_ROSTER
 from web4os.errors import Conflict, InvalidInput, NotFound
 from web4os.tenancy import AccountId, get_owned, scoped
+
+DEFAULT_TOOLS = ("read_goal_outputs", "notes")
+
+
+def _tools(names: list[str]) -> list[str]:
+    """Known tool names, each once, in a stable order."""
+    from web4os.agents.tools import TOOLS
+
+    unknown = [n for n in names if n not in TOOLS]
+    if unknown:
+        raise InvalidInput(f"There is no tool called “{unknown[0]}”.", field="tools")
+    return [n for n in TOOLS if n in names]
 
 
 def create_default_roster(session: Session, account_id: AccountId) -> list[Agent]:
     """Give a new account its CEO and five specialists."""
     agents = [
         Agent(account_id=account_id, slug=s.slug, name=s.name, role=s.role,
-              instructions=s.instructions, is_ceo=s.is_ceo, tools=["read_goal_outputs", "notes"])
+              instructions=s.instructions, is_ceo=s.is_ceo, tools=list(DEFAULT_TOOLS))
         for s in DEFAULT_ROSTER
     ]
     session.add_all(agents)
@@ -66,13 +79,20 @@ def _clean(name: str, role: str, instructions: str, model: str, base_url: str) -
         raise InvalidInput("That model name is too long.", field="model")
     if base_url and not re.match(r"^https?://", base_url):
         raise InvalidInput("The endpoint must start with http:// or https://.", field="base_url")
+    if len(base_url) > 500:
+        raise InvalidInput("That endpoint address is too long.", field="base_url")
+    if base_url and not endpoint_allowed(base_url):
+        raise InvalidInput("This server doesn't allow that endpoint. Leave it empty for the "
+                           "default model, or ask your admin to add it to "
+                           "WEB4OS_MODEL_ENDPOINTS.", field="base_url")
 
 
 def create_agent(
     session: Session, account_id: AccountId, *, slug: str, name: str, role: str,
     instructions: str = "", model: str = "", base_url: str = "",
+    tools: list[str] | None = None,
 ) -> Agent:
-    """Add a specialist to the roster."""
+    """Add a specialist to the roster (with every tool unless ``tools`` says otherwise)."""
     slug = slug.strip().lower()
     if not _SLUG_RE.match(slug):
         raise InvalidInput("Use lower-case letters, digits, - or _ for the handle (max 40).",
@@ -83,7 +103,8 @@ def create_agent(
         raise Conflict(f"An agent called “{slug}” already exists.", field="slug")
     agent = Agent(account_id=account_id, slug=slug, name=name.strip(), role=role.strip(),
                   instructions=instructions.strip(), model=model.strip(),
-                  base_url=base_url.strip(), tools=["read_goal_outputs", "notes"])
+                  base_url=base_url.strip(),
+                  tools=_tools(tools) if tools is not None else list(DEFAULT_TOOLS))
     session.add(agent)
     session.flush()
     return agent
@@ -92,9 +113,11 @@ def create_agent(
 def update_agent(
     session: Session, account_id: AccountId, agent_id: int, *, name: str, role: str,
     instructions: str, model: str, base_url: str, enabled: bool,
-    credit_cap: int | None = None,
+    credit_cap: int | None = None, tools: list[str] | None = None,
 ) -> Agent:
-    """Edit an agent; the CEO cannot be disabled (nothing would plan)."""
+    """Edit an agent; the CEO cannot be disabled (nothing would plan).
+
+    ``tools`` None keeps the agent's tools as they are."""
     agent = get_agent(session, account_id, agent_id)
     _clean(name, role, instructions, model, base_url)
     if agent.is_ceo and not enabled:
@@ -103,10 +126,12 @@ def update_agent(
     if credit_cap is not None and credit_cap < 1:
         raise InvalidInput("A credit cap must be at least 1 (or empty for none).",
                            field="credit_cap")
+    new_tools = _tools(tools) if tools is not None else list(agent.tools or [])
     agent.name, agent.role = name.strip(), role.strip()
     agent.instructions, agent.model, agent.base_url = instructions.strip(), model.strip(), base_url.strip()
     agent.enabled = enabled
     agent.credit_cap = credit_cap
+    agent.tools = new_tools
     session.flush()
     return agent
 

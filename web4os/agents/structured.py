@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from web4os.agents.providers.base import ModelProvider, ModelReply, ModelRequest, Purpose
+from web4os.agents.providers.base import (
+    ModelError,
+    ModelProvider,
+    ModelReply,
+    ModelRequest,
+    Purpose,
+    ToolCall,
+    ToolSpec,
+)
 from web4os.credits.pricing import cost_of_call
 from web4os.errors import DomainError
 
@@ -28,7 +37,7 @@ class CallRecord:
 
     def as_event_data(self) -> dict[str, object]:
         r = self.reply
-        return {
+        data: dict[str, object] = {
             "purpose": self.purpose,
             "agent": self.agent_slug,
             "model": r.model,
@@ -38,6 +47,11 @@ class CallRecord:
             "credits": self.credits,
             "offline": r.offline,
         }
+        for key in ("finish_reason", "json_mode", "rejected_modes", "retries", "error", "repair",
+                    "tool_calls"):
+            if key in r.extra:
+                data[key] = r.extra[key]
+        return data
 
 
 class StructuredOutputError(Exception):
@@ -70,9 +84,52 @@ def _problem(exc: Exception) -> str:
     return str(exc)
 
 
+@dataclass(frozen=True)
+class ToolBox:
+    """Tools offered as functions, and how to run one (the worker binds it to the card)."""
+
+    specs: list[ToolSpec]
+    run: Callable[[ToolCall], str]
+    max_rounds: int = 3
+
+
+def _call(provider: ModelProvider, request: ModelRequest, *, purpose: Purpose,
+          agent_slug: str, calls: list[CallRecord], repair: bool) -> ModelReply:
+    """One metered call; a ``ModelError`` is recorded (no tokens, no charge) and re-raised."""
+    started = time.perf_counter()
+    try:
+        reply = provider.complete(request)
+    except ModelError as exc:
+        failed = ModelReply(content="", model=request.model or str(getattr(provider, "model", "")),
+                            prompt_tokens=0, completion_tokens=0,
+                            latency_ms=int((time.perf_counter() - started) * 1000),
+                            offline=provider.offline, extra={"error": str(exc), "repair": repair})
+        calls.append(CallRecord(purpose, agent_slug, failed, 0))
+        raise
+    if repair:
+        reply.extra["repair"] = True
+    if reply.tool_calls:
+        reply.extra["tool_calls"] = [c.name for c in reply.tool_calls]
+    calls.append(CallRecord(purpose, agent_slug, reply,
+                            cost_of_call(reply.model, reply.prompt_tokens,
+                                         reply.completion_tokens)))
+    return reply
+
+
+def _tool_turn(reply: ModelReply, tools: ToolBox) -> list[dict[str, Any]]:
+    """The assistant's tool calls and each tool's answer, as chat messages."""
+    asked: dict[str, Any] = {"role": "assistant", "content": reply.content or None,
+                             "tool_calls": [{"id": c.id, "type": "function",
+                                             "function": {"name": c.name,
+                                                          "arguments": c.arguments}}
+                                            for c in reply.tool_calls]}
+    return [asked, *({"role": "tool", "tool_call_id": c.id, "content": tools.run(c)}
+                     for c in reply.tool_calls)]
+
+
 def ask_structured(
     provider: ModelProvider,
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     schema: type[M],
     *,
     purpose: Purpose,
@@ -81,25 +138,35 @@ def ask_structured(
     check: Callable[[M], None] | None = None,
     max_tokens: int = 2000,
     model: str = "",
+    tools: ToolBox | None = None,
 ) -> M:
     """Call the model, validate, re-ask once with the error, else raise.
 
-    Every call made is appended to ``calls`` (even failed ones cost credits).
-    ``check`` applies rules beyond the schema (e.g. the plan is acyclic).
+    Every call made is appended to ``calls``: answered ones with their usage (an
+    invalid answer costs credits too), and ones that raised ``ModelError`` with no
+    tokens and no charge, so the timeline shows them. ``check`` applies rules
+    beyond the schema (e.g. the plan is acyclic). With ``tools``, the model may call
+    them (up to ``max_rounds`` rounds) before it answers.
     """
     json_schema = schema.model_json_schema()
-    convo = list(messages)
+    convo: list[dict[str, Any]] = list(messages)
     last_raw = ""
     problem = ""
-    for _attempt in range(2):
-        reply = provider.complete(
-            ModelRequest(messages=convo, purpose=purpose,
-                         json_schema=json_schema, schema_name=schema.__name__.lower(),
-                         max_tokens=max_tokens, model=model)
-        )
-        calls.append(CallRecord(purpose, agent_slug, reply,
-                                cost_of_call(reply.model, reply.prompt_tokens,
-                                             reply.completion_tokens)))
+    rounds = 0
+    for attempt in range(2):
+        while True:
+            offer = tools.specs if tools is not None else None
+            request = ModelRequest(messages=convo, purpose=purpose, json_schema=json_schema,
+                                   schema_name=schema.__name__.lower(), max_tokens=max_tokens,
+                                   model=model, tools=offer,
+                                   tool_choice="none" if tools and rounds >= tools.max_rounds
+                                   else "auto")
+            reply = _call(provider, request, purpose=purpose, agent_slug=agent_slug,
+                          calls=calls, repair=attempt > 0)
+            if not (reply.tool_calls and tools is not None and rounds < tools.max_rounds):
+                break
+            rounds += 1
+            convo = [*convo, *_tool_turn(reply, tools)]
         last_raw = reply.content
         try:
             parsed = schema.model_validate(json.loads(extract_json(reply.content)))
@@ -109,7 +176,7 @@ def ask_structured(
         except (ValidationError, ValueError, DomainError) as exc:
             problem = _problem(exc)
             convo = [
-                *messages,
+                *convo,
                 {"role": "assistant", "content": reply.content},
                 {"role": "user", "content": (
                     f"That answer was not valid: {problem}\n"

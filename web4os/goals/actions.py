@@ -119,6 +119,10 @@ def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Stop a card; work that depends on it goes ahead without it."""
     task = goals.get_task(session, ctx.account_id, task_id)
     _cancel_task(session, ctx, task)
+    goal = goals.get_goal(session, ctx.account_id, task.goal_id)
+    if goal.status == GoalStatus.FAILED and goals.goal_tasks(session, ctx.account_id, goal.id):
+        transition_goal(session, goal, GoalStatus.RUNNING, actor=ctx.actor,
+                        reason="Work resumed without the cancelled card.")
     _advance(session, task)
     return task
 

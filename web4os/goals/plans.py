@@ -9,17 +9,25 @@ from web4os.errors import InvalidPlan
 from web4os.goals.schemas import Plan
 
 
-def validate_plan(plan: Plan, roster: Iterable[str], *, max_tasks: int) -> None:
+def validate_plan(plan: Plan, roster: Iterable[str], *, max_tasks: int,
+                  done: Iterable[str] = (), taken: Iterable[str] = ()) -> None:
     """Raise ``InvalidPlan`` (with a message a person can act on) unless the plan is sound:
     at most ``max_tasks`` tasks, unique keys, known and enabled specialists, every
-    dependency named in the plan, and no cycles."""
+    dependency named in the plan, and no cycles.
+
+    A re-plan may also depend on the ``done`` keys of finished tasks, and must not
+    reuse any ``taken`` key (every earlier task of the goal, cancelled ones too)."""
     slugs = set(roster)
+    finished, used = set(done), set(taken) | set(done)
     if len(plan.tasks) > max_tasks:
         raise InvalidPlan(f"The plan has {len(plan.tasks)} tasks; the limit is {max_tasks}.")
     keys: set[str] = set()
     for task in plan.tasks:
         if task.key in keys:
             raise InvalidPlan(f"Two tasks share the key “{task.key}”; keys must be unique.")
+        if task.key in used:
+            raise InvalidPlan(f"The key “{task.key}” belongs to an earlier task of this goal; "
+                              "give new tasks new keys.")
         keys.add(task.key)
     for task in plan.tasks:
         if task.agent not in slugs:
@@ -31,7 +39,7 @@ def validate_plan(plan: Plan, roster: Iterable[str], *, max_tasks: int) -> None:
         for dep in task.depends_on:
             if dep == task.key:
                 raise InvalidPlan(f"Task “{task.key}” depends on itself.")
-            if dep not in keys:
+            if dep not in keys and dep not in finished:
                 raise InvalidPlan(f"Task “{task.key}” depends on “{dep}”, which is not in the plan.")
     cycle = find_cycle({t.key: list(t.depends_on) for t in plan.tasks})
     if cycle:

@@ -76,6 +76,48 @@ def save_plan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
     return list(tasks.values())
 
 
+def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
+                max_tasks: int, replaced: list[Task], done: list[Task], reason: str,
+                require_approval: bool = False) -> list[Task]:
+    """Cancel the ``replaced`` tasks and add the re-plan's tasks after the ``done`` ones.
+
+    Checked by the same rules as a first plan (new keys only; dependencies on new
+    tasks or on done ones). All or nothing inside the caller's transaction.
+    """
+    from web4os.goals.statemachine import transition
+
+    by_slug = {a.slug: a for a in roster if a.enabled and not a.is_ceo}
+    existing = goal_tasks(session, AccountId(goal.account_id), goal.id)
+    done_ids = {t.key: t.id for t in done}
+    validate_plan(plan, by_slug, max_tasks=max_tasks, done=done_ids,
+                  taken=[t.key for t in existing])
+    for task in replaced:
+        transition(session, task, TaskStatus.CANCELLED, actor="ceo", reason=reason,
+                   values={"claim_token": None, "lease_expires_at": None})
+    start = 1 + max((t.position for t in existing), default=-1)
+    tasks: dict[str, Task] = {}
+    for i, spec in enumerate(plan.tasks):
+        task = Task(
+            account_id=goal.account_id, goal_id=goal.id, key=spec.key, title=spec.title,
+            instructions=spec.instructions, agent_id=by_slug[spec.agent].id,
+            owner_id=goal.created_by_id, position=start + i,
+            estimated_credits=spec.estimated_credits,
+            requires_approval=spec.requires_approval or require_approval,
+            status=TaskStatus.PLANNED,
+        )
+        session.add(task)
+        tasks[spec.key] = task
+    session.flush()
+    for spec in plan.tasks:
+        for dep in spec.depends_on:
+            dep_id = tasks[dep].id if dep in tasks else done_ids[dep]
+            session.add(TaskDependency(account_id=goal.account_id, goal_id=goal.id,
+                                       task_id=tasks[spec.key].id, depends_on_id=dep_id))
+    goal.plan_rationale = (goal.plan_rationale + "\n\nRe-plan: " + plan.rationale).strip()
+    session.flush()
+    return list(tasks.values())
+
+
 def get_goal(session: Session, account_id: AccountId, goal_id: int) -> Goal:
     return get_owned(session, Goal, goal_id, account_id)
 

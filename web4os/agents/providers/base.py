@@ -5,20 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Purpose = Literal["plan", "task", "review", "summary", "repair"]
+Purpose = Literal["plan", "replan", "task", "review", "summary", "repair"]
 
 
 @dataclass(frozen=True)
 class ModelRequest:
     """A chat request plus what it is for (the offline model and meters read ``purpose``)."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     purpose: Purpose
     json_schema: dict[str, Any] | None = None
     schema_name: str = "answer"
     max_tokens: int = 1500
     temperature: float = 0.2
     model: str = ""
+    tools: list[ToolSpec] | None = None  # offered as functions (tool-calling endpoints)
+    tool_choice: Literal["auto", "none"] = "auto"
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool offered to the model as a function: name, what it does, its JSON arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The model asked to run a tool."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,7 @@ class ModelReply:
     latency_ms: int
     offline: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class ModelError(Exception):
@@ -41,10 +62,12 @@ class ModelError(Exception):
     (timeouts, 429, 5xx) or not (bad request, auth).
     """
 
-    def __init__(self, message: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after  # seconds the endpoint asked us to wait (Retry-After)
 
 
 class ModelProvider(Protocol):

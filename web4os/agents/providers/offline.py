@@ -64,7 +64,8 @@ _ARCHETYPE_WORDS = {
 }
 
 
-_HEADERS = "GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|INPUTS|NOTES|FEEDBACK|DELIVERABLE|RESULTS"
+_HEADERS = ("GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|INPUTS|CONTEXT|NOTES|FEEDBACK|"
+            "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE")
 
 
 def _section(text: str, name: str) -> str:
@@ -116,10 +117,12 @@ class OfflineModel:
 
     def complete(self, request: ModelRequest) -> ModelReply:
         started = time.perf_counter()
-        prompt = "\n\n".join(m["content"] for m in request.messages)
+        prompt = "\n\n".join(str(m.get("content") or "") for m in request.messages)
         answer: Any
         if request.purpose == "plan":
             answer = self._plan(prompt)
+        elif request.purpose == "replan":
+            answer = self._replan(prompt)
         elif request.purpose == "task":
             answer = self._deliverable(prompt)
         elif request.purpose == "review":
@@ -170,6 +173,38 @@ class OfflineModel:
             "then drafting and promotion, then an operational checklist and a final review.",
             "tasks": tasks,
         }
+
+    def _replan(self, prompt: str) -> dict[str, Any]:
+        """Plan the failed and remaining work again under fresh keys, same agents."""
+        roster = [slug for slug, _ in _roster(prompt)]
+        taken = {k.strip() for k in _section(prompt, "KEYS IN USE").split(",") if k.strip()}
+        done = {m.group(1) for m in re.finditer(r"^- ([a-z0-9_-]+) \(", _section(prompt, "DONE"),
+                                                  re.M)}
+        work = [m.groups() for m in re.finditer(
+            r"^- ([a-z0-9_-]+) \(([a-z0-9_-]+)\): (.*?) — (.*?)(?: \| needs: (.*))?$",
+            _section(prompt, "FAILED") + "\n" + _section(prompt, "REMAINING"), re.M)]
+
+        def fresh(key: str) -> str:
+            n = 2
+            while f"{key[:36]}-r{n}" in taken:
+                n += 1
+            return f"{key[:36]}-r{n}"
+
+        new_keys = {key: fresh(key) for key, *_ in work}
+        tasks = []
+        for key, agent, title, detail, needs in work:
+            deps = [d.strip() for d in (needs or "").split(",") if d.strip()]
+            tasks.append({
+                "key": new_keys[key],
+                "title": title[:200],
+                "agent": agent if agent in roster else (roster[0] if roster else agent),
+                "instructions": f"Second try, in smaller steps: {detail}"[:4000],
+                "depends_on": [new_keys.get(d, d) for d in deps if d in new_keys or d in done],
+                "estimated_credits": 2,
+                "requires_approval": False,
+            })
+        return {"rationale": "Offline re-plan: the unfinished work again, in smaller steps.",
+                "tasks": tasks}
 
     def _deliverable(self, prompt: str) -> dict[str, str]:
         task = _section(prompt, "TASK") or "the task"

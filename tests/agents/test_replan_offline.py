@@ -1,0 +1,55 @@
+"""Re-planning with the built-in offline model: it can re-plan too, so a zero-config
+install recovers from a card that failed for good."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.agents.conftest import wait_for_goal
+from tests.factories import Tenant, make_planned_goal, plan_of
+from web4os.agents.providers import ModelError, ModelReply, ModelRequest, OfflineModel, set_provider_override
+from web4os.goals.models import GoalStatus, Task, TaskStatus
+from web4os.workers.embedded import EmbeddedRunner
+
+
+class FailsFirstTry:
+    """The offline model, except the first call for "Task a" fails for good (a 400)."""
+
+    label = "flaky"
+    offline = True
+
+    def __init__(self) -> None:
+        self.inner = OfflineModel()
+        self.failed = False
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        text = request.messages[-1]["content"]
+        if request.purpose == "task" and "TASK: Task a" in text and not self.failed:
+            self.failed = True
+            raise ModelError("The model endpoint answered 400: bad request", retryable=False,
+                             status=400)
+        return self.inner.complete(request)
+
+
+def test_the_offline_model_replans_failed_work_under_new_keys(
+    db: Session, tenant: Tenant, runner: EmbeddedRunner,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"]),
+                                                 ("c", "analyst", [])))
+    db.commit()
+    set_provider_override(FailsFirstTry())
+    runner.submit("advance_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert goal.replans == 1
+    tasks = {t.key: t for t in db.scalars(select(Task).where(Task.goal_id == goal.id)).unique()}
+    assert tasks["a"].status == tasks["b"].status == TaskStatus.CANCELLED
+    assert tasks["c"].status == TaskStatus.DONE  # done work is kept, not redone
+    assert tasks["a-r2"].status == tasks["b-r2"].status == TaskStatus.DONE
+    from web4os.goals.service import dependency_map
+
+    deps = dependency_map(db, tenant.id, goal.id)
+    assert deps[tasks["b-r2"].id] == [tasks["a-r2"].id]  # wired like the old plan
+    assert "Second try" in tasks["a-r2"].instructions
