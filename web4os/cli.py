@@ -79,8 +79,25 @@ def _demo(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from web4os.workers.celery_app import run_worker
 
-    code: int = run_worker(concurrency=args.concurrency, beat=not args.no_beat)
+    code: int = run_worker(concurrency=args.concurrency, sweeper=not args.no_sweep,
+                           hostname=args.hostname)
     return code
+
+
+def _health(args: argparse.Namespace) -> int:
+    """Print the health report as JSON; exit 1 when down (or, with --worker, if this
+    machine's worker has no fresh heartbeat: the worker container's health check)."""
+    import json
+    import socket
+
+    from web4os.workers.health import collect
+
+    report = collect()
+    print(json.dumps(report.public(), indent=2))
+    if args.worker:
+        host = socket.gethostname()
+        return 0 if any(w.hostname.split("@")[-1] == host for w in report.workers) else 1
+    return 1 if report.status == "down" else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=_demo)
     p = sub.add_parser("worker", help="run a Celery worker (production dispatch)")
     p.add_argument("--concurrency", type=int, default=None)
-    p.add_argument("--no-beat", action="store_true", help="don't run the sweeper schedule here")
+    p.add_argument("--no-sweep", "--no-beat", dest="no_sweep", action="store_true",
+                   help="never sweep from this worker (others still take turns)")
+    p.add_argument("--hostname", default=None, help="worker name, e.g. web4os-1@%%h")
     p.set_defaults(fn=_worker)
+    p = sub.add_parser("health", help="check the database, broker and workers (JSON)")
+    p.add_argument("--worker", action="store_true",
+                   help="exit 1 unless a worker on this host sends heartbeats")
+    p.set_defaults(fn=_health)
     args = parser.parse_args(argv)
     started = time.monotonic()
     code: int = args.fn(args)

@@ -4,47 +4,110 @@ Every Celery task is a thin entry point into the same job functions the
 embedded runner uses. Tasks are acknowledged late (after they finish), so a
 worker killed mid-task leaves its message to be redelivered; the jobs are
 idempotent and the lease sweeper catches anything the broker lost.
+
+Workers use the threads pool: model calls are I/O bound, so one process runs
+dozens at once. That pool does not enforce Celery's ``time_limit`` or
+``soft_time_limit`` (only prefork does); the lease does instead: a run stops
+renewing its lease after ``task_soft_time_limit`` seconds, the sweeper
+requeues the task, and the late result is discarded when it finally arrives.
+
+There is no celery beat: each worker's housekeeping thread (``liveness.py``)
+writes its heartbeat and takes a Redis lock before sweeping, so however many
+workers run, about one sweep happens per ``sweep_interval_seconds``.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery, signals
 
 from web4os.config import get_settings
 
+log = logging.getLogger("web4os.celery")
 
-def make_celery() -> Celery:
+JOB_NAMES = ("plan_goal", "advance_goal", "run_task", "finish_goal", "recover_task",
+             "resume_account", "sweep", "replan_goal")
+
+
+def make_celery(broker_url: str | None = None) -> Celery:
+    """The app for ``broker_url`` (default: settings); producers may build their own."""
     settings = get_settings()
-    app = Celery("web4os", broker=settings.broker_url,
+    app = Celery("web4os", broker=broker_url or settings.broker_url,
                  backend=settings.result_backend or None)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=4,
+        # Threads x 1 messages in hand: enough to keep every thread busy, and fair
+        # between workers when model calls are slow.
+        worker_prefetch_multiplier=1,
+        # Enforced by prefork only; with threads the lease bounds a run (see above).
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_soft_time_limit + 60,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
+        # A message a dead worker held comes back after this; the sweeper is faster.
         broker_transport_options={"visibility_timeout": settings.task_lease_seconds * 3},
-        beat_schedule={
-            "web4os-sweep": {"task": "web4os.sweep", "schedule": settings.sweep_interval_seconds},
-        },
         worker_hijack_root_logger=False,
+        worker_send_task_events=False,
     )
     return app
 
 
 celery = make_celery()
 
+_housekeeper: Any = None
+_sweeper_wanted: bool | None = None  # set by ``run_worker``; else from settings
+
 
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]
 def _fresh_connections(**_: Any) -> None:
-    """Forked worker processes must not share the parent's database connections."""
+    """Forked worker processes (prefork pool) must not share the parent's connections."""
     from web4os.db import dispose_engines
 
     dispose_engines()
+
+
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
+def _install_queue(**_: Any) -> None:
+    """Jobs a worker enqueues go back to Celery, whatever ``WEB4OS_DISPATCH`` says."""
+    from web4os.workers.queue import set_queue
+
+    set_queue(CeleryQueue())
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_housekeeping(sender: Any = None, **_: Any) -> None:
+    global _housekeeper
+    from web4os.workers.liveness import Housekeeper
+
+    settings = get_settings()
+    sweeper = settings.worker_sweeper if _sweeper_wanted is None else _sweeper_wanted
+    hostname = getattr(sender, "hostname", "") or ""
+    concurrency = int(getattr(getattr(sender, "controller", None), "concurrency", 0) or 0)
+    _housekeeper = Housekeeper(hostname, concurrency, sweeper=sweeper)
+    _housekeeper.start()
+    log.info("web4os worker %s ready (sweeper %s)", _housekeeper.hostname,
+             "on" if sweeper else "off")
+
+
+@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _stop_housekeeping(**_: Any) -> None:
+    if _housekeeper is not None:
+        _housekeeper.stop()
+
+
+@signals.task_prerun.connect  # type: ignore[untyped-decorator]
+def _task_started(**_: Any) -> None:
+    if _housekeeper is not None:
+        _housekeeper.task_started()
+
+
+@signals.task_postrun.connect  # type: ignore[untyped-decorator]
+def _task_finished(**_: Any) -> None:
+    if _housekeeper is not None:
+        _housekeeper.task_finished()
 
 
 def _register(name: str) -> None:
@@ -62,25 +125,37 @@ def _register(name: str) -> None:
             raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
 
 
-for _name in ("plan_goal", "advance_goal", "run_task", "finish_goal", "recover_task",
-              "resume_account", "sweep"):
+for _name in JOB_NAMES:
     _register(_name)
 
 
 class CeleryQueue:
-    """``JobQueue`` that sends jobs to Celery by name."""
+    """``JobQueue`` that sends jobs to Celery by name (to ``app``'s broker)."""
+
+    def __init__(self, app: Celery | None = None) -> None:
+        self.app = app or celery
 
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
-        celery.send_task(f"web4os.{name}", kwargs=kwargs,
-                         countdown=countdown if countdown > 0 else None)
+        self.app.send_task(f"web4os.{name}", kwargs=kwargs,
+                           countdown=countdown if countdown > 0 else None)
+
+    def backlog(self) -> int | None:
+        """Messages waiting in the broker (None for brokers other than Redis)."""
+        from web4os.workers.liveness import is_redis_url, queue_depth, redis_client
+
+        url = str(self.app.conf.broker_url)
+        return queue_depth(redis_client(url))[0] if is_redis_url(url) else None
 
 
-def run_worker(*, concurrency: int | None = None, beat: bool = True) -> int:
+def run_worker(*, concurrency: int | None = None, sweeper: bool = True,
+               hostname: str | None = None) -> int:
     """``web4os worker``: a threaded worker (model calls are I/O bound) with the sweeper."""
+    global _sweeper_wanted
     settings = get_settings()
-    argv = ["worker", "--loglevel=INFO", "--pool=threads",
-            f"--concurrency={concurrency or settings.worker_concurrency}"]
-    if beat:
-        argv.append("--beat")
+    _sweeper_wanted = sweeper and settings.worker_sweeper
+    argv = ["worker", "--loglevel=INFO", "--pool=threads", "--without-mingle",
+            "--without-gossip", f"--concurrency={concurrency or settings.worker_concurrency}"]
+    if hostname:
+        argv.append(f"--hostname={hostname}")
     celery.worker_main(argv)
     return 0

@@ -45,6 +45,23 @@ class EmbeddedRunner:
                 cls._shared.start_sweeper()
             return cls._shared
 
+    @classmethod
+    def current(cls) -> EmbeddedRunner | None:
+        """The process-wide runner if one was started (the health page must not start one)."""
+        with cls._shared_lock:
+            return cls._shared
+
+    def status(self) -> dict[str, Any]:
+        """Threads, jobs pending and whether the sweeper thread is alive (health page)."""
+        return {"threads": self.pool._max_workers, "pending": self._pending,
+                "waiting": self.backlog(),
+                "sweeper_alive": bool(self._sweeper and self._sweeper.is_alive()),
+                "closed": self._closed}
+
+    def backlog(self) -> int:
+        """Jobs submitted but not started yet (the sweeper holds re-sends while any wait)."""
+        return self.pool._work_queue.qsize()
+
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
         if self._closed:
             return
@@ -100,8 +117,12 @@ class EmbeddedRunner:
         self._sweeper.start()
 
     def _sweep_loop(self) -> None:
-        from web4os.workers.jobs import sweep
+        from web4os.workers.jobs import recover_after_restart, sweep
 
+        try:
+            recover_after_restart()
+        except Exception:
+            log.exception("start-up recovery failed")
         interval = self._sweep_interval or 5.0
         while not self._stop.is_set():
             try:

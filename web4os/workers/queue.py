@@ -33,6 +33,12 @@ def set_queue(queue: JobQueue | None) -> None:
         _queue = queue
 
 
+def installed_queue() -> JobQueue | None:
+    """The queue this process uses, without creating one (the health page peeks)."""
+    with _lock:
+        return _queue
+
+
 def get_queue() -> JobQueue:
     """The installed queue; by default the one the settings ask for."""
     global _queue
