@@ -38,9 +38,31 @@ def price_table() -> dict[str, Price]:
     table["web4os-offline-1"] = Price(offline, offline)
     raw = os.environ.get("WEB4OS_MODEL_PRICES", "")
     if raw:
-        for model, pair in json.loads(raw).items():
-            table[model] = Price(int(pair[0]), int(pair[1]))
+        table.update(parse_prices(raw))
     return table
+
+
+def parse_prices(raw: str) -> dict[str, Price]:
+    """``{"model": [prompt_per_1k, completion_per_1k], …}`` → prices, or a clear error.
+
+    Prices are whole credits ≥ 0; a typo must stop start-up rather than make work free.
+    """
+    problem = ('WEB4OS_MODEL_PRICES must be JSON like {"gpt-4o-mini": [1, 4]}: '
+               "model name → [credits per 1k prompt tokens, per 1k completion tokens]")
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{problem} ({exc}).") from None
+    if not isinstance(data, dict):
+        raise ValueError(problem + ".")
+    out: dict[str, Price] = {}
+    for model, pair in data.items():
+        ok = (isinstance(pair, list) and len(pair) == 2
+              and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in pair))
+        if not ok:
+            raise ValueError(f"{problem}; the entry for {model!r} is {pair!r}.")
+        out[str(model)] = Price(pair[0], pair[1])
+    return out
 
 
 def price_of(model: str) -> Price:

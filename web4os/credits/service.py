@@ -1,12 +1,21 @@
 """Credit movements: grant, reserve, settle. Atomic, idempotent, never below zero.
 
-The balance lives in one row (``accounts.credit_balance``) changed only here,
-by a guarded ``UPDATE … WHERE credit_balance >= :cost`` in the same transaction
-as the ledger entry that explains it. A single row makes "can I afford this?"
-one atomic statement under concurrency (a derived sum would need a lock or
-serializable isolation); the ledger keeps the history, and
-``ledger_sum == balance`` is checked by tests after every run.
-Every entry that a retry could repeat carries a unique ``idempotency_key``.
+Why one guarded row and not a derived sum: the balance lives in
+``accounts.credit_balance`` and changes only here, by a guarded
+``UPDATE … SET credit_balance = credit_balance + :amount WHERE credit_balance >= :cost``
+in the same transaction (and savepoint) as the ledger entry that explains it.
+That makes "can this account pay?" and "take it" one atomic statement on both
+Postgres (the row lock serialises writers; READ COMMITTED re-checks the WHERE
+on the newest row) and SQLite (``BEGIN IMMEDIATE`` serialises writers). A
+derived ``SUM(amount)`` would need a table lock or SERIALIZABLE retries to stop
+two reservations from both seeing the same last credit. The ledger keeps the
+full history, ``ledger_sum == balance`` is asserted after every test, and the
+account row lock also serialises every movement of one account, which is what
+makes the cap checks in ``credits.caps`` race-free.
+
+Every entry a retry could repeat carries a unique ``idempotency_key``
+(``task:{id}:a{attempt}:reserve`` / ``:settle``, ``goal:{id}:plan{n}``…), so a
+redelivered job cannot charge twice.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from web4os.accounts.models import Account
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.errors import InsufficientCredits, InvalidInput
 from web4os.tenancy import AccountId
+from web4os.workers.queue import enqueue
 
 
 @dataclass(frozen=True)
@@ -134,16 +144,59 @@ def grant(
                  reason=reason, guarded=False)
 
 
+def schedule_resume(session: Session, account_id: AccountId) -> None:
+    """After this transaction commits, unblock cards and paused goals that can go on now."""
+    enqueue(session, "resume_account", account_id=int(account_id))
+
+
+def add_credits(
+    session: Session,
+    account_id: AccountId,
+    amount: int,
+    *,
+    actor: str,
+    reason: str,
+    kind: EntryKind = EntryKind.GRANT,
+    key: str | None = None,
+) -> CreditLedgerEntry | None:
+    """Grant credits and let blocked work resume by itself (no operator action needed).
+
+    The admin console and signup-free grants call this rather than ``grant``.
+    """
+    entry = grant(session, account_id, amount, actor=actor, reason=reason, kind=kind, key=key)
+    if entry is not None:
+        schedule_resume(session, account_id)
+    return entry
+
+
+def topup(
+    session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str,
+    key: str | None = None,
+) -> CreditLedgerEntry | None:
+    """Credits bought (or added by an admin as a top-up); blocked work resumes by itself.
+
+    ``key`` makes a payment webhook's redelivery harmless (one top-up per payment id).
+    """
+    return add_credits(session, account_id, amount, actor=actor, reason=reason,
+                       kind=EntryKind.TOPUP, key=key)
+
+
 def adjust(
     session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str
 ) -> CreditLedgerEntry | None:
-    """An admin correction, up or down; a downward one cannot overdraw."""
+    """An admin correction, up or down; a downward one cannot overdraw.
+
+    An upward one resumes blocked work, like a top-up.
+    """
     if amount == 0:
         raise InvalidInput("An adjustment must change the balance.", field="amount")
     if not reason.strip():
         raise InvalidInput("Say why the balance is adjusted.", field="reason")
-    return _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=None, refs=NO_REFS,
-                 actor=actor, reason=reason, guarded=True)
+    entry = _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=None, refs=NO_REFS,
+                  actor=actor, reason=reason, guarded=True)
+    if amount > 0:
+        schedule_resume(session, account_id)
+    return entry
 
 
 def reserve(
@@ -175,21 +228,39 @@ def settle(
     """Turn the reservation ``key`` into the actual charge; returns credits charged.
 
     Releases what was held but not used. If the work cost more than was held,
-    the extra is taken only as far as the balance goes (never below zero).
+    the extra is taken only as far as the balance goes (never below zero): the
+    work already happened, so settling must never fail. A concurrent reservation
+    may drain the balance between the read and the guarded update; then the
+    update matches no row and we re-read and try again with what is left (the
+    balance only shrinks under contention, so this ends, at worst with extra 0).
     Idempotent on ``key``: a second settlement charges nothing and returns 0.
     """
     settle_key = f"{key}:settle"
     if has_entry(session, settle_key):
         return 0
     held = reserved_amount(session, key)
-    charged = min(actual, held)
-    extra = actual - held
-    if extra > 0:
-        available = balance(session, account_id)
-        charged = held + min(extra, available)
-    entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT, key=settle_key,
-                  refs=refs, actor="system", reason=reason, guarded=True)
-    return charged if entry is not None else 0
+    actual = max(0, actual)
+    for _ in range(100):
+        charged = min(actual, held)
+        extra = actual - held
+        if extra > 0:
+            charged = held + min(extra, max(0, balance(session, account_id)))
+        try:
+            entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT,
+                          key=settle_key, refs=refs, actor="system", reason=reason,
+                          guarded=True)
+        except InsufficientCredits:
+            continue  # the balance moved under us; take what is left now
+        return charged if entry is not None else 0
+    # Unreachable in practice: settle for exactly what was held (never overdraws).
+    entry = _move(session, account_id, 0, EntryKind.SETTLEMENT, key=settle_key, refs=refs,
+                  actor="system", reason=reason, guarded=True)
+    return held if entry is not None else 0
+
+
+def is_settled(session: Session, key: str) -> bool:
+    """Whether the reservation ``key`` was already settled or released."""
+    return has_entry(session, f"{key}:settle")
 
 
 def release(session: Session, account_id: AccountId, key: str, *, refs: Refs, reason: str) -> None:

@@ -21,8 +21,10 @@ S = TaskStatus
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.PLANNED: frozenset({S.QUEUED, S.BLOCKED, S.CANCELLED}),
     S.QUEUED: frozenset({S.RUNNING, S.PLANNED, S.BLOCKED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.NEEDS_REVIEW, S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.NEEDS_REVIEW: frozenset({S.DONE, S.QUEUED, S.FAILED, S.CANCELLED}),
+    # → BLOCKED from running / needs review: a retry or send-back that the account
+    # (or a credit cap) can't pay for waits blocked instead of starting.
+    S.RUNNING: frozenset({S.NEEDS_REVIEW, S.QUEUED, S.FAILED, S.CANCELLED, S.BLOCKED}),
+    S.NEEDS_REVIEW: frozenset({S.DONE, S.QUEUED, S.FAILED, S.CANCELLED, S.BLOCKED}),
     S.FAILED: frozenset({S.QUEUED, S.PLANNED, S.CANCELLED}),
     S.BLOCKED: frozenset({S.PLANNED, S.QUEUED, S.CANCELLED}),
     S.DONE: frozenset(),

@@ -14,11 +14,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from web4os.agents.structured import CallRecord
-from web4os.credits import service as credits
+from web4os.credits import caps
+from web4os.credits.caps import CapBreach
 from web4os.credits.service import Refs
-from web4os.goals.models import Goal, Task, TaskEvent, TaskStatus
-from web4os.goals.statemachine import transition
-from web4os.tenancy import account_id_of
+from web4os.errors import InsufficientCredits
+from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
+from web4os.goals.statemachine import transition, transition_goal
 from web4os.workers.queue import enqueue
 
 OUT_OF_CREDITS = ("Out of credits — top up or ask your admin. "
@@ -45,13 +46,27 @@ def queue_task(
     countdown: float = 0.0,
     claim_token: str | None = None,
 ) -> bool:
-    """Reserve credits for the next attempt and queue the task (True), or block it (False)."""
+    """Reserve credits for the next attempt and queue the task (True), or block it (False).
+
+    Blocked when the account can't pay (the card says so); blocked with the goal
+    paused when a goal or agent credit cap would be crossed (see ``credits.caps``).
+    """
     attempt = task.attempts + 1
-    reserved = credits.reserve(
-        session, account_id_of(task), attempt_key(task.id, attempt), task.estimated_credits,
-        refs=refs_of(task), reason=f"Hold for “{task.title}” (attempt {attempt})",
+    reserved, breach = caps.reserve_within_caps(
+        session, task, attempt_key(task.id, attempt),
+        reason=f"Hold for “{task.title}” (attempt {attempt})",
     )
     values = {**(values or {}), "claim_token": None, "lease_expires_at": None}
+    if (expect or task.status) == TaskStatus.BLOCKED and not reserved:
+        # An operator's retry of a card that is still blocked: say why, change nothing.
+        if breach is not None:
+            raise caps.CreditCapReached(breach.message)
+        raise InsufficientCredits(OUT_OF_CREDITS.split(" This card")[0])
+    if breach is not None:
+        transition(session, task, TaskStatus.BLOCKED, actor=actor, reason=breach.message,
+                   expect=expect, values=values, claim_token=claim_token)
+        pause_for_cap(session, task.goal, breach)
+        return False
     if not reserved:
         transition(session, task, TaskStatus.BLOCKED, actor=actor, reason=OUT_OF_CREDITS,
                    expect=expect, values=values, claim_token=claim_token)
@@ -60,6 +75,12 @@ def queue_task(
                values=values, claim_token=claim_token)
     enqueue(session, "run_task", countdown=countdown, task_id=task.id, account_id=task.account_id)
     return True
+
+
+def pause_for_cap(session: Session, goal: Goal, breach: CapBreach) -> None:
+    """Pause a running goal with a card saying which cap, spent vs cap, and what to do."""
+    if goal.status == GoalStatus.RUNNING:
+        transition_goal(session, goal, GoalStatus.PAUSED, actor="system", reason=breach.message)
 
 
 def record_calls(
@@ -73,7 +94,8 @@ def record_calls(
             account_id=account_id, goal_id=goal_id, task_id=task_id, kind="model_call",
             actor=call.agent_slug,
             message=(f"{call.purpose} · {r.model} · {r.prompt_tokens}+{r.completion_tokens} "
-                     f"tokens · {r.latency_ms} ms · {call.credits} credit(s)"),
+                     f"tokens · {r.latency_ms} ms · {call.credits} credit(s)"
+                     + (f" · failed: {r.extra['error']}" if "error" in r.extra else "")),
             data=call.as_event_data(),
         ))
 

@@ -1,0 +1,215 @@
+"""The ledger under concurrency and redelivery: never overdrawn, never charged twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from tests.conftest import TEST_DB_URL
+from tests.factories import Tenant, make_planned_goal, make_tenant, plan_of
+from web4os.agents.brain import Deliverable, Review
+from web4os.agents.providers.base import ModelReply
+from web4os.agents.structured import CallRecord
+from web4os.credits import service as credits
+from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.credits.service import NO_REFS
+from web4os.db import session_factory
+from web4os.goals.models import Task, TaskStatus
+from web4os.goals.work import attempt_key, queue_task
+from web4os.tenancy import AccountId, bind_account
+from web4os.workers import jobs
+from web4os.workers.queue import set_queue
+
+
+def _connected(factory: Callable[[], Session], account_id: AccountId) -> Session:
+    """A session holding its own connection (retried: the shared test server may be busy)."""
+    for attempt in range(60):
+        s = factory()
+        bind_account(s, account_id)
+        try:
+            s.connection()
+            s.rollback()
+            return s
+        except OperationalError:
+            s.close()
+            time.sleep(0.5 + attempt * 0.1)
+    raise AssertionError("could not connect to the test database")
+
+
+def _in_threads(n: int, account_id: AccountId,
+                fn: Callable[[Session, int], object]) -> tuple[list[object], list[BaseException]]:
+    """Run ``fn(session, i)`` in ``n`` threads, each with its own connected session,
+    all released together once every one is connected; results and errors."""
+    factory = session_factory(TEST_DB_URL)
+    gate = threading.Barrier(n)
+    results: list[object] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            with _connected(factory, account_id) as s:
+                gate.wait(timeout=90)
+                results[i] = fn(s, i)
+                s.commit()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=180)
+    return results, errors
+
+
+def _entries(db: Session, account_id: AccountId, kind: EntryKind) -> int:
+    db.rollback()
+    return int(db.scalar(select(func.count()).select_from(CreditLedgerEntry).where(
+        CreditLedgerEntry.account_id == account_id, CreditLedgerEntry.kind == kind)) or 0)
+
+
+def test_fifty_concurrent_reservations_at_ten_credits(db: Session) -> None:
+    """Each thread has its own session (Postgres: its own connection and row lock)."""
+    tenant = make_tenant(db, "Ten Credits", credits=10)
+    db.commit()
+    aid = tenant.id
+
+    def reserve_one(s: Session, i: int) -> bool:
+        return credits.reserve(s, aid, f"burst:{i}", 1, refs=NO_REFS, reason="burst")
+
+    results, errors = _in_threads(50, aid, reserve_one)
+    assert errors == []
+    assert results.count(True) == 10
+    assert results.count(False) == 40
+    db.rollback()
+    assert credits.balance(db, aid) == 0
+    assert credits.ledger_sum(db, aid) == 0 == credits.balance(db, aid)
+    assert _entries(db, aid, EntryKind.RESERVATION) == 10
+
+
+def test_settlements_racing_reservations_never_fail_or_overdraw(db: Session) -> None:
+    """Work that cost more than its hold settles while other work drains the balance."""
+    tenant = make_tenant(db, "Busy", credits=30)
+    db.commit()
+    aid = tenant.id
+    with session_factory(TEST_DB_URL)() as s:
+        for i in range(10):
+            assert credits.reserve(s, aid, f"held:{i}", 1, refs=NO_REFS, reason="hold")
+        s.commit()  # 20 credits left
+
+    def work(s: Session, i: int) -> int:
+        if i % 2:
+            return credits.settle(s, aid, f"held:{i // 2}", 5, refs=NO_REFS, reason="over")
+        return 100 + int(credits.reserve(s, aid, f"new:{i}", 3, refs=NO_REFS, reason="new"))
+
+    results, errors = _in_threads(20, aid, work)
+    assert errors == []
+    charged = [r for r in results if isinstance(r, int) and r < 100]
+    assert len(charged) == 10 and all(1 <= c <= 5 for c in charged)
+    db.rollback()
+    balance = credits.balance(db, aid)
+    assert balance >= 0
+    assert credits.ledger_sum(db, aid) == balance
+    reserved_new = sum(1 for r in results if r == 101)
+    assert 30 - sum(charged) - 3 * reserved_new == balance
+
+
+def test_settle_retries_when_a_reservation_drains_the_balance_meanwhile(
+    db: Session, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race, made deterministic: settle reads a balance that is gone by its update."""
+    aid = tenant.id
+    credits.adjust(db, aid, -990, actor="test", reason="start at 10")
+    assert credits.reserve(db, aid, "job", 2, refs=NO_REFS, reason="hold")  # 8 left
+    assert credits.reserve(db, aid, "other", 8, refs=NO_REFS, reason="drain")  # 0 left
+    real = credits.balance
+    stale = iter([8])
+    monkeypatch.setattr(credits, "balance",
+                        lambda s, a: next(stale, None) or real(s, a))
+    charged = credits.settle(db, aid, "job", 5, refs=NO_REFS, reason="cost more than held")
+    assert charged == 2  # what was held; the extra 3 could not be taken
+    assert real(db, aid) == 0
+    db.commit()
+
+
+def test_settle_takes_the_extra_only_as_far_as_the_balance_goes(db: Session,
+                                                               tenant: Tenant) -> None:
+    aid = tenant.id
+    credits.adjust(db, aid, -996, actor="test", reason="start at 4")
+    assert credits.reserve(db, aid, "job", 2, refs=NO_REFS, reason="hold")
+    assert credits.settle(db, aid, "job", 9, refs=NO_REFS, reason="costly") == 4
+    assert credits.balance(db, aid) == 0
+    assert credits.settle(db, aid, "job", 9, refs=NO_REFS, reason="again") == 0
+    db.commit()
+
+
+def test_settlement_redelivered_three_times_charges_once(db: Session, tenant: Tenant) -> None:
+    aid = tenant.id
+    assert credits.reserve(db, aid, "task:x:a1", 5, refs=NO_REFS, reason="hold")
+    results = [credits.settle(db, aid, "task:x:a1", 3, refs=NO_REFS, reason="done")
+               for _ in range(4)]
+    db.commit()
+    assert results == [3, 0, 0, 0]
+    assert credits.balance(db, aid) == 997
+    assert _entries(db, aid, EntryKind.SETTLEMENT) == 1
+
+
+def _reply(tokens: int) -> ModelReply:
+    return ModelReply(content="{}", model="web4os-offline-1", prompt_tokens=tokens,
+                      completion_tokens=0, latency_ms=1, offline=True)
+
+
+class _Held:
+    """A queue that only records jobs, so the test drives the worker steps itself."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, dict[str, Any]]] = []
+
+    def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
+        self.jobs.append((name, kwargs))
+
+
+@pytest.fixture
+def held_queue() -> Iterator[_Held]:
+    q = _Held()
+    set_queue(q)
+    yield q
+    set_queue(None)
+
+
+def test_finished_task_redelivered_three_times_is_charged_once(
+    db: Session, tenant: Tenant, held_queue: _Held,
+) -> None:
+    """The worker's real paths: run_task redelivered, and _finish itself redelivered."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=4))
+    task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
+    assert queue_task(db, task, actor="test", reason="go")
+    db.commit()
+    claim = jobs._claim(task.id, tenant.id)
+    assert claim is not None
+    calls = [CallRecord("task", "researcher", _reply(2500), 3),
+             CallRecord("review", "ceo", _reply(500), 1)]
+    outcome = jobs.Outcome(deliverable=Deliverable(deliverable="The work.", note="ok"),
+                           review=Review(verdict="accept"))
+    for _ in range(4):  # the first delivery and three redeliveries
+        jobs._finish(claim, tenant.id, calls, outcome)
+        jobs.run_task(task.id, account_id=tenant.id)  # a redelivered message: no claim
+    assert [name for name, _ in held_queue.jobs].count("advance_goal") == 1
+    db.rollback()
+    key = attempt_key(task.id, claim.attempt)
+    settlements = db.scalars(select(CreditLedgerEntry).where(
+        CreditLedgerEntry.idempotency_key == f"{key}:settle")).all()
+    assert len(settlements) == 1
+    cost = 4 + getattr(claim, "tool_credits", 0)  # model calls + any tool runs
+    assert credits.balance(db, tenant.id) == 1000 - cost
+    done = db.get(Task, task.id)
+    assert done is not None and done.status == TaskStatus.DONE
+    assert done.actual_credits == cost
+    assert done.goal.credits_spent == cost

@@ -1,0 +1,136 @@
+"""The usage page, the ledger CSV, credit caps (pages and JSON). Thin: parse, call, render."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
+
+from web4os.api.deps import ApiOwner, ApiReader
+from web4os.credits import caps, usage
+from web4os.credits.schemas import CapIn, UsageOut
+from web4os.db import session_factory, utcnow
+from web4os.errors import DomainError
+from web4os.goals import board
+from web4os.goals import service as goals
+from web4os.tenancy import AccountId, TenantContext, bind_account
+from web4os.web.deps import CsrfDep, OwnerCtx, ReaderCtx, SessionDep
+from web4os.web.forms import field_errors, form_data
+from web4os.web.templating import render
+
+router = APIRouter()
+api_router = APIRouter(prefix="/api/v1", tags=["credits"])
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    return int(raw) if raw.isdigit() else 1
+
+
+def _usage_page(request: Request, session: SessionDep, ctx: TenantContext, *,
+                errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                status_code: int = 200) -> Response:
+    summary = usage.usage_summary(session, ctx.account_id)
+    return render(request, "credits/usage.html", {
+        "u": summary,
+        "bars": usage.chart_bars(summary.by_day),
+        "ledger": usage.ledger_page(session, ctx.account_id, _page_number(request)),
+        "is_owner": ctx.role == "owner",
+        "balance": summary.balance,
+        "needs_you": board.needs_you_count(session, ctx.account_id),
+        "errors": errors or {},
+        "values": values or {},
+    }, status_code=status_code)
+
+
+@router.get("/usage")
+def usage_page(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
+    """Balance, spend per goal / agent / day (a chart), and the ledger."""
+    return _usage_page(request, session, ctx)
+
+
+def _csv_stream(account_id: AccountId) -> Iterator[str]:
+    # The request's session closes when the route returns; the stream reads in its
+    # own read-only session, bound to the tenant like every other.
+    with session_factory(immediate=False)() as s:
+        bind_account(s, account_id)
+        yield from usage.ledger_csv(s, account_id)
+
+
+@router.get("/usage/ledger.csv")
+def ledger_csv(ctx: ReaderCtx) -> Response:
+    """The whole ledger as a CSV download."""
+    name = f"web4os-credits-{int(ctx.account_id)}-{utcnow():%Y%m%d}.csv"
+    return StreamingResponse(_csv_stream(ctx.account_id), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/usage/agents/{agent_id}/cap", dependencies=[CsrfDep])
+async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
+                        ctx: OwnerCtx) -> Response:
+    values = await form_data(request)
+    raw = values.get("credit_cap", "")
+    try:
+        caps.set_agent_cap(session, ctx, agent_id, caps.parse_cap(raw))
+    except DomainError as exc:
+        if exc.field is None:
+            raise
+        session.rollback()
+        return _usage_page(request, session, ctx,
+                           errors={f"agent-{agent_id}": field_errors(exc)["credit_cap"]},
+                           values={f"agent-{agent_id}": raw}, status_code=exc.status_code)
+    return RedirectResponse("/usage#agents", status_code=303)
+
+
+def _goal_cap_page(request: Request, session: SessionDep, ctx: TenantContext, goal_id: int, *,
+                   error: str = "", value: str | None = None, status_code: int = 200) -> Response:
+    goal = goals.get_goal(session, ctx.account_id, goal_id)
+    return render(request, "credits/goal_cap.html", {
+        "goal": goal, "used": caps.goal_used(session, ctx.account_id, goal.id),
+        "error": error,
+        "value": value if value is not None else (goal.credit_cap or ""),
+        "needs_you": board.needs_you_count(session, ctx.account_id),
+    }, status_code=status_code)
+
+
+@router.get("/goals/{goal_id}/cap")
+def goal_cap_page(request: Request, goal_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+    """Set, raise or remove one goal's credit cap (owners)."""
+    return _goal_cap_page(request, session, ctx, goal_id)
+
+
+@router.post("/goals/{goal_id}/cap", dependencies=[CsrfDep])
+async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
+                       ctx: OwnerCtx) -> Response:
+    values = await form_data(request)
+    raw = "" if values.get("remove") else values.get("credit_cap", "")
+    try:
+        caps.set_goal_cap(session, ctx, goal_id, caps.parse_cap(raw))
+    except DomainError as exc:
+        if exc.field is None:
+            raise
+        session.rollback()
+        return _goal_cap_page(request, session, ctx, goal_id, error=exc.message, value=raw,
+                              status_code=exc.status_code)
+    return RedirectResponse(f"/goals/{goal_id}", status_code=303)
+
+
+# --- JSON ---------------------------------------------------------------------------
+
+@api_router.get("/credits/usage")
+def usage_json(session: SessionDep, ctx: ApiReader) -> UsageOut:
+    """Balance, held credits, spend per goal / agent / day (last 30 days)."""
+    return UsageOut.model_validate(usage.usage_summary(session, ctx.account_id))
+
+
+@api_router.put("/goals/{goal_id}/credit-cap")
+def put_goal_cap(goal_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
+    goal = caps.set_goal_cap(session, ctx, goal_id, caps.parse_cap(body.credit_cap))
+    return CapIn(credit_cap=goal.credit_cap)
+
+
+@api_router.put("/agents/{agent_id}/credit-cap")
+def put_agent_cap(agent_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
+    agent = caps.set_agent_cap(session, ctx, agent_id, caps.parse_cap(body.credit_cap))
+    return CapIn(credit_cap=agent.credit_cap)
