@@ -5,11 +5,13 @@ Each is built with a fixed number of queries, whatever the number of cards.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from web4os.accounts.models import Membership, User
 from web4os.agents import service as agents
 from web4os.agents.models import Agent
 from web4os.goals import service as goals
@@ -26,8 +28,15 @@ COLUMNS: tuple[tuple[str, str, tuple[TaskStatus, ...]], ...] = (
     ("running", "Running", (S.RUNNING,)),
     ("needs_review", "Needs review", (S.NEEDS_REVIEW,)),
     ("done", "Done", (S.DONE,)),
-    ("stuck", "Failed · blocked · cancelled", (S.FAILED, S.BLOCKED, S.CANCELLED)),
+    ("stuck", "Failed or stopped", (S.FAILED, S.BLOCKED, S.CANCELLED)),
 )
+COLUMN_KEYS = frozenset(key for key, _, _ in COLUMNS)
+
+COLUMN_LIMIT = 25
+"""Cards drawn per column before "show all": keeps a 300-card board (and its poll) light."""
+
+GRAPH_MAX_NODES = 60
+"""Above this the plan graph is unreadable; the board is the better view."""
 
 
 @dataclass
@@ -35,6 +44,19 @@ class Column:
     key: str
     label: str
     cards: list[Task] = field(default_factory=list)
+    expanded: bool = False
+
+    @property
+    def visible(self) -> list[Task]:
+        return self.cards if self.expanded else self.cards[:COLUMN_LIMIT]
+
+    @property
+    def hidden(self) -> int:
+        return len(self.cards) - len(self.visible)
+
+    @property
+    def collapsible(self) -> bool:
+        return self.expanded and len(self.cards) > COLUMN_LIMIT
 
 
 @dataclass
@@ -46,6 +68,8 @@ class Board:
     running: list[Task]
     done: int
     total: int
+    owners: dict[int, str] = field(default_factory=dict)
+    show: tuple[str, ...] = ()
 
     @property
     def percent(self) -> int:
@@ -58,26 +82,75 @@ class Board:
             t.status in (S.QUEUED, S.RUNNING) for t in self.tasks
         )
 
+    @property
+    def busy(self) -> bool:
+        """Work is moving right now (poll fast), as opposed to waiting on the operator."""
+        return self.goal.status.value in ("planning", "completing") or any(
+            t.status in (S.QUEUED, S.RUNNING) for t in self.tasks
+        )
 
-def board(session: Session, account_id: AccountId, goal_id: int) -> Board:
-    """Everything the goal page shows, in three queries."""
+    @property
+    def queued(self) -> list[Task]:
+        return [t for t in self.tasks if t.status == S.QUEUED]
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for t in self.tasks if t.status in WAITING_ON_OPERATOR)
+
+    @property
+    def show_query(self) -> str:
+        """The ``?show=…`` part that keeps expanded columns expanded while polling."""
+        return _show_query(self.show)
+
+    def show_with(self, key: str) -> str:
+        return _show_query((*self.show, key))
+
+    def show_without(self, key: str) -> str:
+        return _show_query(tuple(k for k in self.show if k != key))
+
+
+def _show_query(keys: tuple[str, ...]) -> str:
+    return "&".join(f"show={key}" for key in keys)
+
+
+def board(session: Session, account_id: AccountId, goal_id: int,
+          show: Collection[str] = ()) -> Board:
+    """Everything the goal page shows, in four queries; ``show`` lists columns to expand."""
     goal = goals.get_goal(session, account_id, goal_id)
     tasks = goals.goal_tasks(session, account_id, goal_id)
     deps = goals.dependency_map(session, account_id, goal_id)
-    columns = [Column(key, label) for key, label, _ in COLUMNS]
+    expanded = tuple(key for key, _, _ in COLUMNS if key in show)
+    columns = [Column(key, label, expanded=key in expanded) for key, label, _ in COLUMNS]
     index = {status: i for i, (_, _, statuses) in enumerate(COLUMNS) for status in statuses}
     for task in tasks:
         columns[index[task.status]].cards.append(task)
     return Board(goal=goal, tasks=tasks, columns=columns, deps=deps,
                  running=[t for t in tasks if t.status == S.RUNNING],
-                 done=sum(1 for t in tasks if t.status == S.DONE), total=len(tasks))
+                 done=sum(1 for t in tasks if t.status == S.DONE), total=len(tasks),
+                 owners=owner_names(session, account_id, {t.owner_id for t in tasks}),
+                 show=expanded)
 
+
+def owner_names(session: Session, account_id: AccountId, user_ids: Collection[int | None]) -> dict[int, str]:
+    """Display names of card owners, limited to members of this account (one query)."""
+    ids = [i for i in user_ids if i is not None]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.display_name, User.email).join(Membership, Membership.user_id == User.id)
+        .where(Membership.account_id == account_id, User.id.in_(ids))
+    )
+    return {uid: name or email.split("@")[0] for uid, name, email in rows}
+
+
+# --- the plan graph -------------------------------------------------------------
 
 @dataclass
 class GraphNode:
     task: Task
     x: int
     y: int
+    lines: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,29 +159,72 @@ class Graph:
     edges: list[tuple[GraphNode, GraphNode]]
     width: int
     height: int
+    too_big: bool = False
+    node_w: int = 0
+    node_h: int = 0
+    limit: int = GRAPH_MAX_NODES
 
 
-NODE_W, NODE_H, GAP_X, GAP_Y = 190, 54, 60, 18
+NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 224, 64, 56, 16, 12
+TITLE_CHARS = 27
+
+
+def _wrap(title: str, width: int = TITLE_CHARS, lines: int = 2) -> tuple[str, ...]:
+    """Break a title into at most two short lines for an SVG label (SVG has no wrapping)."""
+    out: list[str] = []
+    current = ""
+    words = title.split()
+    for i, word in enumerate(words):
+        candidate = f"{current} {word}".strip()
+        if len(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            out.append(current)
+        current = word
+        if len(out) == lines - 1:
+            rest = " ".join([current, *words[i + 1:]])
+            out.append(rest if len(rest) <= width else rest[: width - 1].rstrip() + "…")
+            return tuple(out)
+    if current:
+        out.append(current if len(current) <= width else current[: width - 1] + "…")
+    return tuple(out[:lines])
 
 
 def plan_graph(b: Board) -> Graph:
-    """Lay the DAG out in columns by depth, for a server-rendered SVG."""
+    """Lay the DAG out in columns by depth, for a server-rendered SVG.
+
+    Within a column, cards sit near the average row of what they depend on
+    (barycentre ordering), which keeps edges short and mostly uncrossed.
+    """
+    if len(b.tasks) > GRAPH_MAX_NODES:
+        return Graph([], [], 0, 0, too_big=True, node_w=NODE_W, node_h=NODE_H)
     by_key = {t.id: t for t in b.tasks}
-    depth = layers({str(t.id): [str(d) for d in b.deps.get(t.id, [])] for t in b.tasks})
+    depth = layers({str(t.id): [str(d) for d in b.deps.get(t.id, []) if d in by_key]
+                    for t in b.tasks})
     columns: dict[int, list[Task]] = {}
     for task in b.tasks:
         columns.setdefault(depth.get(str(task.id), 0), []).append(task)
+    row_of: dict[int, float] = {}
     nodes: dict[int, GraphNode] = {}
     for col, col_tasks in sorted(columns.items()):
+        if col > 0:
+            def centre(t: Task) -> float:
+                parents = [row_of[d] for d in b.deps.get(t.id, []) if d in row_of]
+                return sum(parents) / len(parents) if parents else float(t.position)
+            col_tasks.sort(key=lambda t: (centre(t), t.position))
         for row, task in enumerate(col_tasks):
-            nodes[task.id] = GraphNode(task, 10 + col * (NODE_W + GAP_X),
-                                       10 + row * (NODE_H + GAP_Y))
+            row_of[task.id] = row
+            nodes[task.id] = GraphNode(task, PAD + col * (NODE_W + GAP_X),
+                                       PAD + row * (NODE_H + GAP_Y), _wrap(task.title))
     edges = [(nodes[d], nodes[t.id]) for t in b.tasks for d in b.deps.get(t.id, [])
-             if d in by_key]
-    width = 20 + max((n.x + NODE_W for n in nodes.values()), default=0)
-    height = 20 + max((n.y + NODE_H for n in nodes.values()), default=0)
-    return Graph(list(nodes.values()), edges, width, height)
+             if d in nodes]
+    width = PAD + max((n.x + NODE_W for n in nodes.values()), default=0)
+    height = PAD + max((n.y + NODE_H for n in nodes.values()), default=0)
+    return Graph(list(nodes.values()), edges, width, height, node_w=NODE_W, node_h=NODE_H)
 
+
+# --- one card -------------------------------------------------------------------
 
 @dataclass
 class CardDetail:
@@ -118,6 +234,32 @@ class CardDetail:
     dependents: list[Task]
     events: list[TaskEvent]
     specialists: list[Agent]
+    owner: str = ""
+    agent_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_calls(self) -> list[TaskEvent]:
+        return [e for e in self.events if e.kind == "model_call"]
+
+    @property
+    def tokens(self) -> int:
+        return sum(int(e.data.get("prompt_tokens", 0)) + int(e.data.get("completion_tokens", 0))
+                   for e in self.model_calls)
+
+    @property
+    def live(self) -> bool:
+        """Poll while the card may still move on its own (waiting, queued or running)."""
+        return self.task.status in (S.PLANNED, S.QUEUED, S.RUNNING) and \
+            self.goal.status.value in ("planning", "running", "completing")
+
+    def actor(self, raw: str) -> str:
+        """Who did it, in the operator's words: a person's email or an agent's name."""
+        kind, _, name = raw.partition(":")
+        if kind == "user" and name:
+            return name
+        if kind == "agent" and name:
+            return self.agent_names.get(name, name)
+        return self.agent_names.get(raw, raw)
 
 
 def card_detail(session: Session, account_id: AccountId, task_id: int) -> CardDetail:
@@ -129,12 +271,18 @@ def card_detail(session: Session, account_id: AccountId, task_id: int) -> CardDe
     ids_out = [t for t, ds in deps.items() if task.id in ds]
     related = {t.id: t for t in session.scalars(
         scoped(Task, account_id).where(Task.id.in_(ids_in + ids_out))).unique()}
+    roster = agents.list_agents(session, account_id)
+    names = {a.slug: a.name for a in roster}
+    names.update({"ceo": next((a.name for a in roster if a.is_ceo), "CEO agent"),
+                  "system": "web4os"})
     return CardDetail(
         task=task, goal=goal,
         inputs=[related[i] for i in ids_in if i in related],
         dependents=[related[i] for i in ids_out if i in related],
         events=goals.task_events(session, account_id, task.id),
-        specialists=agents.specialists(session, account_id),
+        specialists=[a for a in roster if a.enabled and not a.is_ceo],
+        owner=owner_names(session, account_id, [task.owner_id]).get(task.owner_id or 0, ""),
+        agent_names=names,
     )
 
 

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from web4os.credits import caps
 from web4os.credits import service as credits
-from web4os.errors import DomainError
+from web4os.errors import Conflict, DomainError, NotFound
 from web4os.goals import actions, board, service
+from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
 from web4os.web.deps import CsrfDep, HtmxDep, OperatorCtx, ReaderCtx, SessionDep, require_active
 from web4os.web.forms import field_errors, form_data
@@ -48,49 +50,65 @@ async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -
     values = await form_data(request)
     try:
         data = GoalCreate(title=values.get("title", ""), brief=values.get("brief", ""),
-                          require_approval=values.get("require_approval") == "on")
+                          require_approval=values.get("require_approval") == "on",
+                          credit_cap=caps.parse_cap(values.get("credit_cap")))
         goal = service.create_goal(session, ctx, data)
     except (ValidationError, DomainError) as exc:
         context = _home_context(request, session, ctx)
-        return render(request, "goals/home.html",
+        resp = render(request, "goals/home.html",
                       {**context, "values": values, "errors": field_errors(exc)},
                       status_code=400)
+        resp.headers["HX-Push-Url"] = "/"  # a boosted post would otherwise show /goals
+        return resp
     enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id)
     return RedirectResponse(f"/goals/{goal.id}", status_code=303)
 
 
-@router.get("/goals/{goal_id}")
-def goal_page(request: Request, goal_id: int, session: SessionDep, ctx: ReaderCtx) -> Response:
-    b = board.board(session, ctx.account_id, goal_id)
-    return render(request, "goals/board.html", {
+def _board_context(request: Request, session: SessionDep, ctx: ReaderCtx,
+                   goal_id: int) -> dict[str, object]:
+    b = board.board(session, ctx.account_id, goal_id, request.query_params.getlist("show"))
+    return {
         "board": b, "graph": board.plan_graph(b),
         "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
-        "balance": credits.balance(session, ctx.account_id),
         "needs_you": board.needs_you_count(session, ctx.account_id),
-    })
+    }
+
+
+@router.get("/goals/{goal_id}")
+def goal_page(request: Request, goal_id: int, session: SessionDep, ctx: ReaderCtx) -> Response:
+    return render(request, "goals/board.html", _board_context(request, session, ctx, goal_id))
 
 
 @router.get("/goals/{goal_id}/board")
 def goal_board_fragment(request: Request, goal_id: int, session: SessionDep,
                         ctx: ReaderCtx) -> Response:
-    """The live part of the goal page, polled by htmx."""
-    b = board.board(session, ctx.account_id, goal_id)
-    return render(request, "goals/_live.html", {
-        "board": b, "graph": board.plan_graph(b),
-        "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
-    })
+    """The live part of the goal page, polled by htmx (plus the nav's needs-you count)."""
+    return render(request, "goals/_live.html",
+                  {**_board_context(request, session, ctx, goal_id), "oob": True})
+
+
+def _card_context(session: SessionDep, ctx: ReaderCtx, task_id: int) -> dict[str, object]:
+    return {"d": board.card_detail(session, ctx.account_id, task_id),
+            "needs_you": board.needs_you_count(session, ctx.account_id), "errors": {}}
 
 
 @router.get("/goals/{goal_id}/tasks/{task_id}")
 def card_page(request: Request, goal_id: int, task_id: int, session: SessionDep,
               ctx: ReaderCtx) -> Response:
-    detail = board.card_detail(session, ctx.account_id, task_id)
+    context = _card_context(session, ctx, task_id)
+    detail = context["d"]
+    assert isinstance(detail, board.CardDetail)
     if detail.goal.id != goal_id:
         return RedirectResponse(f"/goals/{detail.goal.id}/tasks/{task_id}", status_code=303)
-    return render(request, "goals/card.html", {
-        "d": detail, "balance": credits.balance(session, ctx.account_id),
-        "needs_you": board.needs_you_count(session, ctx.account_id), "errors": {},
-    })
+    return render(request, "goals/card.html", context)
+
+
+@router.get("/goals/{goal_id}/tasks/{task_id}/live")
+def card_fragment(request: Request, goal_id: int, task_id: int, session: SessionDep,
+                  ctx: ReaderCtx) -> Response:
+    """The card's live part, polled by htmx while the card can still move on its own."""
+    return render(request, "goals/_card_detail.html",
+                  {**_card_context(session, ctx, task_id), "oob": True})
 
 
 @router.get("/inbox")
@@ -106,37 +124,62 @@ def _back_to_card(task_id: int, goal_id: int) -> RedirectResponse:
     return RedirectResponse(f"/goals/{goal_id}/tasks/{task_id}", status_code=303)
 
 
+def _check_unchanged(session: SessionDep, ctx: OperatorCtx, task_id: int,
+                     values: dict[str, str]) -> None:
+    """Refuse an action decided on an out-of-date view of the card (another operator or
+    an agent moved it meanwhile): the operator sees the card as it is now and decides again."""
+    seen = values.get("seen", "")
+    task = service.get_task(session, ctx.account_id, task_id)
+    if seen and seen != task.status.value:
+        now = task.status.value.replace("_", " ")
+        raise Conflict(f"This card changed while you were looking: it is now {now}. "
+                       "Here is the latest version; decide again if you still need to.")
+
+
+def _apply(session: SessionDep, ctx: OperatorCtx, task_id: int, action: str,
+           values: dict[str, str]) -> Task:
+    _check_unchanged(session, ctx, task_id, values)
+    if action == "approve":
+        return actions.approve(session, ctx, task_id)
+    if action == "reject":
+        return actions.reject(session, ctx, task_id, values.get("feedback", ""))
+    if action == "retry":
+        return actions.retry(session, ctx, task_id)
+    if action == "reassign":
+        return actions.reassign(session, ctx, task_id, _int(values.get("agent_id")))
+    if action == "edit":
+        return actions.edit(session, ctx, task_id, title=values.get("title", ""),
+                            instructions=values.get("instructions", ""))
+    if action == "cancel":
+        return actions.cancel(session, ctx, task_id)
+    raise NotFound("There is no such card action.")
+
+
 @router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep, Depends(require_active)])
 async def card_action(request: Request, task_id: int, action: str, session: SessionDep,
                       ctx: OperatorCtx) -> Response:
-    """approve · reject · retry · reassign · edit · cancel — one click each."""
+    """approve · reject · retry · reassign · edit · cancel — one click each.
+
+    A wrong field or a card that changed meanwhile re-renders the card (with the
+    operator's input kept) instead of an error page, so the next step is right there.
+    """
     values = await form_data(request)
     try:
-        if action == "approve":
-            task = actions.approve(session, ctx, task_id)
-        elif action == "reject":
-            task = actions.reject(session, ctx, task_id, values.get("feedback", ""))
-        elif action == "retry":
-            task = actions.retry(session, ctx, task_id)
-        elif action == "reassign":
-            task = actions.reassign(session, ctx, task_id, _int(values.get("agent_id")))
-        elif action == "edit":
-            task = actions.edit(session, ctx, task_id, title=values.get("title", ""),
-                                instructions=values.get("instructions", ""))
-        elif action == "cancel":
-            task = actions.cancel(session, ctx, task_id)
-        else:
-            raise DomainError("Unknown action.")
+        task = _apply(session, ctx, task_id, action, values)
     except DomainError as exc:
-        if exc.field is None:
+        if exc.field is None and not isinstance(exc, Conflict):
             raise
         session.rollback()
-        detail = board.card_detail(session, ctx.account_id, task_id)
-        return render(request, "goals/card.html", {
-            "d": detail, "balance": credits.balance(session, ctx.account_id),
-            "needs_you": board.needs_you_count(session, ctx.account_id),
-            "errors": field_errors(exc), "values": values, "open_action": action,
+        context = _card_context(session, ctx, task_id)
+        detail = context["d"]
+        assert isinstance(detail, board.CardDetail)
+        errors = field_errors(exc)
+        resp = render(request, "goals/card.html", {
+            **context, "errors": errors, "values": values, "open_action": action,
+            "changed": isinstance(exc, Conflict),
         }, status_code=exc.status_code)
+        resp.headers["HX-Push-Url"] = f"/goals/{detail.goal.id}/tasks/{task_id}"
+        return resp
     return _back_to_card(task.id, task.goal_id)
 
 
