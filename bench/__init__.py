@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print the figures web4os claims (see bench/README.md)."""
