@@ -82,6 +82,10 @@ def _clean_database() -> Iterator[None]:
     get_settings.cache_clear()
     yield
     set_provider_override(None)
+    shared = EmbeddedRunner._shared
+    if shared is not None:  # work was enqueued without the `runner` fixture: stop its
+        shared.shutdown(wait=True)  # sweeper so it can't write during later tests
+        set_queue(None)
     _truncate()
 
 
@@ -91,7 +95,9 @@ def db() -> Iterator[Session]:
 
     On SQLite its transactions are deferred, so lingering reads never block workers.
     """
-    session = session_factory(TEST_DB_URL, immediate=False)()
+    # expire_on_commit: after a commit every row is re-read, so a later rollback() is
+    # always enough to see what the workers committed meanwhile.
+    session = session_factory(TEST_DB_URL, immediate=False)(expire_on_commit=True)
     try:
         yield session
     finally:

@@ -23,17 +23,24 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("./.web4os"), description="Where the SQLite file lives.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite.")
+    # Postgres only: the restricted role tenant transactions switch to, so row-level
+    # security applies (see tenancy.py). Empty turns the switch off.
+    tenant_db_role: str = Field(default="web4os_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$|^$")
 
     # Dispatch: "embedded" runs tasks in a thread pool inside the web process,
     # "celery" sends them to Celery workers on the broker.
     dispatch: Literal["embedded", "celery"] = "embedded"
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str = ""
-    embedded_workers: int = Field(default=16, ge=1, le=256)
-    worker_concurrency: int = Field(default=32, ge=1, le=512)
+    embedded_workers: int = Field(default=64, ge=1, le=256)
+    worker_concurrency: int = Field(default=64, ge=1, le=512)
     task_lease_seconds: int = Field(default=120, ge=5)
-    task_soft_time_limit: int = Field(default=300, ge=5)
+    task_soft_time_limit: int = Field(default=300, ge=5,
+                                      description="A run older than this loses its lease.")
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_sweeper: bool = Field(default=True, description="Workers take turns sweeping.")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Models. No key and no base URL means the built-in offline model.
     openai_base_url: str = ""
@@ -41,6 +48,16 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     model_timeout_seconds: float = Field(default=60.0, gt=0)
     model_max_retries: int = Field(default=3, ge=0, le=10)
+    # Azure OpenAI (deployment URLs): set this and the base URL to https://<resource>.openai.azure.com
+    openai_api_version: str = ""
+    # How structured answers are asked for first; a rejected mode falls back to the next one.
+    openai_json_mode: Literal["json_schema", "json_object", "text"] = "json_schema"
+    # Offer specialists' tools as functions (endpoints with tool calling) instead of
+    # running them up front and putting their results in the prompt.
+    model_tool_calls: bool = False
+    # Endpoints agents may use besides the global one: {base_url: name of the env var holding
+    # its API key, or ""}. The global key is never sent anywhere but the global endpoint.
+    model_endpoints: dict[str, str] = Field(default_factory=dict)
     offline_latency_seconds: float = Field(default=0.0, ge=0)
 
     # Planning rules.
@@ -60,6 +77,7 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     max_goal_title: int = 200
     max_goal_brief: int = 5000
+    invite_days: int = Field(default=7, ge=1, le=90)
 
     @field_validator("data_dir")
     @classmethod

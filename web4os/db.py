@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from web4os.config import get_settings
@@ -57,6 +59,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+class utc_day(FunctionElement[str]):
+    """``YYYY-MM-DD`` of a timestamp in UTC, as text (usage charts group by it)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_pg(element: utc_day, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(next(iter(element.clauses)), **kw)
+    return f"to_char(({arg}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+@compiles(utc_day)
+def _utc_day_default(element: utc_day, compiler: Any, **kw: Any) -> str:
+    arg = compiler.process(next(iter(element.clauses)), **kw)
+    return f"substr({arg}, 1, 10)"  # SQLite stores UTC ISO text: 'YYYY-MM-DD HH:MM:SS…'
+
+
 _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 _lock = threading.Lock()
@@ -83,6 +104,17 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _pool_args() -> dict[str, int]:
+    """Pool sized to the thread count: every job thread may hold a connection at once.
+
+    Model calls run outside transactions, so most threads hold none; ``pool_size``
+    connections stay open and the overflow (closed when returned) covers bursts.
+    """
+    s = get_settings()
+    threads = max(s.worker_concurrency, s.embedded_workers)
+    return {"pool_size": s.db_pool_size, "max_overflow": threads + 8, "pool_timeout": 60}
+
+
 def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
     """One engine per URL per process.
 
@@ -106,7 +138,7 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
                 )
                 _configure_sqlite(engine, immediate=immediate)
             else:
-                engine = create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+                engine = create_engine(url, pool_pre_ping=True, **_pool_args())
             _engines[key] = engine
         return engine
 

@@ -11,13 +11,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web4os import __version__
 from web4os.accounts.security import new_token
 from web4os.config import get_settings
+from web4os.db import session_factory
 from web4os.errors import DomainError
-from web4os.web.deps import CSRF_COOKIE, NotAuthenticated
+from web4os.web.deps import CSRF_COOKIE, NotAuthenticated, optional_viewer
+from web4os.web.limits import BodyLimit
 from web4os.web.templating import STATIC_DIR, render
 
 log = logging.getLogger("web4os.web")
@@ -34,16 +38,32 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
         return JSONResponse({"detail": message}, status_code=status)
     if request.headers.get("HX-Request") == "true":
         # htmx swaps only 2xx by default; send the message to the page's toast area.
-        resp = render(request, "_error_fragment.html", {"message": message}, status_code=200)
+        with session_factory()() as session:
+            _reload_viewer(request, session)
+            resp = render(request, "_error_fragment.html", {"message": message}, status_code=200)
         resp.headers["HX-Retarget"] = "#toast"
         resp.headers["HX-Reswap"] = "innerHTML"
         return resp
-    return render(request, "error.html", {"status": status, "title": title, "message": message},
-                  status_code=status)
+    with session_factory()() as session:
+        _reload_viewer(request, session)
+        return render(request, "error.html",
+                      {"status": status, "title": title, "message": message}, status_code=status)
+
+
+def _reload_viewer(request: Request, session: Session) -> None:
+    """The request's own session was rolled back and closed by the time an error page
+    renders, so the viewer (nav, CSRF token, role) is loaded again in a fresh one."""
+    if getattr(request.state, "viewer", None) is None:
+        return
+    try:
+        optional_viewer(request, session)
+    except Exception:  # the error page must render even if the database is down
+        log.exception("could not reload the viewer for an error page")
+        request.state.viewer = None
 
 
 _TITLES = {400: "That didn't work", 401: "Please log in", 403: "Not allowed",
-           404: "Not found", 409: "That card changed", 413: "Too large",
+           404: "Not found", 409: "That changed meanwhile", 413: "Too large",
            402: "Out of credits", 422: "Please check your input", 429: "Slow down"}
 
 
@@ -86,6 +106,12 @@ def _jsonable(errors: Any) -> Any:
         out.append({k: (v if isinstance(v, (str, int, float, list, type(None))) else str(v))
                     for k, v in err.items() if k != "ctx"})
     return out
+
+
+async def _out_of_range(request: Request, exc: Exception) -> Response:
+    """An id or number too big for the database (found by tests/hardening): a 4xx, not a crash."""
+    return _error_page(request, 422, _TITLES[422],
+                       "A number or text in the request is out of range for what it names.")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -139,17 +165,32 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         )
         return response
 
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # chunked bodies have no length
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     from web4os.accounts.routes import router as accounts_router
+    from web4os.accounts.settings_routes import router as settings_router
+    from web4os.admin.routes import router as admin_router
+    from web4os.agents.routes import router as agents_router
     from web4os.api.routes import router as api_router
+    from web4os.credits.routes import api_router as credits_api_router
+    from web4os.credits.routes import router as credits_router
     from web4os.goals.routes import router as goals_router
+    from web4os.web.health import router as health_router
 
     app.include_router(accounts_router)
+    app.include_router(settings_router)
+    app.include_router(admin_router)
     app.include_router(goals_router)
     app.include_router(api_router)
+    app.include_router(credits_router)
+    app.include_router(credits_api_router)
+    app.include_router(health_router)
+    app.include_router(agents_router)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,12 +25,21 @@ from web4os.agents import service as agents
 from web4os.agents.brain import AgentBrief, Deliverable, InputDoc, Review, TaskContext
 from web4os.agents.models import Agent
 from web4os.agents.providers import ModelError, provider_for
-from web4os.agents.structured import CallRecord, StructuredOutputError
+from web4os.agents.providers.base import ToolCall
+from web4os.agents.structured import CallRecord, StructuredOutputError, ToolBox
+from web4os.agents.tools import (
+    ToolRun,
+    ToolScope,
+    context_tools,
+    run_tool_call,
+    tool_specs,
+)
 from web4os.config import get_settings
+from web4os.credits import caps
 from web4os.credits import service as credits
 from web4os.credits.service import Refs
 from web4os.db import utcnow
-from web4os.errors import InvalidPlan
+from web4os.errors import InvalidInput, InvalidPlan
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.statemachine import StaleTransition, transition, transition_goal
@@ -168,6 +178,8 @@ def advance_goal(goal_id: int, *, account_id: int) -> None:
                                expect=TaskStatus.PLANNED)
             except StaleTransition:
                 continue
+            if goal.status != GoalStatus.RUNNING:  # a credit cap paused it
+                return
         if goals.all_finished(tasks):
             try:
                 transition_goal(s, goal, GoalStatus.COMPLETING, actor="ceo",
@@ -175,6 +187,8 @@ def advance_goal(goal_id: int, *, account_id: int) -> None:
             except StaleTransition:
                 return
             enqueue(s, "finish_goal", goal_id=goal.id, account_id=account_id)
+        else:
+            replan.after_advance(s, goal, tasks, deps)
 
 
 # --- running a task -----------------------------------------------------------
@@ -191,20 +205,34 @@ class Claim:
     ceo: Agent
     context: TaskContext
     review_by_ceo: bool
+    tool_credits: int = 0
+    tool_scope: ToolScope | None = None  # set when tools are offered as functions
 
 
-def _load_context(s: Any, aid: AccountId, task: Task, goal: Goal) -> TaskContext:
-    deps = goals.dependency_map(s, aid, goal.id).get(task.id, [])
+def _log_tool_run(s: Any, goal: Goal, task: Task, run: ToolRun) -> None:
+    goals.log_goal_event(s, goal, kind="tool_run", actor=task.agent.slug, task_id=task.id,
+                         message=f"{run.tool} · {run.result.items} item(s) · "
+                                 f"{run.credits} credit(s)", data=run.as_event_data())
+
+
+def _load_context(s: Any, aid: AccountId, task: Task, goal: Goal,
+                  scope: ToolScope, prerun: bool) -> tuple[TaskContext, int]:
+    """The specialist's context: its inputs, plus what its tools find (metered, recorded)."""
     inputs: list[InputDoc] = []
-    if deps:
-        rows = s.scalars(select(Task).where(Task.account_id == aid, Task.id.in_(deps))
+    if scope.skip_task_ids:
+        rows = s.scalars(select(Task).where(Task.account_id == aid,
+                                            Task.id.in_(scope.skip_task_ids))
                          .order_by(Task.position)).unique()
         inputs = [InputDoc(t.title, t.agent.name, t.output) for t in rows]
-    from web4os.agents.tools import notes_for_prompt
-
-    return TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
-                       instructions=task.instructions, inputs=inputs,
-                       notes=notes_for_prompt(s, aid), feedback=task.feedback)
+    runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
+    for run in runs:
+        _log_tool_run(s, goal, task, run)
+    found = {run.tool: run.result.lines for run in runs}
+    ctx = TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
+                      instructions=task.instructions, inputs=inputs,
+                      notes=found.get("notes", []), feedback=task.feedback,
+                      context=found.get("read_goal_outputs", []))
+    return ctx, sum(run.credits for run in runs)
 
 
 def _claim(task_id: int, account_id: int) -> Claim | None:
@@ -227,9 +255,15 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
                                "finished_at": None})
         except StaleTransition:
             return None
-        ctx = _load_context(s, aid, task, goal)
+        deps = goals.dependency_map(s, aid, goal.id).get(task.id, [])
+        scope = ToolScope(account_id=aid, goal_id=goal.id, task_id=task.id,
+                          skip_task_ids=frozenset(deps))
+        functions = bool(get_settings().model_tool_calls and task.agent.tools
+                         and not provider_for(task.agent).offline)
+        ctx, tool_credits = _load_context(s, aid, task, goal, scope, prerun=not functions)
         return Claim(task.id, goal.id, token, task.attempts, task.agent, agents.ceo(s, aid), ctx,
-                     review_by_ceo=not task.requires_approval)
+                     review_by_ceo=not task.requires_approval, tool_credits=tool_credits,
+                     tool_scope=scope if functions else None)
 
 
 class _LeaseKeeper:
@@ -248,8 +282,14 @@ class _LeaseKeeper:
         self.stop.set()
 
     def _beat(self) -> None:
-        lease = get_settings().task_lease_seconds
+        settings = get_settings()
+        lease, limit = settings.task_lease_seconds, settings.task_soft_time_limit
+        started = time.monotonic()
         while not self.stop.wait(lease / 3):
+            if time.monotonic() - started > limit:  # the time limit, whatever the pool
+                log.warning("task %s ran past %s s; its lease lapses and it is retried",
+                            self.claim.task_id, limit)
+                return
             try:
                 with tenant_session(self.account_id) as s:
                     s.execute(update(Task).where(
@@ -266,6 +306,28 @@ class Outcome:
     deliverable: Deliverable | None = None
     review: Review | None = None
     error: Exception | None = None
+    tool_credits: int = 0  # tools the model called (function calling)
+
+
+def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
+    """The agent's tools as functions, each run in its own scoped, metered transaction."""
+    scope = claim.tool_scope
+    if scope is None:
+        return None
+    allowed = list(claim.agent.tools or [])
+
+    def run(call: ToolCall) -> str:
+        with tenant_session(account_id) as s:
+            task = goals.get_task(s, AccountId(account_id), claim.task_id)
+            try:
+                result = run_tool_call(s, scope, call, allowed)
+            except InvalidInput as exc:
+                return exc.message
+            _log_tool_run(s, task.goal, task, result)
+        outcome.tool_credits += result.credits
+        return "\n\n".join(result.result.lines) or "(nothing found)"
+
+    return ToolBox(tool_specs(allowed), run)
 
 
 @job
@@ -279,7 +341,8 @@ def run_task(task_id: int, *, account_id: int) -> None:
     with _LeaseKeeper(claim, account_id):
         try:
             outcome.deliverable = brain.do_task(provider_for(claim.agent), brief_of(claim.agent),
-                                                claim.context, calls)
+                                                claim.context, calls,
+                                                _toolbox(claim, account_id, outcome))
         except (StructuredOutputError, ModelError) as exc:
             outcome.error = exc
         if outcome.deliverable is not None and claim.review_by_ceo:
@@ -298,7 +361,9 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
     with tenant_session(account_id) as s:
         task = goals.get_task(s, aid, claim.task_id)
         charged = credits.settle(s, aid, attempt_key(task.id, claim.attempt),
-                                 sum(c.credits for c in calls), refs=refs_of(task),
+                                 sum(c.credits for c in calls) + claim.tool_credits
+                                 + outcome.tool_credits,
+                                 refs=refs_of(task),
                                  reason=f"“{task.title}” (attempt {claim.attempt})")
         task.actual_credits += charged
         add_goal_spend(s, task.goal_id, charged)
@@ -335,8 +400,9 @@ def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Revi
 def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None) -> None:
     max_attempts = get_settings().max_task_attempts
     if isinstance(error, ModelError) and error.retryable and task.attempts < max_attempts:
-        queue_task(s, task, actor="system", reason=f"{error} Retrying.",
-                   countdown=_backoff(task.attempts), claim_token=claim.token)
+        wait = max(_backoff(task.attempts), error.retry_after or 0.0)
+        queue_task(s, task, actor="system", reason=f"{error} Retrying in {wait:.0f} s.",
+                   countdown=wait, claim_token=claim.token)
         return
     raw = getattr(error, "raw", "")
     message = getattr(error, "message", None) or str(error)
@@ -417,14 +483,18 @@ def resume_account(*, account_id: int) -> None:
         if not _account_active(s, account_id):
             return
         for goal in s.scalars(select(Goal).where(Goal.account_id == aid,
-                                                 Goal.status == GoalStatus.PAUSED)):
+                                                 Goal.status == GoalStatus.PAUSED)).all():
+            if caps.still_capped(s, goal) is not None:
+                continue  # paused by a credit cap the owner has not raised
             has_plan = bool(goals.goal_tasks(s, aid, goal.id))
             to = GoalStatus.RUNNING if has_plan else GoalStatus.PLANNING
-            transition_goal(s, goal, to, actor="system", reason="Credits are available again.")
+            transition_goal(s, goal, to, actor="system",
+                            reason="Resumed: credits are available and no credit cap stops it.")
             enqueue(s, "advance_goal" if has_plan else "plan_goal", goal_id=goal.id,
                     account_id=account_id)
-        blocked = s.scalars(select(Task).where(Task.account_id == aid,
-                                               Task.status == TaskStatus.BLOCKED)).unique()
+        blocked = s.scalars(select(Task).join(Goal, Goal.id == Task.goal_id).where(
+            Task.account_id == aid, Task.status == TaskStatus.BLOCKED,
+            Goal.status != GoalStatus.PAUSED)).unique().all()
         for task in blocked:
             transition(s, task, TaskStatus.PLANNED, actor="system",
                        reason="Credits are available again.")
@@ -432,6 +502,27 @@ def resume_account(*, account_id: int) -> None:
         for task_id in s.scalars(select(Task.id).where(Task.account_id == aid,
                                                        Task.status == TaskStatus.QUEUED)):
             enqueue(s, "run_task", task_id=task_id, account_id=account_id)
+
+
+def recover_after_restart() -> None:
+    """Embedded mode only: one process owns all work, so at start-up every running
+    task was orphaned by the previous process and every queued one lost its job."""
+    now = utcnow()
+    queue = get_queue()
+    with system_session() as s:
+        s.execute(update(Task).where(Task.status == TaskStatus.RUNNING)
+                  .values(lease_expires_at=now - timedelta(seconds=1))
+                  .execution_options(synchronize_session=False))
+        queued = s.execute(select(Task.id, Task.account_id)
+                           .where(Task.status == TaskStatus.QUEUED)).all()
+    for task_id, account_id in queued:
+        queue.submit("run_task", {"task_id": task_id, "account_id": account_id})
+
+
+def _queue_backlog(queue: Any) -> int:
+    """Messages waiting to be picked up (0 if the queue cannot tell)."""
+    backlog = getattr(queue, "backlog", None)
+    return int(backlog() or 0) if callable(backlog) else 0
 
 
 @job
@@ -444,7 +535,9 @@ def sweep() -> None:
     with system_session() as s:
         expired = s.execute(select(Task.id, Task.account_id).where(
             Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now).limit(1000)).all()
-        lost = s.execute(select(Task.id, Task.account_id).where(
+        # While messages still wait in the queue, an old queued task may simply be behind
+        # them (a backlog); re-sending it then would only pile up duplicates.
+        lost = [] if _queue_backlog(queue) else s.execute(select(Task.id, Task.account_id).where(
             Task.status == TaskStatus.QUEUED, Task.queued_at < stale).limit(1000)).all()
         idle_goals = s.execute(select(Goal.id, Goal.account_id, Goal.status).where(
             Goal.status.in_([GoalStatus.PLANNING, GoalStatus.RUNNING, GoalStatus.COMPLETING]),
@@ -460,3 +553,6 @@ def sweep() -> None:
              GoalStatus.COMPLETING: "finish_goal"}
     for goal_id, account_id, status in idle_goals:
         queue.submit(names[status], {"goal_id": goal_id, "account_id": account_id})
+
+
+from web4os.workers import replan  # noqa: E402  (registers replan_goal; imports this module)
