@@ -288,7 +288,11 @@ def test_async_client(fake: FakeOpenAI) -> None:
             out = await c.chat.completions.create(model="m", messages=MESSAGES)
             return out.choices[0].message.content
 
-    assert asyncio.run(go()) == "async ok"
+    # A fresh thread: Playwright's sync API (browser tests) leaves a loop on the main thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, go()).result() == "async ok"
 
 
 def test_server_stops_on_exit() -> None:
