@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -286,50 +284,29 @@ def install_model_from_env() -> None:
     set_provider_override(BenchModel(float(os.environ.get("BENCH_LATENCY", "0")), slow, plan_json))
 
 
-# --- a real Celery worker ------------------------------------------------------------
+# --- real Celery workers ------------------------------------------------------------
 
 @contextmanager
-def celery_worker(concurrency: int = 32, redis_url: str = DEFAULT_REDIS) -> Iterator[None]:
-    """A ``celery worker --pool=threads`` subprocess on this process's settings and model.
-
-    The broker's database is flushed first (it is the bench's own Redis db).
+def celery_worker(concurrency: int = 32, redis_url: str = DEFAULT_REDIS,
+                  processes: int = 1) -> Iterator[None]:
+    """``processes`` real ``web4os worker`` subprocesses (threads pool, ``concurrency``
+    threads each) on this process's database and the bench's model, as production
+    runs them (``docker compose up --scale worker=N``). The broker's db is flushed first.
     """
-    import redis
+    from tests.support.celery_worker import CeleryStack
+    from web4os.config import get_settings
 
-    redis.Redis.from_url(redis_url).flushdb()
-    log = Path(tempfile.mkdtemp(prefix="web4os-bench-worker-")) / "worker.log"
-    cmd = [sys.executable, "-m", "bench._worker", "worker", "--pool=threads",
-           f"--concurrency={concurrency}", "--loglevel=WARNING", "--without-heartbeat",
-           "--without-gossip", "--without-mingle"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    stack = CeleryStack(get_settings().resolved_database_url, redis_url,
+                        Path(tempfile.mkdtemp(prefix="web4os-bench-worker-")), env={},
+                        command=[sys.executable, "-m", "bench._worker"])
+    stack.flush_redis()
     try:
-        _wait_ready(proc, redis_url, log)
+        for _ in range(processes):
+            stack.start_worker(concurrency=concurrency)
         yield
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[bytes], redis_url: str, log: Path) -> None:
-    from web4os.workers.celery_app import celery
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"celery worker exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if celery.control.ping(timeout=0.5):
-                return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"celery worker not ready after 60 s:\n{log.read_text()[-3000:]}")
+        for worker in stack.workers:
+            worker.stop()
 
 
 # --- figures ---------------------------------------------------------------------

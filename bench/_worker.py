@@ -1,4 +1,4 @@
-"""``python -m bench._worker worker …``: a Celery worker that uses the bench's model.
+"""``python -m bench._worker worker …``: the ``web4os worker`` command with the bench's model.
 
 The bench process tells the worker its latency (and scripted plan) through
 ``BENCH_*`` environment variables; everything else is the production worker.
@@ -11,12 +11,12 @@ import sys
 from bench._common import install_model_from_env
 
 
-def main() -> None:
+def main() -> int:
     install_model_from_env()
-    from web4os.workers.celery_app import celery
+    from web4os.cli import main as web4os_main
 
-    celery.worker_main(sys.argv[1:])
+    return web4os_main(sys.argv[1:])
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

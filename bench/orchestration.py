@@ -15,6 +15,7 @@ persisted timestamps and model-call events:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import _common as c
 
 
-def run_mode(mode: str, tasks: int, goals: int, workers: int) -> list[list[object]]:
+def run_mode(mode: str, tasks: int, goals: int, workers: int,
+             processes: int = 1) -> list[list[object]]:
     c.configure(mode)
     c.install_model(0.0)
     if mode == "embedded":
@@ -38,7 +40,7 @@ def run_mode(mode: str, tasks: int, goals: int, workers: int) -> list[list[objec
         finally:
             runner.shutdown(wait=True)
             set_queue(None)
-    with c.celery_worker(concurrency=workers):
+    with c.celery_worker(concurrency=workers, processes=processes):
         return _measure(mode, tasks, goals)
 
 
@@ -75,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="embedded,celery")
     p.add_argument("--workers", type=int, default=16,
                    help="embedded threads / Celery worker concurrency")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="Celery worker processes (default: one per CPU)")
     args = p.parse_args(argv)
     if args.quick:
         args.tasks, args.goals = 12, 1
@@ -83,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         if mode == "celery" and (missing := c.services_up()):
             print(f"celery mode skipped: {missing}")
             continue
-        rows += run_mode(mode, args.tasks, args.goals, args.workers)
-    print(f"\norchestration · offline model at 0 s · {c.machine()}")
+        rows += run_mode(mode, args.tasks, args.goals, args.workers, args.processes)
+    print(f"\norchestration · offline model at 0 s · Celery worker processes: "
+          f"{args.processes} · {c.machine()}")
     c.print_table(["mode", "tasks", "goals", "wall s/goal", "tasks/s", "dispatch p50 ms",
                    "dispatch p99 ms", "ready→run p50 ms", "ready→run p99 ms",
                    "run-model p50 ms", "run-model p99 ms"], rows)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -91,7 +92,7 @@ def run_autogen(layers: int, width: int, latency: float) -> tuple[float, int]:
 
 
 def run_web4os(mode: str, layers: int, width: int, latency: float,
-               slow: list[str]) -> tuple[float, int]:
+               slow: list[str], processes: int = 1) -> tuple[float, int]:
     """Wall seconds from submitting the goal to ``completed``; model calls recorded."""
     from sqlalchemy import func, select
 
@@ -125,7 +126,7 @@ def run_web4os(mode: str, layers: int, width: int, latency: float,
         finally:
             runner.shutdown(wait=True)
             set_queue(None)
-    with c.celery_worker():
+    with c.celery_worker(processes=processes):
         return once()
 
 
@@ -136,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=10)
     p.add_argument("--latencies", default="0,1", help="seconds per slow model call")
     p.add_argument("--modes", default="embedded,celery")
+    p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="Celery worker processes (default: one per CPU)")
     p.add_argument("--slow", default="plan,task",
                    help="web4os call purposes that pay the latency (plan,task,review,summary)")
     args = p.parse_args(argv)
@@ -157,13 +160,15 @@ def main(argv: list[str] | None = None) -> int:
         ag_wall, ag_calls = run_autogen(args.layers, args.width, latency) if not missing else (
             float("nan"), 0)
         for mode in modes:
-            wall, calls = run_web4os(mode, args.layers, args.width, latency, slow)
+            wall, calls = run_web4os(mode, args.layers, args.width, latency, slow,
+                                     args.processes)
             ratio = wall / ag_wall if ag_wall == ag_wall and ag_wall > 0 else float("nan")
             over = (wall / critical - 1) * 100 if critical else float("nan")
             rows.append([latency, mode, ag_wall, ag_calls, wall, calls, ratio, critical,
                          f"{over:+.1f} %" if critical else "n/a"])
     print(f"\nvs AutoGen GraphFlow · {args.layers} layers x {args.width} tasks + CEO · "
-          f"web4os slow calls: {','.join(slow)} · {c.machine()}")
+          f"web4os slow calls: {','.join(slow)} · Celery worker processes: {args.processes} · "
+          f"{c.machine()}")
     c.print_table(["latency s", "web4os mode", "AutoGen s", "AutoGen calls", "web4os s",
                    "web4os calls", "web4os/AutoGen", "critical path s", "web4os vs critical"],
                   rows)

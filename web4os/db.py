@@ -7,6 +7,7 @@ gets a normal pool. Everything else is portable SQLAlchemy.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -88,10 +89,73 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+WRITE_LOCK_TIMEOUT = 30.0
+
+
+def _write_lock(path: str) -> threading.Lock:
+    """One lock per database file per process (every engine on the file shares it)."""
+    with _write_locks_guard:
+        return _WRITE_LOCKS.setdefault(path, threading.Lock())
+
+
+class _QueuedWriterConnection(sqlite3.Connection):
+    """A SQLite connection whose ``BEGIN IMMEDIATE`` first waits on an in-process lock.
+
+    Why: SQLite's own busy handler polls with sleeps that grow to 100 ms, so
+    threads queued on the write lock wake late and the embedded runner crawls
+    (a task ready in 1 ms could start 100 ms later). Waiting on a
+    ``threading.Lock`` hands the database over the moment the writer commits.
+    Other processes on the same file still meet SQLite's busy timeout.
+    """
+
+    write_lock: threading.Lock
+    holds_lock = False
+
+    def begin_immediate(self) -> None:
+        if not self.write_lock.acquire(timeout=WRITE_LOCK_TIMEOUT):
+            raise sqlite3.OperationalError("database is locked")
+        self.holds_lock = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self.holds_lock:
+            self.holds_lock = False
+            self.write_lock.release()
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            if not self.in_transaction:
+                self._release()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._release()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._release()
+
+
 def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    lock = _write_lock(str(engine.url.database or ":memory:"))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        if isinstance(dbapi_conn, _QueuedWriterConnection):
+            dbapi_conn.write_lock = lock
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -101,7 +165,11 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        raw = conn.connection.dbapi_connection
+        if immediate and isinstance(raw, _QueuedWriterConnection):
+            raw.begin_immediate()
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _pool_args() -> dict[str, int]:
@@ -134,7 +202,8 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
 
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(
-                    url, connect_args={"check_same_thread": False, "timeout": 30}
+                    url, connect_args={"check_same_thread": False, "timeout": 30,
+                                       "factory": _QueuedWriterConnection}
                 )
                 _configure_sqlite(engine, immediate=immediate)
             else:

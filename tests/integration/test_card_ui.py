@@ -200,8 +200,8 @@ def test_a_20_card_plan_graph_has_no_overlapping_nodes_and_edges_run_forwards() 
                   status=S.PLANNED) for i in range(1, 21)]
     deps = {t.id: [t.id // 2] for t in tasks if t.id > 1}
     deps[20] = [1, 7, 19]
-    b = board.Board(goal=Goal(), tasks=tasks, columns=[], deps=deps, running=[], done=0,
-                    total=20)
+    b = board.Board(goal=Goal(), columns=[], counts={S.PLANNED: 20}, links=21, tasks=tasks,
+                    deps=deps)
     graph = board.plan_graph(b)
     assert len(graph.nodes) == 20 and len(graph.edges) == 21
     boxes = [(n.x, n.y, n.x + graph.node_w, n.y + graph.node_h) for n in graph.nodes]

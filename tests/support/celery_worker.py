@@ -145,6 +145,9 @@ class CeleryStack:
     data_dir: Path
     env: dict[str, str] = field(default_factory=lambda: dict(FAST_ENV))
     workers: list[WorkerProcess] = field(default_factory=list)
+    # What starts a worker; the benchmarks use ``bench._worker`` (the same CLI plus
+    # their latency-controlled model).
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "web4os.cli"])
 
     def prepare_database(self) -> None:
         reset_postgres(self.database_url)
@@ -183,7 +186,7 @@ class CeleryStack:
         hostname = f"w{next(_seq)}-{uuid.uuid4().hex[:6]}@web4os-test"
         log_path = self.data_dir / f"{hostname.split('@')[0]}.log"
         log = log_path.open("wb")
-        argv = [sys.executable, "-m", "web4os.cli", "worker", f"--concurrency={concurrency}",
+        argv = [*self.command, "worker", f"--concurrency={concurrency}",
                 f"--hostname={hostname}"]
         if not sweeper:
             argv.append("--no-sweep")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -127,6 +128,15 @@ def _tool_turn(reply: ModelReply, tools: ToolBox) -> list[dict[str, Any]]:
                      for c in reply.tool_calls)]
 
 
+@functools.lru_cache(maxsize=64)
+def _schema_of(schema: type[BaseModel]) -> dict[str, Any]:
+    """The JSON schema of an answer model, built once (pydantic rebuilds it on every call).
+
+    Shared between requests: providers only read it.
+    """
+    return schema.model_json_schema()
+
+
 def ask_structured(
     provider: ModelProvider,
     messages: list[dict[str, Any]],
@@ -148,7 +158,7 @@ def ask_structured(
     beyond the schema (e.g. the plan is acyclic). With ``tools``, the model may call
     them (up to ``max_rounds`` rounds) before it answers.
     """
-    json_schema = schema.model_json_schema()
+    json_schema = _schema_of(schema)
     convo: list[dict[str, Any]] = list(messages)
     last_raw = ""
     problem = ""

@@ -117,6 +117,9 @@ def reserve_within_caps(
     the task's goal and agent, which is what the caps count.
     """
     refs = Refs(goal_id=task.goal_id, task_id=task.id, agent_id=task.agent_id)
+    if task.goal.credit_cap is None and task.agent.credit_cap is None:  # the common case
+        return credits.reserve(session, account_id_of(task), key, task.estimated_credits,
+                               refs=refs, reason=reason), None
     try:
         with session.begin_nested():
             reserved = credits.reserve(session, account_id_of(task), key, task.estimated_credits,

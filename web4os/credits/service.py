@@ -83,13 +83,15 @@ def _move(
     actor: str,
     reason: str,
     guarded: bool,
+    key_checked: bool = False,
 ) -> CreditLedgerEntry | None:
     """Change the balance by ``amount`` and write the entry; ``None`` if ``key`` was seen.
 
     Runs in a savepoint so that a duplicate key (a racing redelivery) rolls back
-    only this movement, not the caller's transaction.
+    only this movement, not the caller's transaction. ``key_checked`` skips the
+    look-up when the caller has just made it (the unique index still guards).
     """
-    if key is not None and has_entry(session, key):
+    if key is not None and not key_checked and has_entry(session, key):
         return None
     try:
         with session.begin_nested():
@@ -236,9 +238,12 @@ def settle(
     Idempotent on ``key``: a second settlement charges nothing and returns 0.
     """
     settle_key = f"{key}:settle"
-    if has_entry(session, settle_key):
+    seen = dict(session.execute(
+        select(CreditLedgerEntry.idempotency_key, CreditLedgerEntry.amount).where(
+            CreditLedgerEntry.idempotency_key.in_([f"{key}:reserve", settle_key]))).all())
+    if settle_key in seen:
         return 0
-    held = reserved_amount(session, key)
+    held = -int(seen.get(f"{key}:reserve") or 0)
     actual = max(0, actual)
     for _ in range(100):
         charged = min(actual, held)
@@ -248,7 +253,7 @@ def settle(
         try:
             entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT,
                           key=settle_key, refs=refs, actor="system", reason=reason,
-                          guarded=True)
+                          guarded=True, key_checked=True)
         except InsufficientCredits:
             continue  # the balance moved under us; take what is left now
         return charged if entry is not None else 0

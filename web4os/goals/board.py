@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session, joinedload, load_only
 
 from web4os.accounts.models import Membership, User
 from web4os.agents import service as agents
 from web4os.agents.models import Agent
 from web4os.goals import service as goals
-from web4os.goals.models import Goal, Task, TaskEvent, TaskStatus
+from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.plans import layers
 from web4os.goals.statemachine import WAITING_ON_OPERATOR
 from web4os.tenancy import AccountId, scoped
@@ -45,6 +45,7 @@ class Column:
     label: str
     cards: list[Task] = field(default_factory=list)
     expanded: bool = False
+    count: int = 0  # every card in the column; ``cards`` holds only those drawn
 
     @property
     def visible(self) -> list[Task]:
@@ -52,50 +53,72 @@ class Column:
 
     @property
     def hidden(self) -> int:
-        return len(self.cards) - len(self.visible)
+        return self.count - len(self.visible)
 
     @property
     def collapsible(self) -> bool:
-        return self.expanded and len(self.cards) > COLUMN_LIMIT
+        return self.expanded and self.count > COLUMN_LIMIT
 
 
 @dataclass
 class Board:
+    """What the goal page draws. Only the cards on screen are loaded: a column holds
+    its first ``COLUMN_LIMIT`` cards unless expanded, the rest are counted."""
+
     goal: Goal
-    tasks: list[Task]
     columns: list[Column]
-    deps: dict[int, list[int]]
-    running: list[Task]
-    done: int
-    total: int
+    counts: dict[TaskStatus, int]
+    links: int
+    tasks: list[Task] = field(default_factory=list)  # every card, for a drawable graph only
+    deps: dict[int, list[int]] = field(default_factory=dict)  # the graph's edges
     owners: dict[int, str] = field(default_factory=dict)
     show: tuple[str, ...] = ()
+
+    def _column(self, key: str) -> Column:
+        return next(c for c in self.columns if c.key == key)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return self.counts.get(S.DONE, 0)
 
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 0
 
     @property
+    def moving(self) -> bool:
+        return bool(self.counts.get(S.QUEUED) or self.counts.get(S.RUNNING))
+
+    @property
     def live(self) -> bool:
         """Whether the page should keep polling for changes."""
-        return self.goal.status.value in ("planning", "running", "completing") or any(
-            t.status in (S.QUEUED, S.RUNNING) for t in self.tasks
-        )
+        return self.goal.status.value in ("planning", "running", "completing") or self.moving
 
     @property
     def busy(self) -> bool:
         """Work is moving right now (poll fast), as opposed to waiting on the operator."""
-        return self.goal.status.value in ("planning", "completing") or any(
-            t.status in (S.QUEUED, S.RUNNING) for t in self.tasks
-        )
+        return self.goal.status.value in ("planning", "completing") or self.moving
+
+    @property
+    def running(self) -> list[Task]:
+        return self._column("running").cards
 
     @property
     def queued(self) -> list[Task]:
-        return [t for t in self.tasks if t.status == S.QUEUED]
+        return self._column("queued").cards
+
+    @property
+    def now_count(self) -> int:
+        """How many cards the "Running right now" (else "Up next") strip stands for."""
+        return self.counts.get(S.RUNNING) or self.counts.get(S.QUEUED, 0)
 
     @property
     def waiting(self) -> int:
-        return sum(1 for t in self.tasks if t.status in WAITING_ON_OPERATOR)
+        return sum(self.counts.get(st, 0) for st in WAITING_ON_OPERATOR)
 
     @property
     def show_query(self) -> str:
@@ -115,20 +138,67 @@ def _show_query(keys: tuple[str, ...]) -> str:
 
 def board(session: Session, account_id: AccountId, goal_id: int,
           show: Collection[str] = ()) -> Board:
-    """Everything the goal page shows, in four queries; ``show`` lists columns to expand."""
+    """Everything the goal page shows, in a fixed number of queries whatever the card count.
+
+    A small goal (one whose plan graph is drawn) is loaded whole; a large one loads
+    per column only the cards on screen, so a 1,000-card board costs what a 150-card
+    one does.
+    """
     goal = goals.get_goal(session, account_id, goal_id)
-    tasks = goals.goal_tasks(session, account_id, goal_id)
-    deps = goals.dependency_map(session, account_id, goal_id)
+    counts = goals.status_counts(session, account_id, goal_id)
     expanded = tuple(key for key, _, _ in COLUMNS if key in show)
-    columns = [Column(key, label, expanded=key in expanded) for key, label, _ in COLUMNS]
-    index = {status: i for i, (_, _, statuses) in enumerate(COLUMNS) for status in statuses}
-    for task in tasks:
-        columns[index[task.status]].cards.append(task)
-    return Board(goal=goal, tasks=tasks, columns=columns, deps=deps,
-                 running=[t for t in tasks if t.status == S.RUNNING],
-                 done=sum(1 for t in tasks if t.status == S.DONE), total=len(tasks),
-                 owners=owner_names(session, account_id, {t.owner_id for t in tasks}),
+    columns = [Column(key, label, expanded=key in expanded,
+                      count=sum(counts.get(st, 0) for st in statuses))
+               for key, label, statuses in COLUMNS]
+    drawable = sum(counts.values()) <= GRAPH_MAX_NODES
+    cards = _visible_cards(session, account_id, goal_id,
+                           None if drawable else COLUMN_LIMIT, expanded)
+    for task in cards:
+        columns[_COLUMN_OF[task.status]].cards.append(task)
+    if drawable:  # the graph needs every edge; a big goal only shows how many there are
+        deps = goals.dependency_map(session, account_id, goal_id)
+        links = sum(len(d) for d in deps.values())
+    else:
+        deps = {}
+        links = int(session.scalar(select(func.count()).select_from(TaskDependency).where(
+            TaskDependency.account_id == account_id, TaskDependency.goal_id == goal_id)) or 0)
+    return Board(goal=goal, columns=columns, counts=counts, links=links,
+                 tasks=cards if drawable else [], deps=deps,
+                 owners=owner_names(session, account_id, {t.owner_id for t in cards}),
                  show=expanded)
+
+
+_COLUMN_OF = {status: i for i, (_, _, statuses) in enumerate(COLUMNS) for status in statuses}
+
+
+_CARD_COLUMNS = (Task.id, Task.account_id, Task.goal_id, Task.title, Task.status,
+                 Task.status_reason, Task.note, Task.output, Task.agent_id, Task.owner_id,
+                 Task.position, Task.estimated_credits, Task.actual_credits, Task.attempts,
+                 Task.started_at, Task.finished_at)
+_AGENT_COLUMNS = (Agent.id, Agent.slug, Agent.name, Agent.role)
+
+
+def _visible_cards(session: Session, account_id: AccountId, goal_id: int,
+                   limit: int | None, expanded: tuple[str, ...]) -> list[Task]:
+    """The cards on screen, in one query: each column's first ``limit`` (all if None,
+    or if the column is expanded), numbered per column by a window function.
+
+    A big board loads only what a card shows (``_card.html``); anything else a
+    template touched would cost a query per card, which the query-count test catches.
+    """
+    stmt = scoped(Task, account_id).where(Task.goal_id == goal_id)
+    if limit is not None:
+        stmt = stmt.options(load_only(*_CARD_COLUMNS),
+                            joinedload(Task.agent).load_only(*_AGENT_COLUMNS))
+        column = case(_COLUMN_OF, value=Task.status)
+        ranked = (select(Task.id.label("id"), column.label("col"),
+                         func.row_number().over(partition_by=column,
+                                                order_by=(Task.position, Task.id)).label("n"))
+                  .where(Task.account_id == account_id, Task.goal_id == goal_id).subquery())
+        open_cols = [i for i, (key, _, _) in enumerate(COLUMNS) if key in expanded]
+        stmt = stmt.join(ranked, ranked.c.id == Task.id).where(
+            or_(ranked.c.n <= limit, ranked.c.col.in_(open_cols)))
+    return list(session.scalars(stmt.order_by(Task.position, Task.id)).unique())
 
 
 def owner_names(session: Session, account_id: AccountId, user_ids: Collection[int | None]) -> dict[int, str]:
@@ -197,7 +267,7 @@ def plan_graph(b: Board) -> Graph:
     Within a column, cards sit near the average row of what they depend on
     (barycentre ordering), which keeps edges short and mostly uncrossed.
     """
-    if len(b.tasks) > GRAPH_MAX_NODES:
+    if b.total > GRAPH_MAX_NODES:
         return Graph([], [], 0, 0, too_big=True, node_w=NODE_W, node_h=NODE_H)
     by_key = {t.id: t for t in b.tasks}
     depth = layers({str(t.id): [str(d) for d in b.deps.get(t.id, []) if d in by_key]

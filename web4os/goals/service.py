@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session, aliased
 
 from web4os.agents.models import Agent
 from web4os.errors import InvalidPlan
@@ -157,6 +158,53 @@ def ready_tasks(tasks: list[Task], deps: dict[int, list[int]]) -> list[Task]:
         if t.status == TaskStatus.PLANNED
         and all(status.get(d) in TERMINAL for d in deps.get(t.id, []))
     ]
+
+
+def task_inputs(session: Session, account_id: AccountId, task_id: int) -> list[Task]:
+    """The tasks ``task_id`` depends on, in plan order (one query, agents loaded)."""
+    return list(session.scalars(_inputs_stmt(), {"account_id": account_id, "task_id": task_id})
+                .unique())
+
+
+def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> list[Task]:
+    """Planned tasks waiting on ``task_id`` whose every input is now settled (one query).
+
+    The same rule as ``ready_tasks``, asked only about the cards one finished card
+    can unblock, so finishing a card does not reload the whole goal.
+    """
+    return list(session.scalars(_ready_stmt(), {"account_id": account_id, "task_id": task_id})
+                .unique())
+
+
+# Built once: these run for every card, and building a statement with aliases costs
+# more than running it. The tenant filter is a bound parameter like any other.
+
+@functools.cache
+def _inputs_stmt() -> Select[Task]:
+    return (select(Task).where(Task.account_id == bindparam("account_id"))
+            .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
+            .where(TaskDependency.task_id == bindparam("task_id"))
+            .order_by(Task.position, Task.id))
+
+
+@functools.cache
+def _ready_stmt() -> Select[Task]:
+    edge, parent = aliased(TaskDependency), aliased(Task)
+    unsettled = (select(edge.id).join(parent, parent.id == edge.depends_on_id)
+                 .where(edge.task_id == Task.id, parent.status.not_in(TERMINAL)).exists())
+    return (select(Task).where(Task.account_id == bindparam("account_id"))
+            .join(TaskDependency, TaskDependency.task_id == Task.id)
+            .where(TaskDependency.depends_on_id == bindparam("task_id"),
+                   Task.status == TaskStatus.PLANNED, ~unsettled)
+            .order_by(Task.position, Task.id))
+
+
+def status_counts(session: Session, account_id: AccountId, goal_id: int) -> dict[TaskStatus, int]:
+    """How many of the goal's tasks are in each status (one grouped query)."""
+    rows = session.execute(
+        select(Task.status, func.count()).where(Task.account_id == account_id,
+                                                 Task.goal_id == goal_id).group_by(Task.status))
+    return {TaskStatus(status): int(count) for status, count in rows}
 
 
 def all_finished(tasks: list[Task]) -> bool:

@@ -1,7 +1,9 @@
 """The task state machine: the only code that changes a task's status.
 
 Every change is a guarded ``UPDATE … WHERE status = :from`` (so two workers
-racing for the same card cannot both win) and writes a ``TaskEvent``.
+racing for the same card cannot both win) and writes a ``TaskEvent``. The
+events are left pending: they are flushed with the next query or the commit,
+several in one ``INSERT`` (a finished card writes four or more).
 """
 
 from __future__ import annotations
@@ -83,10 +85,11 @@ def transition(
     stmt = update(Task).where(Task.id == task.id, Task.status == src)
     if claim_token is not None:
         stmt = stmt.where(Task.claim_token == claim_token)
-    result = session.execute(
-        stmt.values(**changes)
-        .execution_options(synchronize_session=False)
-    )
+    with session.no_autoflush:  # pending history rows go out together, in one INSERT
+        result = session.execute(
+            stmt.values(**changes)
+            .execution_options(synchronize_session=False)
+        )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleTransition("This card changed while you were looking; reload and try again.")
     for name, value in changes.items():
@@ -104,7 +107,6 @@ def transition(
             data=data or {},
         )
     )
-    session.flush()
 
 
 # --- goals --------------------------------------------------------------------
@@ -134,10 +136,11 @@ def transition_goal(
     if to == G.COMPLETED:
         changes["completed_at"] = utcnow()
     changes.update(values or {})
-    result = session.execute(
-        update(Goal).where(Goal.id == goal.id, Goal.status == src).values(**changes)
-        .execution_options(synchronize_session=False)
-    )
+    with session.no_autoflush:
+        result = session.execute(
+            update(Goal).where(Goal.id == goal.id, Goal.status == src).values(**changes)
+            .execution_options(synchronize_session=False)
+        )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleTransition("This goal changed meanwhile; reload and try again.")
     for name, value in changes.items():
@@ -145,4 +148,3 @@ def transition_goal(
     session.add(TaskEvent(account_id=goal.account_id, goal_id=goal.id, task_id=None,
                           kind="goal_status", from_status=src.value, to_status=to.value,
                           actor=actor, message=reason))
-    session.flush()

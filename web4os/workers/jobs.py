@@ -215,21 +215,16 @@ def _log_tool_run(s: Any, goal: Goal, task: Task, run: ToolRun) -> None:
                                  f"{run.credits} credit(s)", data=run.as_event_data())
 
 
-def _load_context(s: Any, aid: AccountId, task: Task, goal: Goal,
+def _load_context(s: Any, task: Task, goal: Goal, inputs: list[Task],
                   scope: ToolScope, prerun: bool) -> tuple[TaskContext, int]:
     """The specialist's context: its inputs, plus what its tools find (metered, recorded)."""
-    inputs: list[InputDoc] = []
-    if scope.skip_task_ids:
-        rows = s.scalars(select(Task).where(Task.account_id == aid,
-                                            Task.id.in_(scope.skip_task_ids))
-                         .order_by(Task.position)).unique()
-        inputs = [InputDoc(t.title, t.agent.name, t.output) for t in rows]
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
     for run in runs:
         _log_tool_run(s, goal, task, run)
     found = {run.tool: run.result.lines for run in runs}
     ctx = TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
-                      instructions=task.instructions, inputs=inputs,
+                      instructions=task.instructions,
+                      inputs=[InputDoc(t.title, t.agent.name, t.output) for t in inputs],
                       notes=found.get("notes", []), feedback=task.feedback,
                       context=found.get("read_goal_outputs", []))
     return ctx, sum(run.credits for run in runs)
@@ -240,11 +235,13 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
         task = goals.get_task(s, aid, task_id)
-        if task.status != TaskStatus.QUEUED or not _account_active(s, account_id):
+        if task.status != TaskStatus.QUEUED:
             return None
-        goal = goals.get_goal(s, aid, task.goal_id)
-        if goal.status != GoalStatus.RUNNING:
+        row = s.execute(select(Goal, Account.status).join(Account, Account.id == Goal.account_id)
+                        .where(Goal.id == task.goal_id, Goal.account_id == aid)).first()
+        if row is None or row[0].status != GoalStatus.RUNNING or row[1] != AccountStatus.ACTIVE:
             return None
+        goal = row[0]
         token = uuid.uuid4().hex
         lease = utcnow() + timedelta(seconds=get_settings().task_lease_seconds)
         try:
@@ -255,12 +252,12 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
                                "finished_at": None})
         except StaleTransition:
             return None
-        deps = goals.dependency_map(s, aid, goal.id).get(task.id, [])
+        inputs = goals.task_inputs(s, aid, task.id)
         scope = ToolScope(account_id=aid, goal_id=goal.id, task_id=task.id,
-                          skip_task_ids=frozenset(deps))
+                          skip_task_ids=frozenset(t.id for t in inputs))
         functions = bool(get_settings().model_tool_calls and task.agent.tools
                          and not provider_for(task.agent).offline)
-        ctx, tool_credits = _load_context(s, aid, task, goal, scope, prerun=not functions)
+        ctx, tool_credits = _load_context(s, task, goal, inputs, scope, prerun=not functions)
         return Claim(task.id, goal.id, token, task.attempts, task.agent, agents.ceo(s, aid), ctx,
                      review_by_ceo=not task.requires_approval, tool_credits=tool_credits,
                      tool_scope=scope if functions else None)
@@ -366,35 +363,93 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
                                  refs=refs_of(task),
                                  reason=f"“{task.title}” (attempt {claim.attempt})")
         task.actual_credits += charged
-        add_goal_spend(s, task.goal_id, charged)
+        goal_status = _touch_goal(s, aid, task.goal_id, charged)
         record_calls(s, account_id=account_id, goal_id=task.goal_id, task_id=task.id, calls=calls)
         if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
             goals.log_goal_event(s, task.goal, kind="discarded", actor="system", task_id=task.id,
                                  message="A late result was discarded: the card had moved on.")
             return
+        done = False
         if outcome.deliverable is not None:
-            _deliver(s, task, claim, outcome.deliverable, outcome.review)
+            done = _deliver(s, task, claim, outcome.deliverable, outcome.review)
         else:
             _attempt_failed(s, task, claim, outcome.error)
-        enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+        if done and goal_status == GoalStatus.RUNNING:
+            _advance_after_done(s, task, account_id)
+        else:  # failures, send-backs and cards waiting for the operator: the full check
+            enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
 
 
-def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Review | None) -> None:
+def _touch_goal(s: Any, aid: AccountId, goal_id: int, charged: int) -> GoalStatus | None:
+    """Add this attempt's charge to the goal, lock its row, and return its status.
+
+    The row locks matter on Postgres: two sibling cards finishing at once take turns
+    (the settlement has already locked the account row; this locks the goal row
+    too, so the rule holds even for work that moves no credits), and the second
+    one, once the first has committed, sees its sibling done and starts the card
+    that needed both. Neither can miss it.
+    """
+    status: GoalStatus | None = s.scalar(
+        update(Goal).where(Goal.id == goal_id, Goal.account_id == aid)
+        .values(credits_spent=Goal.credits_spent + charged, updated_at=utcnow())
+        .returning(Goal.status).execution_options(synchronize_session=False))
+    return status
+
+
+def _advance_after_done(s: Any, task: Task, account_id: int) -> None:
+    """A card is done: start the cards it unblocked, or close the goal, in this same
+    transaction (no ``advance_goal`` job and no reload of the whole goal per card)."""
+    aid = AccountId(account_id)
+    ready = goals.ready_dependents(s, aid, task.id)
+    if ready:
+        if not _account_active(s, account_id):
+            return
+        goal = task.goal
+        for nxt in ready:
+            try:
+                with s.begin_nested():
+                    queue_task(s, nxt, actor="ceo", reason="Its inputs are ready.",
+                               expect=TaskStatus.PLANNED)
+            except StaleTransition:
+                continue
+            if goal.status != GoalStatus.RUNNING:  # a credit cap paused it
+                return
+        return
+    counts = goals.status_counts(s, aid, task.goal_id)
+    unfinished = {st for st, n in counts.items() if n and st not in (TaskStatus.DONE,
+                                                                      TaskStatus.CANCELLED)}
+    if not unfinished:
+        goal = task.goal
+        try:
+            transition_goal(s, goal, GoalStatus.COMPLETING, actor="ceo",
+                            reason="All tasks are done; writing the summary.")
+        except StaleTransition:
+            return
+        enqueue(s, "finish_goal", goal_id=goal.id, account_id=account_id)
+    elif TaskStatus.FAILED in unfinished and not unfinished & replan.IN_FLIGHT:
+        enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)  # re-plan?
+
+
+def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable,
+             review: Review | None) -> bool:
+    """Record the result and the CEO agent's verdict; True if the card is now done."""
     transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
                reason=result.note or "Result ready for review.", claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None})
     if review is None:
-        return
+        return False
     if review.verdict == "accept":
         transition(s, task, TaskStatus.DONE, actor="ceo",
                    reason=review.feedback or "Accepted by the CEO agent.")
-    elif task.attempts < get_settings().max_task_attempts:
+        return True
+    if task.attempts < get_settings().max_task_attempts:
         queue_task(s, task, actor="ceo", reason=f"Sent back by the CEO agent: {review.feedback}",
                    values={"feedback": review.feedback})
     else:
         task.status_reason = (f"The CEO agent still has concerns after {task.attempts} attempts "
                               f"({review.feedback}). Your call: approve or send it back.")
+    return False
 
 
 def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None) -> None:
