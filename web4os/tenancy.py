@@ -98,7 +98,13 @@ def get_owned(session: Session, model: type[T], row_id: int, account_id: Account
 
 def bind_account(session: Session, account_id: AccountId | None,
                  user_id: int | None = None) -> None:
-    """Tag the session with its tenant; every transaction then runs inside its wall."""
+    """Tag the session with its tenant; every transaction then runs inside its wall.
+
+    Rows still pending are written first, under the binding they were made in
+    (history events wait for the next flush, see ``goals.statemachine``).
+    """
+    if session.in_transaction() and (session.new or session.dirty or session.deleted):
+        session.flush()
     session.info[_TENANT_KEY] = account_id
     session.info[_USER_KEY] = user_id
     session.info.pop(_SYSTEM_KEY, None)
@@ -111,6 +117,8 @@ def bind_system(session: Session) -> None:
 
     Drops any tenant binding for the rest of the session, current transaction included.
     """
+    if session.in_transaction() and (session.new or session.dirty or session.deleted):
+        session.flush()
     session.info[_TENANT_KEY] = None
     session.info[_USER_KEY] = None
     session.info[_SYSTEM_KEY] = True
