@@ -20,9 +20,10 @@ from web4os.accounts.security import new_token
 from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError
+from web4os.memory import freeze_startup_objects
 from web4os.web.deps import CSRF_COOKIE, NotAuthenticated, optional_viewer
 from web4os.web.limits import BodyLimit
-from web4os.web.templating import STATIC_DIR, render
+from web4os.web.templating import STATIC_DIR, render, templates
 
 log = logging.getLogger("web4os.web")
 
@@ -123,6 +124,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    _compile_templates()
+    freeze_startup_objects()
     if app.state.start_worker and get_settings().dispatch == "embedded":
         from web4os.workers.embedded import EmbeddedRunner
         from web4os.workers.queue import set_queue
@@ -133,6 +136,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         runner.shutdown(wait=False)
     else:
         yield
+
+
+def _compile_templates() -> None:
+    """Compile every page template at start-up, not on its first request."""
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
 
 
 def create_app(*, start_worker: bool = True) -> FastAPI:

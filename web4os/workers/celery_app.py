@@ -88,6 +88,9 @@ def _start_housekeeping(sender: Any = None, **_: Any) -> None:
     concurrency = int(getattr(getattr(sender, "controller", None), "concurrency", 0) or 0)
     _housekeeper = Housekeeper(hostname, concurrency, sweeper=sweeper)
     _housekeeper.start()
+    from web4os.memory import freeze_startup_objects
+
+    freeze_startup_objects()
     log.info("web4os worker %s ready (sweeper %s)", _housekeeper.hostname,
              "on" if sweeper else "off")
 
