@@ -152,3 +152,21 @@ def _ledger_matches_balance(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def llama_url() -> Iterator[str]:
+    """A real llama.cpp server (OpenAI-compatible) for the session: its base URL.
+
+    Skipped on a laptop without the ``llama`` extra; in CI (``CI`` set) that is a
+    failure, not a silent skip.
+    """
+    from tests.support.llama_server import llama_available, running_llama_server
+
+    ok, reason = llama_available()
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"llama extra missing in CI: {reason}")
+        pytest.skip(reason)
+    with running_llama_server(n_ctx=2048, threads=2) as base_url:
+        yield base_url

@@ -9,8 +9,6 @@ extra, except in CI where that is a failure.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
@@ -19,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Tenant, make_goal
-from tests.support.llama_server import MODEL_ALIAS, llama_available, running_llama_server
+from tests.support.llama_server import MODEL_ALIAS
 from web4os.agents.providers.openai_compat import OpenAICompatible
 from web4os.agents.structured import CallRecord, ask_structured
 from web4os.goals.models import TaskEvent
@@ -31,17 +29,6 @@ pytestmark = pytest.mark.llama
 class Pitch(BaseModel):
     headline: str = Field(max_length=40)
     points: list[Annotated[str, Field(max_length=30)]] = Field(min_length=1, max_length=3)
-
-
-@pytest.fixture(scope="module")
-def llama_url() -> Iterator[str]:
-    ok, reason = llama_available()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"llama extra missing in CI: {reason}")
-        pytest.skip(reason)
-    with running_llama_server(n_ctx=2048, threads=2) as base_url:
-        yield base_url
 
 
 def test_our_provider_gets_a_schema_valid_answer_and_usage_is_recorded(

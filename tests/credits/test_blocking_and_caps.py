@@ -83,7 +83,8 @@ def test_goal_blocks_when_out_of_credits_and_finishes_after_a_top_up(
 
     # The admin tops the account up (the console calls this service); nobody else acts.
     db.rollback()  # a fresh transaction for the write (SQLite: no stale read snapshot)
-    credits.topup(db, tenant.id, 1000, actor="admin:ops@example.com", reason="Top-up")
+    credits.grant(db, tenant.id, 1000, kind=EntryKind.TOPUP, resume=True,
+                  actor="admin:ops@example.com", reason="Top-up")
     db.commit()
 
     goal = _settle_down(db, runner, goal_id, until=(GoalStatus.COMPLETED, GoalStatus.FAILED))
@@ -125,7 +126,8 @@ def test_a_goal_cap_pauses_the_goal_with_a_card_and_raising_it_resumes(
 
     # A top-up alone does not lift a cap: the goal stays paused.
     db.rollback()
-    credits.topup(db, tenant.id, 10, actor="admin:x", reason="unrelated top-up")
+    credits.grant(db, tenant.id, 10, kind=EntryKind.TOPUP, resume=True, actor="admin:x",
+                  reason="unrelated top-up")
     db.commit()
     goal = _settle_down(db, runner, goal.id)
     assert goal.status == GoalStatus.PAUSED

@@ -16,7 +16,7 @@ from web4os.accounts.models import Role
 from web4os.accounts.tokens import create_token
 from web4os.credits import service as credits
 from web4os.credits import usage
-from web4os.credits.models import CreditLedgerEntry
+from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.credits.service import Refs
 from web4os.db import utcnow
 from web4os.goals.models import Goal, Task
@@ -38,7 +38,8 @@ def _arrange(db: Session, tenant: Tenant, runner: EmbeddedRunner) -> tuple[Goal,
     credits.reserve(db, tenant.id, f"task:{a.id}:a1", 5, refs=refs_a, reason="Hold for a")
     credits.settle(db, tenant.id, f"task:{a.id}:a1", 3, refs=refs_a, reason="a done")
     credits.reserve(db, tenant.id, f"task:{b.id}:a1", 4, refs=refs_b, reason="Hold for b")
-    credits.topup(db, tenant.id, 50, actor="admin:ops", reason="=HYPERLINK(\"http://evil\")")
+    credits.grant(db, tenant.id, 50, kind=EntryKind.TOPUP, resume=True, actor="admin:ops",
+                  reason="=HYPERLINK(\"http://evil\")")
     db.commit()
     assert runner.wait_idle()
     db.rollback()

@@ -9,21 +9,14 @@ the model is a 270M base model and writes nonsense. Skipped on a laptop without 
 from __future__ import annotations
 
 import json
-import os
 import socket
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-try:
-    from tests.support.llama_server import MODEL_ALIAS, llama_available, running_llama_server
-except ModuleNotFoundError:  # pytest started outside the repo root: make `tests` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from tests.support.llama_server import MODEL_ALIAS, llama_available, running_llama_server
+from tests.support.llama_server import MODEL_ALIAS
 
 pytestmark = pytest.mark.llama
 
@@ -45,22 +38,10 @@ PLAN_SCHEMA: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def llama_base_url() -> Iterator[str]:
-    """One server for the module: startup is ~1.5 s, but per-test restarts add up."""
-    ok, reason = llama_available()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"llama extra missing in CI: {reason}")
-        pytest.skip(reason)
-    with running_llama_server(n_ctx=2048, threads=2) as base_url:
-        yield base_url
-
-
 @pytest.fixture
-def client(llama_base_url: str) -> Iterator[openai.OpenAI]:
+def client(llama_url: str) -> Iterator[openai.OpenAI]:
     """No retries, so an error surfaces as its own class at once instead of after backoff."""
-    with openai.OpenAI(base_url=llama_base_url, api_key="x", max_retries=0, timeout=60) as c:
+    with openai.OpenAI(base_url=llama_url, api_key="x", max_retries=0, timeout=60) as c:
         yield c
 
 

@@ -119,9 +119,9 @@ def change_credits(session: Session, admin: User, account_id: int, *, amount: in
     aid = AccountId(account.id)
     reason = " ".join(reason.split())[:200]
     actor = f"admin:{admin.email}"
-    if amount > 0:  # add_credits also enqueues resume_account after the commit
-        credits.add_credits(session, aid, amount, actor=actor,
-                            reason=reason or "Granted by an admin", kind=EntryKind.GRANT)
+    if amount > 0:  # resume=True: blocked work carries on once this commits
+        credits.grant(session, aid, amount, actor=actor, reason=reason or "Granted by an admin",
+                      resume=True)
     else:
         credits.adjust(session, aid, amount, actor=actor, reason=reason)
 

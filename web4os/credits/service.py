@@ -138,49 +138,27 @@ def grant(
     reason: str,
     kind: EntryKind = EntryKind.GRANT,
     key: str | None = None,
+    resume: bool = False,
 ) -> CreditLedgerEntry | None:
-    """Add credits (signup grant, admin top-up)."""
+    """Add credits: a signup grant, an admin's grant, a top-up (``kind=TOPUP``).
+
+    ``resume=True`` lets work the account's balance or caps held back carry on by
+    itself once this commits (the admin console and top-ups want that; a new
+    account has nothing to resume). ``key`` makes a payment webhook's redelivery
+    harmless (one top-up per payment id).
+    """
     if amount <= 0:
         raise InvalidInput("Grant a positive whole number of credits.", field="amount")
-    return _move(session, account_id, amount, kind, key=key, refs=NO_REFS, actor=actor,
-                 reason=reason, guarded=False)
+    entry = _move(session, account_id, amount, kind, key=key, refs=NO_REFS, actor=actor,
+                  reason=reason, guarded=False)
+    if entry is not None and resume:
+        schedule_resume(session, account_id)
+    return entry
 
 
 def schedule_resume(session: Session, account_id: AccountId) -> None:
     """After this transaction commits, unblock cards and paused goals that can go on now."""
     enqueue(session, "resume_account", account_id=int(account_id))
-
-
-def add_credits(
-    session: Session,
-    account_id: AccountId,
-    amount: int,
-    *,
-    actor: str,
-    reason: str,
-    kind: EntryKind = EntryKind.GRANT,
-    key: str | None = None,
-) -> CreditLedgerEntry | None:
-    """Grant credits and let blocked work resume by itself (no operator action needed).
-
-    The admin console and signup-free grants call this rather than ``grant``.
-    """
-    entry = grant(session, account_id, amount, actor=actor, reason=reason, kind=kind, key=key)
-    if entry is not None:
-        schedule_resume(session, account_id)
-    return entry
-
-
-def topup(
-    session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str,
-    key: str | None = None,
-) -> CreditLedgerEntry | None:
-    """Credits bought (or added by an admin as a top-up); blocked work resumes by itself.
-
-    ``key`` makes a payment webhook's redelivery harmless (one top-up per payment id).
-    """
-    return add_credits(session, account_id, amount, actor=actor, reason=reason,
-                       kind=EntryKind.TOPUP, key=key)
 
 
 def adjust(
