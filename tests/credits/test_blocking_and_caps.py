@@ -146,6 +146,31 @@ def test_a_goal_cap_pauses_the_goal_with_a_card_and_raising_it_resumes(
     assert goal.credit_cap == 100
 
 
+def test_cancelling_the_card_a_cap_stopped_lets_the_goal_finish(
+    client: TestClient, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+) -> None:
+    """Without the capped card nothing stops the goal: it must not stay paused for good."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"]), credits=5))
+    goal.credit_cap = 5
+    enqueue(db, "advance_goal", goal_id=goal.id, account_id=tenant.id)
+    db.commit()
+    goal = _settle_down(db, runner, goal.id)
+    assert goal.status == GoalStatus.PAUSED
+    _a, b = _tasks(db, goal.id)
+    assert b.status == TaskStatus.BLOCKED
+
+    login(client, tenant.owner)
+    page = client.get(f"/goals/{goal.id}/tasks/{b.id}")
+    resp = client.post(f"/tasks/{b.id}/cancel", data={"csrf_token": csrf_from(page.text),
+                                                      "seen": "blocked"},
+                       follow_redirects=False)
+    assert resp.status_code == 303
+    goal = _settle_down(db, runner, goal.id, until=(GoalStatus.COMPLETED, GoalStatus.FAILED))
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert [t.status for t in _tasks(db, goal.id)] == [TaskStatus.DONE, TaskStatus.CANCELLED]
+
+
 def test_an_agent_cap_pauses_the_goal_and_removing_it_resumes(
     client: TestClient, runner: EmbeddedRunner, db: Session, tenant: Tenant,
 ) -> None:

@@ -123,6 +123,10 @@ def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
     if goal.status == GoalStatus.FAILED and goals.goal_tasks(session, ctx.account_id, goal.id):
         transition_goal(session, goal, GoalStatus.RUNNING, actor=ctx.actor,
                         reason="Work resumed without the cancelled card.")
+    elif goal.status == GoalStatus.PAUSED:
+        # The card a credit cap stopped may be the one cancelled: the goal resumes
+        # by itself if nothing else still stops it (resume_account checks the caps).
+        credits.schedule_resume(session, ctx.account_id)
     _advance(session, task)
     return task
 
