@@ -26,7 +26,7 @@ PAYLOADS = (
     "[mixed](JaVaScRiPt:alert(8))",
     "[spaced]( java\tscript:alert(9))",
     "<style>body{display:none}</style>",
-    "{{ 7*191 }}{% raw %}",
+    "{{ 'EVAL' ~ 'UATED' }}{% raw %}",
     "<a href='data:text/html,<script>alert(10)</script>'>d</a>",
 )
 ALL = "\n\n".join(PAYLOADS)
@@ -76,7 +76,8 @@ def assert_inert(html: str, where: str) -> None:
     inspector = _Inspector()
     inspector.feed(html)
     assert not inspector.problems, f"{where}:\n" + "\n".join(inspector.problems)
-    assert "1337" not in html, f"{where}: a template expression in user text was evaluated"
+    # Letters, not a number: a number can turn up in a timestamp's microseconds.
+    assert "EVALUATED" not in html, f"{where}: a template expression in user text was evaluated"
 
 
 def _hostile_goal(db: Session, tenant: Tenant) -> tuple[int, list[int]]:
