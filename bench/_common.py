@@ -56,46 +56,21 @@ def configure(mode: str, *, pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_R
     set_queue(None)
     if fresh:
         if mode == "celery":
-            _reset_postgres(url)
-        from web4os.migrate import upgrade
+            from tests.support.celery_worker import reset_postgres
 
-        upgrade(url)
+            reset_postgres(url)  # an empty schema, then the migrations
+        else:
+            from web4os.migrate import upgrade
+
+            upgrade(url)
     return url
-
-
-def _reset_postgres(url: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    u = make_url(url)
-    admin = u.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                            (u.database,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{u.database}"')
-    target = u.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(target, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
 
 
 def services_up(pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_REDIS) -> str:
     """'' when Postgres and Redis answer, else what is missing (Celery mode needs both)."""
-    try:
-        import psycopg
-        from sqlalchemy.engine import make_url
+    from tests.support.celery_worker import reachable
 
-        u = make_url(pg_url).set(drivername="postgresql", database="postgres")
-        psycopg.connect(u.render_as_string(hide_password=False), connect_timeout=3).close()
-    except Exception as exc:
-        return f"Postgres at {pg_url}: {exc}"
-    try:
-        import redis
-
-        redis.Redis.from_url(redis_url, socket_timeout=3).ping()
-    except Exception as exc:
-        return f"Redis at {redis_url}: {exc}"
-    return ""
+    return reachable(pg_url, redis_url)
 
 
 # --- accounts and plans -----------------------------------------------------------

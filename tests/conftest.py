@@ -27,7 +27,7 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from tests.factories import Tenant, make_tenant  # noqa: E402
+from tests.factories import HeldQueue, Tenant, make_tenant  # noqa: E402
 from web4os.agents.providers import set_provider_override  # noqa: E402
 from web4os.config import get_settings  # noqa: E402
 from web4os.db import dispose_engines, get_engine, is_sqlite, session_factory  # noqa: E402
@@ -170,3 +170,12 @@ def llama_url() -> Iterator[str]:
         pytest.skip(reason)
     with running_llama_server(n_ctx=2048, threads=2) as base_url:
         yield base_url
+
+
+@pytest.fixture
+def held_queue() -> Iterator[HeldQueue]:
+    """Jobs are recorded, not run: the test calls each worker step itself."""
+    q = HeldQueue()
+    set_queue(q)
+    yield q
+    set_queue(None)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -109,3 +111,18 @@ def csrf_from(html: str) -> str:
     m = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert m, "no CSRF token on the page"
     return m.group(1)
+
+
+class HeldQueue:
+    """A job queue that only records what was sent, so a test drives each worker step."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
+        with self._lock:
+            self.jobs.append((name, kwargs))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.jobs]

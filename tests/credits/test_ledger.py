@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from tests.conftest import TEST_DB_URL
-from tests.factories import Tenant, make_planned_goal, make_tenant, plan_of
+from tests.factories import HeldQueue, Tenant, make_planned_goal, make_tenant, plan_of
 from web4os.agents.brain import Deliverable, Review
 from web4os.agents.providers.base import ModelReply
 from web4os.agents.structured import CallRecord
@@ -25,7 +24,6 @@ from web4os.goals.models import Task, TaskStatus
 from web4os.goals.work import attempt_key, queue_task
 from web4os.tenancy import AccountId, bind_account
 from web4os.workers import jobs
-from web4os.workers.queue import set_queue
 
 
 def _connected(factory: Callable[[], Session], account_id: AccountId) -> Session:
@@ -166,26 +164,8 @@ def _reply(tokens: int) -> ModelReply:
                       completion_tokens=0, latency_ms=1, offline=True)
 
 
-class _Held:
-    """A queue that only records jobs, so the test drives the worker steps itself."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[str, dict[str, Any]]] = []
-
-    def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
-        self.jobs.append((name, kwargs))
-
-
-@pytest.fixture
-def held_queue() -> Iterator[_Held]:
-    q = _Held()
-    set_queue(q)
-    yield q
-    set_queue(None)
-
-
 def test_finished_task_redelivered_three_times_is_charged_once(
-    db: Session, tenant: Tenant, held_queue: _Held,
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
 ) -> None:
     """The worker's real paths: run_task redelivered, and _finish itself redelivered."""
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=4))

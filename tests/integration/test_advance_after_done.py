@@ -9,45 +9,18 @@ transactions really overlap (READ COMMITTED): the row locks ``_finish`` takes
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.factories import Tenant, make_planned_goal, plan_of
+from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
 from web4os.agents.brain import Deliverable, Review
 from web4os.agents.providers.base import ModelReply
 from web4os.agents.structured import CallRecord
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.work import queue_task
 from web4os.workers import jobs
-from web4os.workers.queue import set_queue
-
-
-class _Held:
-    """Records jobs instead of running them: the test drives each worker step itself."""
-
-    def __init__(self) -> None:
-        self.jobs: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-
-    def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
-        with self._lock:
-            self.jobs.append((name, kwargs))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.jobs]
-
-
-@pytest.fixture
-def held() -> Iterator[_Held]:
-    q = _Held()
-    set_queue(q)
-    yield q
-    set_queue(None)
-
 
 ACCEPTED = jobs.Outcome(deliverable=Deliverable(deliverable="Result.", note="ok"),
                         review=Review(verdict="accept"))
@@ -72,7 +45,7 @@ def _status(db: Session, goal_id: int) -> dict[str, TaskStatus]:
 
 
 def test_a_done_card_queues_its_dependents_and_the_last_one_closes_the_goal(
-    db: Session, tenant: Tenant, held: _Held,
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
 ) -> None:
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
                                                  ("b", "writer", ["a"]),
@@ -83,18 +56,18 @@ def test_a_done_card_queues_its_dependents_and_the_last_one_closes_the_goal(
     _run(a.id, tenant.id)
     assert _status(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED,
                                     "c": TaskStatus.QUEUED}
-    assert "advance_goal" not in held.names()  # no separate job, no reload of the goal
+    assert "advance_goal" not in held_queue.names()  # no separate job, no reload of the goal
     for key in ("b", "c"):
         task = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == key)).unique()
         _run(task.one().id, tenant.id)
-    assert held.names().count("finish_goal") == 1
+    assert held_queue.names().count("finish_goal") == 1
     db.rollback()
     assert db.get(Goal, goal.id).status == GoalStatus.COMPLETING  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("round_", range(4))
 def test_siblings_finishing_together_start_their_join_exactly_once(
-    db: Session, tenant: Tenant, held: _Held, round_: int,
+    db: Session, tenant: Tenant, held_queue: HeldQueue, round_: int,
 ) -> None:
     goal = make_planned_goal(db, tenant, plan_of(("b", "writer", []), ("c", "analyst", []),
                                                  ("d", "marketer", ["b", "c"])))
@@ -123,5 +96,5 @@ def test_siblings_finishing_together_start_their_join_exactly_once(
     assert not errors, errors
     assert _status(db, goal.id)["d"] == TaskStatus.QUEUED
     d_id = db.scalars(select(Task.id).where(Task.goal_id == goal.id, Task.key == "d")).one()
-    sent = [kw["task_id"] for name, kw in held.jobs if name == "run_task"]
+    sent = [kw["task_id"] for name, kw in held_queue.jobs if name == "run_task"]
     assert sent.count(d_id) == 1

@@ -42,7 +42,7 @@ from web4os.db import utcnow
 from web4os.errors import InvalidInput, InvalidPlan
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.statemachine import StaleTransition, transition, transition_goal
+from web4os.goals.statemachine import TERMINAL, StaleTransition, transition, transition_goal
 from web4os.goals.work import (
     OUT_OF_CREDITS,
     add_goal_spend,
@@ -161,6 +161,29 @@ def _planning_failed(s: Any, goal: Goal, error: Exception | None, attempt: int,
 
 # --- advancing ----------------------------------------------------------------
 
+def _queue_ready(s: Any, goal: Goal, ready: list[Task]) -> None:
+    """Queue each ready card (its credits reserved first); stop if a credit cap pauses the goal."""
+    for task in ready:
+        try:
+            with s.begin_nested():
+                queue_task(s, task, actor="ceo", reason="Its inputs are ready.",
+                           expect=TaskStatus.PLANNED)
+        except StaleTransition:
+            continue
+        if goal.status != GoalStatus.RUNNING:
+            return
+
+
+def _start_summary(s: Any, goal: Goal) -> None:
+    """Every card is settled: the goal moves to completing and the summary job is sent."""
+    try:
+        transition_goal(s, goal, GoalStatus.COMPLETING, actor="ceo",
+                        reason="All tasks are done; writing the summary.")
+    except StaleTransition:
+        return
+    enqueue(s, "finish_goal", goal_id=goal.id, account_id=goal.account_id)
+
+
 @job
 def advance_goal(goal_id: int, *, account_id: int) -> None:
     """Queue every task whose inputs are done; close the goal when all work is finished."""
@@ -171,22 +194,11 @@ def advance_goal(goal_id: int, *, account_id: int) -> None:
             return
         tasks = goals.goal_tasks(s, aid, goal_id)
         deps = goals.dependency_map(s, aid, goal_id)
-        for task in goals.ready_tasks(tasks, deps):
-            try:
-                with s.begin_nested():
-                    queue_task(s, task, actor="ceo", reason="Its inputs are ready.",
-                               expect=TaskStatus.PLANNED)
-            except StaleTransition:
-                continue
-            if goal.status != GoalStatus.RUNNING:  # a credit cap paused it
-                return
+        _queue_ready(s, goal, goals.ready_tasks(tasks, deps))
+        if goal.status != GoalStatus.RUNNING:  # a credit cap paused it
+            return
         if goals.all_finished(tasks):
-            try:
-                transition_goal(s, goal, GoalStatus.COMPLETING, actor="ceo",
-                                reason="All tasks are done; writing the summary.")
-            except StaleTransition:
-                return
-            enqueue(s, "finish_goal", goal_id=goal.id, account_id=account_id)
+            _start_summary(s, goal)
         else:
             replan.after_advance(s, goal, tasks, deps)
 
@@ -402,30 +414,13 @@ def _advance_after_done(s: Any, task: Task, account_id: int) -> None:
     aid = AccountId(account_id)
     ready = goals.ready_dependents(s, aid, task.id)
     if ready:
-        if not _account_active(s, account_id):
-            return
-        goal = task.goal
-        for nxt in ready:
-            try:
-                with s.begin_nested():
-                    queue_task(s, nxt, actor="ceo", reason="Its inputs are ready.",
-                               expect=TaskStatus.PLANNED)
-            except StaleTransition:
-                continue
-            if goal.status != GoalStatus.RUNNING:  # a credit cap paused it
-                return
+        if _account_active(s, account_id):
+            _queue_ready(s, task.goal, ready)
         return
     counts = goals.status_counts(s, aid, task.goal_id)
-    unfinished = {st for st, n in counts.items() if n and st not in (TaskStatus.DONE,
-                                                                      TaskStatus.CANCELLED)}
+    unfinished = {st for st, n in counts.items() if n and st not in TERMINAL}
     if not unfinished:
-        goal = task.goal
-        try:
-            transition_goal(s, goal, GoalStatus.COMPLETING, actor="ceo",
-                            reason="All tasks are done; writing the summary.")
-        except StaleTransition:
-            return
-        enqueue(s, "finish_goal", goal_id=goal.id, account_id=account_id)
+        _start_summary(s, task.goal)
     elif TaskStatus.FAILED in unfinished and not unfinished & replan.IN_FLIGHT:
         enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)  # re-plan?
 
