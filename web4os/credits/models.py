@@ -24,7 +24,8 @@ class CreditLedgerEntry(Base):
     """One signed movement of credits; ``sum(amount)`` is the account's balance.
 
     ``idempotency_key`` is unique, so a redelivered reservation or settlement
-    cannot be written twice: the second insert fails and its transaction rolls back.
+    cannot be written twice: the second insert is skipped (``ON CONFLICT DO NOTHING``)
+    and the balance change that came with it undone (``credits.service._move``).
     """
 
     __tablename__ = "credit_ledger"

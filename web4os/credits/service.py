@@ -3,7 +3,7 @@
 Why one guarded row and not a derived sum: the balance lives in
 ``accounts.credit_balance`` and changes only here, by a guarded
 ``UPDATE … SET credit_balance = credit_balance + :amount WHERE credit_balance >= :cost``
-in the same transaction (and savepoint) as the ledger entry that explains it.
+in the same transaction as the ledger entry that explains it.
 That makes "can this account pay?" and "take it" one atomic statement on both
 Postgres (the row lock serialises writers; READ COMMITTED re-checks the WHERE
 on the newest row) and SQLite (``BEGIN IMMEDIATE`` serialises writers). A
@@ -20,14 +20,19 @@ redelivered job cannot charge twice.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Insert, Table, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Account
 from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.db import utcnow
 from web4os.errors import InsufficientCredits, InvalidInput
 from web4os.tenancy import AccountId
 from web4os.workers.queue import enqueue
@@ -43,6 +48,7 @@ class Refs:
 
 
 NO_REFS = Refs()
+_LEDGER = cast(Table, CreditLedgerEntry.__table__)
 
 
 def balance(session: Session, account_id: AccountId) -> int:
@@ -72,6 +78,15 @@ def has_entry(session: Session, key: str) -> bool:
     )
 
 
+@functools.cache
+def _ledger_insert(dialect: str) -> Insert:
+    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` (built once)."""
+    table = _LEDGER
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (dialect_insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(table.c.id))
+
+
 def _move(
     session: Session,
     account_id: AccountId,
@@ -83,50 +98,42 @@ def _move(
     actor: str,
     reason: str,
     guarded: bool,
-    key_checked: bool = False,
-) -> CreditLedgerEntry | None:
-    """Change the balance by ``amount`` and write the entry; ``None`` if ``key`` was seen.
+) -> int | None:
+    """Change the balance by ``amount`` and write the entry (its id); ``None`` if ``key`` was seen.
 
-    Runs in a savepoint so that a duplicate key (a racing redelivery) rolls back
-    only this movement, not the caller's transaction. ``key_checked`` skips the
-    look-up when the caller has just made it (the unique index still guards).
+    Two statements and no savepoint: the guarded balance update, then the entry,
+    inserted unless its key exists (``ON CONFLICT DO NOTHING``; on Postgres a
+    racing insert of the same key waits for the other transaction, then finds it).
+    A key already seen puts the balance back in the same transaction, so a
+    redelivery moves nothing and the caller's transaction goes on.
     """
-    if key is not None and not key_checked and has_entry(session, key):
-        return None
-    try:
-        with session.begin_nested():
-            stmt = update(Account).where(Account.id == account_id)
-            if guarded and amount < 0:
-                stmt = stmt.where(Account.credit_balance >= -amount)
-            new_balance = session.execute(
-                stmt.values(credit_balance=Account.credit_balance + amount)
-                .returning(Account.credit_balance)
-                .execution_options(synchronize_session=False)
-            ).scalar_one_or_none()
-            if new_balance is None:
-                raise InsufficientCredits(
-                    "Out of credits — top up or ask your admin. "
-                    f"This needs {-amount} credit(s)."
-                )
-            entry = CreditLedgerEntry(
-                account_id=account_id,
-                kind=kind,
-                amount=amount,
-                balance_after=new_balance,
-                idempotency_key=key,
-                goal_id=refs.goal_id,
-                task_id=refs.task_id,
-                agent_id=refs.agent_id,
-                actor=actor,
-                reason=reason,
-            )
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
+    stmt = update(Account).where(Account.id == account_id)
+    if guarded and amount < 0:
+        stmt = stmt.where(Account.credit_balance >= -amount)
+    new_balance = session.execute(
+        stmt.values(credit_balance=Account.credit_balance + amount)
+        .returning(Account.credit_balance)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if new_balance is None:
         if key is not None and has_entry(session, key):
-            return None
-        raise
-    return entry
+            return None  # a repeat of a movement already made: nothing to pay
+        raise InsufficientCredits(
+            "Out of credits — top up or ask your admin. "
+            f"This needs {-amount} credit(s)."
+        )
+    entry_id = session.execute(_ledger_insert(session.get_bind().dialect.name), {
+        "account_id": account_id, "kind": kind, "amount": amount,
+        "balance_after": new_balance, "idempotency_key": key, "goal_id": refs.goal_id,
+        "task_id": refs.task_id, "agent_id": refs.agent_id, "actor": actor,
+        "reason": reason, "created_at": utcnow(),
+    }).scalar_one_or_none()
+    if entry_id is None:  # the key was seen: undo the balance change
+        session.execute(update(Account).where(Account.id == account_id)
+                        .values(credit_balance=Account.credit_balance - amount)
+                        .execution_options(synchronize_session=False))
+        return None
+    return int(entry_id)
 
 
 def grant(
@@ -139,7 +146,7 @@ def grant(
     kind: EntryKind = EntryKind.GRANT,
     key: str | None = None,
     resume: bool = False,
-) -> CreditLedgerEntry | None:
+) -> int | None:
     """Add credits: a signup grant, an admin's grant, a top-up (``kind=TOPUP``).
 
     ``resume=True`` lets work the account's balance or caps held back carry on by
@@ -163,7 +170,7 @@ def schedule_resume(session: Session, account_id: AccountId) -> None:
 
 def adjust(
     session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str
-) -> CreditLedgerEntry | None:
+) -> int | None:
     """An admin correction, up or down; a downward one cannot overdraw.
 
     An upward one resumes blocked work, like a top-up.
@@ -191,6 +198,53 @@ def reserve(
               refs=refs, actor="system", reason=reason, guarded=True)
     except InsufficientCredits:
         return False
+    return True
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One reservation of a batch (``reserve_many``)."""
+
+    key: str
+    amount: int
+    refs: Refs
+    reason: str
+
+
+def reserve_many(session: Session, account_id: AccountId, holds: Sequence[Hold]) -> bool:
+    """Hold credits for several pieces of work at once, all or nothing: True if every
+    hold is written; False, with nothing moved, if the account cannot pay them all or
+    one of the keys was already used (the caller then reserves one by one, which
+    sorts out which can start).
+
+    Three statements whatever the count: the key check, one guarded balance update
+    for the total, one multi-row insert.
+    """
+    if not holds:
+        return True
+    keys = [f"{h.key}:reserve" for h in holds]
+    if session.scalar(select(CreditLedgerEntry.id)
+                      .where(CreditLedgerEntry.idempotency_key.in_(keys)).limit(1)) is not None:
+        return False
+    total = sum(h.amount for h in holds)
+    new_balance = session.execute(
+        update(Account).where(Account.id == account_id, Account.credit_balance >= total)
+        .values(credit_balance=Account.credit_balance - total)
+        .returning(Account.credit_balance).execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if new_balance is None:
+        return False
+    running = new_balance + total
+    rows = []
+    now = utcnow()
+    for hold, key in zip(holds, keys, strict=True):
+        running -= hold.amount
+        rows.append({"account_id": account_id, "kind": EntryKind.RESERVATION,
+                     "amount": -hold.amount, "balance_after": running, "idempotency_key": key,
+                     "goal_id": hold.refs.goal_id, "task_id": hold.refs.task_id,
+                     "agent_id": hold.refs.agent_id, "actor": "system",
+                     "reason": hold.reason, "created_at": now})
+    session.execute(insert(_LEDGER), rows)
     return True
 
 
@@ -231,7 +285,7 @@ def settle(
         try:
             entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT,
                           key=settle_key, refs=refs, actor="system", reason=reason,
-                          guarded=True, key_checked=True)
+                          guarded=True)
         except InsufficientCredits:
             continue  # the balance moved under us; take what is left now
         return charged if entry is not None else 0

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from web4os.agents.models import Agent
 from web4os.errors import InvalidPlan
+from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.plans import validate_plan
 from web4os.goals.schemas import GoalCreate, Plan
@@ -40,8 +41,9 @@ def log_goal_event(
     data: dict[str, object] | None = None, task_id: int | None = None,
 ) -> None:
     """Append to the history (goal-level when ``task_id`` is None)."""
-    session.add(TaskEvent(account_id=goal.account_id, goal_id=goal.id, task_id=task_id,
-                          kind=kind, actor=actor, message=message, data=data or {}))
+    write_events(session, [event_row(account_id=goal.account_id, goal_id=goal.id,
+                                     task_id=task_id, kind=kind, actor=actor, message=message,
+                                     data=data)])
 
 
 def save_plan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,

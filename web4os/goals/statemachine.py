@@ -1,9 +1,9 @@
 """The task state machine: the only code that changes a task's status.
 
 Every change is a guarded ``UPDATE … WHERE status = :from`` (so two workers
-racing for the same card cannot both win) and writes a ``TaskEvent``. The
-events are left pending: they are flushed with the next query or the commit,
-several in one ``INSERT`` (a finished card writes four or more).
+racing for the same card cannot both win) and writes a ``TaskEvent``, at once
+or, when the caller passes ``history``, together with the caller's other events
+in one ``INSERT`` (a finished card writes four or more).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from web4os.db import utcnow
 from web4os.errors import Conflict
-from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
+from web4os.goals.history import event_row, write_events
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 
 S = TaskStatus
 
@@ -61,6 +62,7 @@ def transition(
     expect: TaskStatus | None = None,
     values: dict[str, Any] | None = None,
     claim_token: str | None = None,
+    history: list[dict[str, Any]] | None = None,
 ) -> None:
     """Move ``task`` to ``to``, atomically, and record why.
 
@@ -68,6 +70,8 @@ def transition(
     loaded one); if the row has moved on, ``StaleTransition`` is raised and
     nothing is written. ``values`` are extra columns set in the same UPDATE.
     ``claim_token`` additionally requires the running attempt to be the caller's.
+    ``history``: append the event there for the caller to write (``write_events``)
+    with its others, instead of writing it now.
     """
     src = expect or task.status
     if not can_transition(src, to):
@@ -85,28 +89,18 @@ def transition(
     stmt = update(Task).where(Task.id == task.id, Task.status == src)
     if claim_token is not None:
         stmt = stmt.where(Task.claim_token == claim_token)
-    with session.no_autoflush:  # pending history rows go out together, in one INSERT
-        result = session.execute(
-            stmt.values(**changes)
-            .execution_options(synchronize_session=False)
-        )
+    result = session.execute(stmt.values(**changes).execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleTransition("This card changed while you were looking; reload and try again.")
     for name, value in changes.items():
         set_committed_value(task, name, value)  # mirror the UPDATE without a reload
-    session.add(
-        TaskEvent(
-            account_id=task.account_id,
-            goal_id=task.goal_id,
-            task_id=task.id,
-            kind="status",
-            from_status=src.value,
-            to_status=to.value,
-            actor=actor,
-            message=reason,
-            data=data or {},
-        )
-    )
+    row = event_row(account_id=task.account_id, goal_id=task.goal_id, task_id=task.id,
+                    kind="status", from_status=src.value, to_status=to.value, actor=actor,
+                    message=reason, data=data)
+    if history is None:
+        write_events(session, [row])
+    else:
+        history.append(row)
 
 
 # --- goals --------------------------------------------------------------------
@@ -136,15 +130,14 @@ def transition_goal(
     if to == G.COMPLETED:
         changes["completed_at"] = utcnow()
     changes.update(values or {})
-    with session.no_autoflush:
-        result = session.execute(
-            update(Goal).where(Goal.id == goal.id, Goal.status == src).values(**changes)
-            .execution_options(synchronize_session=False)
-        )
+    result = session.execute(
+        update(Goal).where(Goal.id == goal.id, Goal.status == src).values(**changes)
+        .execution_options(synchronize_session=False)
+    )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleTransition("This goal changed meanwhile; reload and try again.")
     for name, value in changes.items():
         set_committed_value(goal, name, value)
-    session.add(TaskEvent(account_id=goal.account_id, goal_id=goal.id, task_id=None,
-                          kind="goal_status", from_status=src.value, to_status=to.value,
-                          actor=actor, message=reason))
+    write_events(session, [event_row(account_id=goal.account_id, goal_id=goal.id, task_id=None,
+                                     kind="goal_status", from_status=src.value,
+                                     to_status=to.value, actor=actor, message=reason)])

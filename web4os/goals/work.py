@@ -12,14 +12,19 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from web4os.agents.structured import CallRecord
 from web4os.credits import caps
+from web4os.credits import service as credits
 from web4os.credits.caps import CapBreach
-from web4os.credits.service import Refs
+from web4os.credits.service import Hold, Refs
+from web4os.db import utcnow
 from web4os.errors import InsufficientCredits
-from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
+from web4os.goals.history import event_row, write_events
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.statemachine import transition, transition_goal
+from web4os.tenancy import account_id_of
 from web4os.workers.queue import enqueue
 
 OUT_OF_CREDITS = ("Out of credits — top up or ask your admin. "
@@ -77,6 +82,56 @@ def queue_task(
     return True
 
 
+class _PayOneByOne(Exception):
+    """The batch cannot be paid as one: undo it and queue the cards one by one."""
+
+
+def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: str) -> bool:
+    """Queue planned cards together: one UPDATE, one hold for all, one history INSERT.
+
+    For the common case of a finished card unblocking several others. Returns False,
+    having changed nothing, when a credit cap could apply or the account cannot
+    pay them all; the caller then queues them one by one with ``queue_task``,
+    which blocks each card that cannot start and says why. The caller has
+    checked the goal's own cap.
+
+    The cards' rows are claimed first (``UPDATE … WHERE status = 'planned'``): on
+    Postgres that locks them, so a racing worker queuing the same cards waits,
+    then finds them taken and holds nothing for them.
+    """
+    if not tasks:
+        return True
+    if any(t.agent.credit_cap is not None for t in tasks):
+        return False
+    now = utcnow()
+    changes: dict[str, Any] = {"status": TaskStatus.QUEUED, "status_reason": reason,
+                               "queued_at": now, "updated_at": now, "claim_token": None,
+                               "lease_expires_at": None}
+    try:
+        with session.begin_nested():
+            won = set(session.scalars(
+                update(Task).where(Task.id.in_([t.id for t in tasks]),
+                                   Task.status == TaskStatus.PLANNED)
+                .values(**changes).returning(Task.id)
+                .execution_options(synchronize_session=False)))
+            queued = [t for t in tasks if t.id in won]
+            holds = [Hold(attempt_key(t.id, t.attempts + 1), t.estimated_credits, refs_of(t),
+                          f"Hold for “{t.title}” (attempt {t.attempts + 1})") for t in queued]
+            if not credits.reserve_many(session, account_id_of(tasks[0]), holds):
+                raise _PayOneByOne
+    except _PayOneByOne:
+        return False
+    for task in queued:
+        for name, value in changes.items():
+            set_committed_value(task, name, value)
+        enqueue(session, "run_task", task_id=task.id, account_id=task.account_id)
+    write_events(session, [event_row(
+        account_id=t.account_id, goal_id=t.goal_id, task_id=t.id, kind="status", actor=actor,
+        message=reason, from_status=TaskStatus.PLANNED.value, to_status=TaskStatus.QUEUED.value,
+    ) for t in queued])
+    return True
+
+
 def pause_for_cap(session: Session, goal: Goal, breach: CapBreach) -> None:
     """Pause a running goal with a card saying which cap, spent vs cap, and what to do."""
     if goal.status == GoalStatus.RUNNING:
@@ -88,9 +143,17 @@ def record_calls(
     calls: Sequence[CallRecord],
 ) -> None:
     """One history event per model call: tokens, latency, credits, model."""
+    write_events(session, model_call_events(account_id=account_id, goal_id=goal_id,
+                                            task_id=task_id, calls=calls))
+
+
+def model_call_events(*, account_id: int, goal_id: int, task_id: int | None,
+                      calls: Sequence[CallRecord]) -> list[dict[str, Any]]:
+    """The history rows of ``calls`` (for a caller that writes them with its others)."""
+    rows = []
     for call in calls:
         r = call.reply
-        session.add(TaskEvent(
+        rows.append(event_row(
             account_id=account_id, goal_id=goal_id, task_id=task_id, kind="model_call",
             actor=call.agent_slug,
             message=(f"{call.purpose} · {r.model} · {r.prompt_tokens}+{r.completion_tokens} "
@@ -98,6 +161,7 @@ def record_calls(
                      + (f" · failed: {r.extra['error']}" if "error" in r.extra else "")),
             data=call.as_event_data(),
         ))
+    return rows
 
 
 def add_goal_spend(session: Session, goal_id: int, credits_charged: int) -> None:

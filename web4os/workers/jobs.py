@@ -8,6 +8,7 @@ events, credit settlement, the next state) commit together.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from web4os.accounts.models import Account, AccountStatus
 from web4os.agents import brain
@@ -41,17 +42,20 @@ from web4os.credits.service import Refs
 from web4os.db import utcnow
 from web4os.errors import InvalidInput, InvalidPlan
 from web4os.goals import service as goals
+from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.statemachine import TERMINAL, StaleTransition, transition, transition_goal
 from web4os.goals.work import (
     OUT_OF_CREDITS,
     add_goal_spend,
     attempt_key,
+    model_call_events,
+    queue_many,
     queue_task,
     record_calls,
     refs_of,
 )
-from web4os.tenancy import AccountId
+from web4os.tenancy import AccountId, account_id_of
 from web4os.workers.context import system_session, tenant_session
 from web4os.workers.queue import enqueue, get_queue
 
@@ -61,6 +65,7 @@ JOBS: dict[str, Callable[..., None]] = {}
 
 PLAN_CREDITS = 3
 SUMMARY_CREDITS = 2
+READY = "Its inputs are ready."
 
 
 def job(fn: Callable[..., None]) -> Callable[..., None]:
@@ -162,12 +167,17 @@ def _planning_failed(s: Any, goal: Goal, error: Exception | None, attempt: int,
 # --- advancing ----------------------------------------------------------------
 
 def _queue_ready(s: Any, goal: Goal, ready: list[Task]) -> None:
-    """Queue each ready card (its credits reserved first); stop if a credit cap pauses the goal."""
+    """Queue each ready card (its credits reserved first); stop if a credit cap pauses the goal.
+
+    Together in one go when no cap is set and the account can pay them all (the
+    common case); else one by one, so each card that cannot start says why.
+    """
+    if goal.credit_cap is None and queue_many(s, ready, actor="ceo", reason=READY):
+        return
     for task in ready:
         try:
             with s.begin_nested():
-                queue_task(s, task, actor="ceo", reason="Its inputs are ready.",
-                           expect=TaskStatus.PLANNED)
+                queue_task(s, task, actor="ceo", reason=READY, expect=TaskStatus.PLANNED)
         except StaleTransition:
             continue
         if goal.status != GoalStatus.RUNNING:
@@ -374,47 +384,76 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
                                  + outcome.tool_credits,
                                  refs=refs_of(task),
                                  reason=f"“{task.title}” (attempt {claim.attempt})")
-        task.actual_credits += charged
-        goal_status = _touch_goal(s, aid, task.goal_id, charged)
-        record_calls(s, account_id=account_id, goal_id=task.goal_id, task_id=task.id, calls=calls)
+        goal = _touch_goal(s, aid, task.goal_id, charged)
+        history = model_call_events(account_id=account_id, goal_id=task.goal_id,
+                                    task_id=task.id, calls=calls)
         if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
-            goals.log_goal_event(s, task.goal, kind="discarded", actor="system", task_id=task.id,
-                                 message="A late result was discarded: the card had moved on.")
+            task.actual_credits += charged
+            history.append(event_row(
+                account_id=account_id, goal_id=task.goal_id, task_id=task.id, kind="discarded",
+                actor="system", message="A late result was discarded: the card had moved on."))
+            write_events(s, history)
             return
         done = False
+        spent = {"actual_credits": task.actual_credits + charged}
         if outcome.deliverable is not None:
-            done = _deliver(s, task, claim, outcome.deliverable, outcome.review)
+            done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
         else:
-            _attempt_failed(s, task, claim, outcome.error)
-        if done and goal_status == GoalStatus.RUNNING:
-            _advance_after_done(s, task, account_id)
+            _attempt_failed(s, task, claim, outcome.error, spent, history)
+        write_events(s, history)
+        if done and goal is not None and goal.status == GoalStatus.RUNNING:
+            _advance_after_done(s, task, goal)
         else:  # failures, send-backs and cards waiting for the operator: the full check
             enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
 
 
-def _touch_goal(s: Any, aid: AccountId, goal_id: int, charged: int) -> GoalStatus | None:
-    """Add this attempt's charge to the goal, lock its row, and return its status.
+@dataclass(frozen=True)
+class _Touched:
+    """What finishing a card needs to know of its goal, read as the goal row is locked."""
+
+    status: GoalStatus
+    credit_cap: int | None
+    account_active: bool
+
+
+def _touch_goal(s: Any, aid: AccountId, goal_id: int, charged: int) -> _Touched | None:
+    """Add this attempt's charge to the goal, lock its row, and read its state.
 
     The row locks matter on Postgres: two sibling cards finishing at once take turns
     (the settlement has already locked the account row; this locks the goal row
     too, so the rule holds even for work that moves no credits), and the second
     one, once the first has committed, sees its sibling done and starts the card
-    that needed both. Neither can miss it.
+    that needed both. Neither can miss it. The account's status comes back in the
+    same statement.
     """
-    status: GoalStatus | None = s.scalar(
-        update(Goal).where(Goal.id == goal_id, Goal.account_id == aid)
-        .values(credits_spent=Goal.credits_spent + charged, updated_at=utcnow())
-        .returning(Goal.status).execution_options(synchronize_session=False))
-    return status
+    row = s.execute(_touch_stmt(), {"aid": aid, "goal_id": goal_id, "charged": charged,
+                                    "now": utcnow()}).first()
+    if row is None:
+        return None
+    return _Touched(GoalStatus(row[0]), row[1], row[2] == AccountStatus.ACTIVE)
 
 
-def _advance_after_done(s: Any, task: Task, account_id: int) -> None:
+@functools.cache
+def _touch_stmt() -> Any:
+    account_status = (select(Account.status).where(Account.id == Goal.account_id)
+                      .scalar_subquery())
+    return (update(Goal).where(Goal.id == bindparam("goal_id"),
+                               Goal.account_id == bindparam("aid"))
+            .values(credits_spent=Goal.credits_spent + bindparam("charged"),
+                    updated_at=bindparam("now"))
+            .returning(Goal.status, Goal.credit_cap, account_status)
+            .execution_options(synchronize_session=False))
+
+
+def _advance_after_done(s: Any, task: Task, goal: _Touched) -> None:
     """A card is done: start the cards it unblocked, or close the goal, in this same
     transaction (no ``advance_goal`` job and no reload of the whole goal per card)."""
-    aid = AccountId(account_id)
+    aid = account_id_of(task)
     ready = goals.ready_dependents(s, aid, task.id)
     if ready:
-        if _account_active(s, account_id):
+        if goal.account_active and not (
+                goal.credit_cap is None
+                and queue_many(s, ready, actor="ceo", reason=READY)):
             _queue_ready(s, task.goal, ready)
         return
     counts = goals.status_counts(s, aid, task.goal_id)
@@ -422,23 +461,26 @@ def _advance_after_done(s: Any, task: Task, account_id: int) -> None:
     if not unfinished:
         _start_summary(s, task.goal)
     elif TaskStatus.FAILED in unfinished and not unfinished & replan.IN_FLIGHT:
-        enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)  # re-plan?
+        enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=task.account_id)  # re-plan?
 
 
-def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable,
-             review: Review | None) -> bool:
+def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Review | None,
+             spent: dict[str, Any], history: list[dict[str, Any]]) -> bool:
     """Record the result and the CEO agent's verdict; True if the card is now done."""
     transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
                reason=result.note or "Result ready for review.", claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
-                       "claim_token": None, "lease_expires_at": None})
+                       "claim_token": None, "lease_expires_at": None, **spent},
+               history=history)
     if review is None:
         return False
     if review.verdict == "accept":
         transition(s, task, TaskStatus.DONE, actor="ceo",
-                   reason=review.feedback or "Accepted by the CEO agent.")
+                   reason=review.feedback or "Accepted by the CEO agent.", history=history)
         return True
     if task.attempts < get_settings().max_task_attempts:
+        write_events(s, history)  # in order, before the send-back's own events
+        history.clear()
         queue_task(s, task, actor="ceo", reason=f"Sent back by the CEO agent: {review.feedback}",
                    values={"feedback": review.feedback})
     else:
@@ -447,12 +489,15 @@ def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable,
     return False
 
 
-def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None) -> None:
+def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None,
+                    spent: dict[str, Any], history: list[dict[str, Any]]) -> None:
     max_attempts = get_settings().max_task_attempts
     if isinstance(error, ModelError) and error.retryable and task.attempts < max_attempts:
         wait = max(_backoff(task.attempts), error.retry_after or 0.0)
+        write_events(s, history)
+        history.clear()
         queue_task(s, task, actor="system", reason=f"{error} Retrying in {wait:.0f} s.",
-                   countdown=wait, claim_token=claim.token)
+                   countdown=wait, claim_token=claim.token, values=spent)
         return
     raw = getattr(error, "raw", "")
     message = getattr(error, "message", None) or str(error)
@@ -460,7 +505,8 @@ def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None) -
                reason=f"{message} Retry, edit the instructions, or reassign the card.",
                claim_token=claim.token,
                values={"output": raw, "claim_token": None, "lease_expires_at": None,
-                       "note": "The model's raw answer is shown below." if raw else ""})
+                       "note": "The model's raw answer is shown below." if raw else "", **spent},
+               history=history)
 
 
 # --- closing ------------------------------------------------------------------

@@ -1,0 +1,37 @@
+"""Writing the append-only history: one Core ``INSERT`` per batch of events.
+
+Events are never read back by the code that writes them, so they skip the ORM's
+unit of work: no identity map, no primary-key fetch per row (SQLite cannot batch
+an ORM insert that must return ids, so each event would be its own statement).
+They are written at once, in the caller's transaction, so a rolled-back
+savepoint takes its events with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import Insert, Table, insert
+from sqlalchemy.orm import Session
+
+from web4os.db import utcnow
+from web4os.goals.models import TaskEvent
+
+_TABLE = cast(Table, TaskEvent.__table__)
+_INSERT: Insert = insert(_TABLE)
+
+
+def event_row(*, account_id: int, goal_id: int, task_id: int | None, kind: str, actor: str,
+              message: str = "", data: dict[str, Any] | None = None,
+              from_status: str | None = None, to_status: str | None = None) -> dict[str, Any]:
+    """One history row, every column named (an executemany needs the same keys per row)."""
+    return {"account_id": account_id, "goal_id": goal_id, "task_id": task_id, "kind": kind,
+            "from_status": from_status, "to_status": to_status, "actor": actor,
+            "message": message, "data": data or {}, "created_at": utcnow()}
+
+
+def write_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (from ``event_row``) in one statement."""
+    if rows:
+        session.execute(_INSERT, list(rows))
