@@ -194,3 +194,22 @@ def test_finished_task_redelivered_three_times_is_charged_once(
     assert done is not None and done.status == TaskStatus.DONE
     assert done.actual_credits == cost
     assert done.goal.credits_spent == cost
+
+
+def test_a_movement_repeated_with_its_key_moves_nothing_even_when_the_balance_is_short(
+    db: Session, tenant: Tenant,
+) -> None:
+    """The key is checked by the insert itself (no savepoint): a repeat puts the balance
+    back in the same transaction, and a repeat the balance could no longer pay is still
+    recognised as a repeat rather than refused."""
+    aid = tenant.id
+    assert credits.reserve(db, aid, "task:y:a1", 600, refs=NO_REFS, reason="hold")
+    assert credits.reserve(db, aid, "task:y:a1", 600, refs=NO_REFS, reason="again")  # 400 left
+    assert credits.reserve(db, aid, "task:y:a1", 300, refs=NO_REFS, reason="smaller repeat")
+    db.commit()
+    assert credits.balance(db, aid) == 400
+    assert _entries(db, aid, EntryKind.RESERVATION) == 1
+    assert credits.grant(db, aid, 5, actor="test", reason="a", key="pay-1") is not None
+    assert credits.grant(db, aid, 5, actor="test", reason="b", key="pay-1") is None
+    db.commit()
+    assert credits.balance(db, aid) == 405

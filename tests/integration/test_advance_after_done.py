@@ -18,8 +18,11 @@ from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
 from web4os.agents.brain import Deliverable, Review
 from web4os.agents.providers.base import ModelReply
 from web4os.agents.structured import CallRecord
+from web4os.credits import service as credits
+from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.work import queue_task
+from web4os.goals.service import task_events
+from web4os.goals.work import OUT_OF_CREDITS, queue_task
 from web4os.workers import jobs
 
 ACCEPTED = jobs.Outcome(deliverable=Deliverable(deliverable="Result.", note="ok"),
@@ -98,3 +101,97 @@ def test_siblings_finishing_together_start_their_join_exactly_once(
     d_id = db.scalars(select(Task.id).where(Task.goal_id == goal.id, Task.key == "d")).one()
     sent = [kw["task_id"] for name, kw in held_queue.jobs if name == "run_task"]
     assert sent.count(d_id) == 1
+
+
+def _fan_out(db: Session, tenant: Tenant) -> tuple[Goal, Task]:
+    """``a`` unblocks ``b``, ``c`` and ``d`` (2 credits each); ``a`` is queued."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"]),
+                                                 ("c", "analyst", ["a"]),
+                                                 ("d", "marketer", ["a"])))
+    a = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == "a")).unique().one()
+    assert queue_task(db, a, actor="test", reason="go")
+    db.commit()
+    return goal, a
+
+
+def _holds(db: Session, goal_id: int) -> dict[str, list[int]]:
+    db.rollback()
+    rows = db.execute(select(Task.key, CreditLedgerEntry.amount, CreditLedgerEntry.balance_after)
+                      .join(Task, Task.id == CreditLedgerEntry.task_id)
+                      .where(CreditLedgerEntry.goal_id == goal_id,
+                             CreditLedgerEntry.kind == EntryKind.RESERVATION)
+                      .order_by(CreditLedgerEntry.id)).all()
+    out: dict[str, list[int]] = {}
+    for key, amount, after in rows:
+        out.setdefault(key, []).extend([amount, after])
+    return out
+
+
+def test_unblocked_cards_are_queued_together_each_with_its_own_hold_and_history(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    goal, a = _fan_out(db, tenant)
+    _run(a.id, tenant.id)
+    assert _status(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED,
+                                    "c": TaskStatus.QUEUED, "d": TaskStatus.QUEUED}
+    # a held 2 (998), was charged 1 (999); then one hold per card, in order, with the
+    # balance each entry left: the ledger reads like three separate reservations.
+    assert _holds(db, goal.id) == {"a": [-2, 998], "b": [-2, 997], "c": [-2, 995],
+                                   "d": [-2, 993]}
+    assert credits.balance(db, tenant.id) == 993
+    for key in ("b", "c", "d"):
+        task = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == key)).unique()
+        one = task.one()
+        history = [(e.kind, e.from_status, e.to_status) for e in task_events(db, tenant.id,
+                                                                             one.id)]
+        assert history == [("status", "planned", "queued")]
+        assert one.queued_at is not None and one.status_reason == jobs.READY
+    sent = [kw["task_id"] for name, kw in held_queue.jobs if name == "run_task"]
+    assert len(sent) == len(set(sent)) == 4  # a, then b, c and d once each
+
+
+def test_when_the_account_cannot_pay_them_all_the_cards_it_can_pay_start_and_the_rest_wait(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    goal, a = _fan_out(db, tenant)
+    credits.adjust(db, tenant.id, -995, actor="test", reason="leave 3 after a's hold")
+    db.commit()
+    _run(a.id, tenant.id)  # a costs 1 of its 2: 4 left, enough for two cards of three
+    status = _status(db, goal.id)
+    assert sorted(status.values()) == sorted([TaskStatus.DONE, TaskStatus.QUEUED,
+                                              TaskStatus.QUEUED, TaskStatus.BLOCKED])
+    blocked = db.scalars(select(Task).where(Task.goal_id == goal.id,
+                                            Task.status == TaskStatus.BLOCKED)).unique().one()
+    assert blocked.status_reason == OUT_OF_CREDITS
+    assert credits.balance(db, tenant.id) == 0
+
+
+def test_two_workers_queuing_the_same_cards_hold_credits_for_each_card_once(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", []), ("c", "analyst", [])))
+    goal_id, account_id = goal.id, tenant.id
+    db.commit()
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def advance() -> None:
+        try:
+            start.wait(timeout=10)
+            jobs.advance_goal(goal_id, account_id=account_id)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=advance) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert set(_status(db, goal.id).values()) == {TaskStatus.QUEUED}
+    assert {key: len(v) // 2 for key, v in _holds(db, goal.id).items()} == {"a": 1, "b": 1,
+                                                                           "c": 1}
+    sent = [kw["task_id"] for name, kw in held_queue.jobs if name == "run_task"]
+    assert len(sent) == len(set(sent)) == 3
