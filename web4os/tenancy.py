@@ -34,11 +34,12 @@ still check that.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from typing import Any, NewType, Protocol, TypeVar
 
-from sqlalchemy import Select, event, select, text
+from sqlalchemy import Select, bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from web4os.config import get_settings
@@ -89,11 +90,19 @@ def scoped(model: type[T], account_id: AccountId) -> Select[T]:
 
 def get_owned(session: Session, model: type[T], row_id: int, account_id: AccountId) -> T:
     """Load one row of this account or raise ``NotFound`` (also for other accounts' rows)."""
-    columns: Any = model
-    row = session.scalars(scoped(model, account_id).where(columns.id == row_id)).first()
+    row: T | None = session.scalars(_owned_stmt(model),
+                                    {"account_id": account_id, "row_id": row_id}).first()
     if row is None:
         raise NotFound(f"No such {model.__name__.lower()}.")
     return row
+
+
+@functools.cache
+def _owned_stmt(model: type[T]) -> Select[T]:
+    """``scoped(model)`` for one id, built once per model (workers load rows by id a lot)."""
+    columns: Any = model
+    return select(model).where(columns.account_id == bindparam("account_id"),
+                               columns.id == bindparam("row_id"))
 
 
 def bind_account(session: Session, account_id: AccountId | None,

@@ -15,15 +15,16 @@ empty result is free.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from web4os.agents.models import Note
+from web4os.agents.models import Agent, Note
 from web4os.agents.providers.base import ToolCall, ToolSpec
 from web4os.credits.pricing import cost_of_tool_run
 from web4os.errors import InvalidInput
@@ -95,19 +96,29 @@ class ReadGoalOutputs:
     }
 
     def run(self, session: Session, scope: ToolScope, args: dict[str, Any]) -> ToolResult:
-        from web4os.goals.models import Task, TaskStatus
-
-        stmt = scoped(Task, scope.account_id).where(
-            Task.goal_id == scope.goal_id, Task.id != scope.task_id,
-            Task.status == TaskStatus.DONE)
-        if scope.skip_task_ids:
-            stmt = stmt.where(Task.id.not_in(scope.skip_task_ids))
         key = str(args.get("task_key") or "").strip()
-        if key:
-            stmt = stmt.where(Task.key == key)
-        tasks = session.scalars(stmt.order_by(Task.position, Task.id).limit(OUTPUT_DOCS)).unique()
-        return ToolResult([f"--- DOC: {t.title} (by {t.agent.name}) ---\n"
-                           f"{t.output[:OUTPUT_CHARS]}" for t in tasks])
+        rows = session.execute(_outputs_stmt(bool(key)), {
+            "account_id": scope.account_id, "goal_id": scope.goal_id, "task_id": scope.task_id,
+            "skip": sorted(scope.skip_task_ids), "key": key})
+        return ToolResult([f"--- DOC: {title} (by {agent}) ---\n{output}"
+                           for title, agent, output in rows])
+
+
+@functools.cache
+def _outputs_stmt(by_key: bool) -> Select[str, str, str]:
+    """Built once per shape (it runs for every card): the columns the prompt shows, the
+    output cut in SQL, the account and goal as bound parameters."""
+    from web4os.goals.models import Task, TaskStatus
+
+    stmt = (select(Task.title, Agent.name, func.substr(Task.output, 1, OUTPUT_CHARS))
+            .join(Agent, Agent.id == Task.agent_id)
+            .where(Task.account_id == bindparam("account_id"),
+                   Task.goal_id == bindparam("goal_id"), Task.id != bindparam("task_id"),
+                   Task.status == TaskStatus.DONE,
+                   Task.id.not_in(bindparam("skip", expanding=True))))
+    if by_key:
+        stmt = stmt.where(Task.key == bindparam("key"))
+    return stmt.order_by(Task.position, Task.id).limit(OUTPUT_DOCS)
 
 
 class NotesTool:
@@ -125,12 +136,19 @@ class NotesTool:
 
     def run(self, session: Session, scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         query = str(args.get("query") or "").strip()[:100]
-        stmt = scoped(Note, scope.account_id)
-        if query:
-            stmt = stmt.where(or_(Note.title.ilike(f"%{query}%"), Note.body.ilike(f"%{query}%")))
-        notes = session.scalars(stmt.order_by(Note.updated_at.desc(), Note.id.desc())
-                                .limit(NOTE_PROMPT_LIMIT))
-        return ToolResult([f"{n.title}: {' '.join(n.body.split())[:NOTE_CHARS]}" for n in notes])
+        rows = session.execute(_notes_stmt(bool(query)),
+                               {"account_id": scope.account_id, "like": f"%{query}%"})
+        return ToolResult([f"{title}: {' '.join(body.split())[:NOTE_CHARS]}"
+                           for title, body in rows])
+
+
+@functools.cache
+def _notes_stmt(by_query: bool) -> Select[str, str]:
+    stmt = select(Note.title, Note.body).where(Note.account_id == bindparam("account_id"))
+    if by_query:
+        like = bindparam("like", type_=String)
+        stmt = stmt.where(or_(Note.title.ilike(like), Note.body.ilike(like)))
+    return stmt.order_by(Note.updated_at.desc(), Note.id.desc()).limit(NOTE_PROMPT_LIMIT)
 
 
 TOOLS: dict[str, Tool] = {t.name: t for t in (ReadGoalOutputs(), NotesTool())}

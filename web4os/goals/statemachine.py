@@ -8,9 +8,10 @@ in one ``INSERT`` (a finished card writes four or more).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import ClauseElement, Update, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -51,6 +52,19 @@ def can_transition(src: TaskStatus, dst: TaskStatus) -> bool:
     return dst in TRANSITIONS[src]
 
 
+@functools.lru_cache(maxsize=512)
+def _task_update(columns: tuple[str, ...], with_token: bool) -> Update:
+    """The guarded UPDATE for one set of columns, built once (a card's life runs the same
+    few shapes over and over; building a statement costs more than running it)."""
+    table = Task.__table__.c
+    stmt = update(Task).where(Task.id == bindparam("_id"), Task.status == bindparam("_from"))
+    if with_token:
+        stmt = stmt.where(Task.claim_token == bindparam("_token"))
+    return (stmt.values({name: bindparam(f"v_{name}", type_=table[name].type)
+                         for name in columns})
+            .execution_options(synchronize_session=False))
+
+
 def transition(
     session: Session,
     task: Task,
@@ -86,10 +100,16 @@ def transition(
     if to in TERMINAL or to in (S.NEEDS_REVIEW, S.FAILED):
         changes.setdefault("finished_at", now)
     changes.update(values or {})
-    stmt = update(Task).where(Task.id == task.id, Task.status == src)
-    if claim_token is not None:
-        stmt = stmt.where(Task.claim_token == claim_token)
-    result = session.execute(stmt.values(**changes).execution_options(synchronize_session=False))
+    if any(isinstance(v, ClauseElement) for v in changes.values()):  # SQL, not values
+        stmt = update(Task).where(Task.id == task.id, Task.status == src)
+        if claim_token is not None:
+            stmt = stmt.where(Task.claim_token == claim_token)
+        result = session.execute(stmt.values(**changes)
+                                 .execution_options(synchronize_session=False))
+    else:
+        params = {f"v_{name}": value for name, value in changes.items()}
+        params.update(_id=task.id, _from=src, _token=claim_token)
+        result = session.execute(_task_update(tuple(changes), claim_token is not None), params)
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleTransition("This card changed while you were looking; reload and try again.")
     for name, value in changes.items():

@@ -40,7 +40,7 @@ from web4os.credits import caps
 from web4os.credits import service as credits
 from web4os.credits.service import Refs
 from web4os.db import utcnow
-from web4os.errors import InvalidInput, InvalidPlan
+from web4os.errors import InvalidInput, InvalidPlan, NotFound
 from web4os.goals import service as goals
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
@@ -231,18 +231,18 @@ class Claim:
     tool_scope: ToolScope | None = None  # set when tools are offered as functions
 
 
-def _log_tool_run(s: Any, goal: Goal, task: Task, run: ToolRun) -> None:
-    goals.log_goal_event(s, goal, kind="tool_run", actor=task.agent.slug, task_id=task.id,
-                         message=f"{run.tool} · {run.result.items} item(s) · "
-                                 f"{run.credits} credit(s)", data=run.as_event_data())
+def _tool_run_event(task: Task, run: ToolRun) -> dict[str, Any]:
+    return event_row(account_id=task.account_id, goal_id=task.goal_id, task_id=task.id,
+                     kind="tool_run", actor=task.agent.slug,
+                     message=f"{run.tool} · {run.result.items} item(s) · {run.credits} credit(s)",
+                     data=run.as_event_data())
 
 
 def _load_context(s: Any, task: Task, goal: Goal, inputs: list[Task],
                   scope: ToolScope, prerun: bool) -> tuple[TaskContext, int]:
     """The specialist's context: its inputs, plus what its tools find (metered, recorded)."""
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
-    for run in runs:
-        _log_tool_run(s, goal, task, run)
+    write_events(s, [_tool_run_event(task, run) for run in runs])
     found = {run.tool: run.result.lines for run in runs}
     ctx = TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
                       instructions=task.instructions,
@@ -256,14 +256,14 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
     """Move a queued task to running under a fresh lease; None if it is not ours to run."""
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
-        task = goals.get_task(s, aid, task_id)
+        row = s.execute(_claim_stmt(), {"aid": aid, "task_id": task_id}).first()
+        if row is None:
+            raise NotFound("No such task.")
+        task, goal, account_status = row
         if task.status != TaskStatus.QUEUED:
             return None
-        row = s.execute(select(Goal, Account.status).join(Account, Account.id == Goal.account_id)
-                        .where(Goal.id == task.goal_id, Goal.account_id == aid)).first()
-        if row is None or row[0].status != GoalStatus.RUNNING or row[1] != AccountStatus.ACTIVE:
+        if goal.status != GoalStatus.RUNNING or account_status != AccountStatus.ACTIVE:
             return None
-        goal = row[0]
         token = uuid.uuid4().hex
         lease = utcnow() + timedelta(seconds=get_settings().task_lease_seconds)
         try:
@@ -283,6 +283,14 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
         return Claim(task.id, goal.id, token, task.attempts, task.agent, agents.ceo(s, aid), ctx,
                      review_by_ceo=not task.requires_approval, tool_credits=tool_credits,
                      tool_scope=scope if functions else None)
+
+
+@functools.cache
+def _claim_stmt() -> Any:
+    """The card, its goal and its account's status: one query for everything a claim checks."""
+    return (select(Task, Goal, Account.status)
+            .join(Goal, Goal.id == Task.goal_id).join(Account, Account.id == Task.account_id)
+            .where(Task.id == bindparam("task_id"), Task.account_id == bindparam("aid")))
 
 
 class _LeaseKeeper:
@@ -342,7 +350,7 @@ def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
                 result = run_tool_call(s, scope, call, allowed)
             except InvalidInput as exc:
                 return exc.message
-            _log_tool_run(s, task.goal, task, result)
+            write_events(s, [_tool_run_event(task, result)])
         outcome.tool_credits += result.credits
         return "\n\n".join(result.result.lines) or "(nothing found)"
 
