@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent
@@ -51,9 +51,12 @@ def specialists(session: Session, account_id: AccountId) -> list[Agent]:
     return [a for a in list_agents(session, account_id, enabled_only=True) if not a.is_ceo]
 
 
+_CEO = select(Agent).where(Agent.account_id == bindparam("account_id"), Agent.is_ceo.is_(True))
+
+
 def ceo(session: Session, account_id: AccountId) -> Agent:
     """The account's CEO agent."""
-    agent = session.scalars(scoped(Agent, account_id).where(Agent.is_ceo.is_(True))).first()
+    agent = session.scalars(_CEO, {"account_id": account_id}).first()
     if agent is None:
         raise NotFound("This account has no CEO agent.")
     return agent

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Insert, Table, func, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -50,12 +50,24 @@ class Refs:
 NO_REFS = Refs()
 _LEDGER = cast(Table, CreditLedgerEntry.__table__)
 
+# The statements every card runs, built once (building one costs more than running it).
+_BALANCE = select(Account.credit_balance).where(Account.id == bindparam("account_id"))
+_key = CreditLedgerEntry.idempotency_key
+_HAS_KEY = select(CreditLedgerEntry.id).where(_key == bindparam("key"))
+_ANY_KEY = (select(CreditLedgerEntry.id).where(_key.in_(bindparam("keys", expanding=True)))
+            .limit(1))
+_KEY_AMOUNTS = select(_key, CreditLedgerEntry.amount).where(
+    _key.in_(bindparam("keys", expanding=True)))
+_ADD = (update(Account).where(Account.id == bindparam("account_id"))
+        .values(credit_balance=Account.credit_balance + bindparam("amount"))
+        .returning(Account.credit_balance).execution_options(synchronize_session=False))
+_GUARDED_ADD = _ADD.where(Account.credit_balance >= bindparam("cost"))
+_INSERT_MANY = insert(_LEDGER)
+
 
 def balance(session: Session, account_id: AccountId) -> int:
     """The account's spendable credits."""
-    return int(
-        session.scalar(select(Account.credit_balance).where(Account.id == account_id)) or 0
-    )
+    return int(session.scalar(_BALANCE, {"account_id": account_id}) or 0)
 
 
 def ledger_sum(session: Session, account_id: AccountId) -> int:
@@ -72,10 +84,7 @@ def ledger_sum(session: Session, account_id: AccountId) -> int:
 
 def has_entry(session: Session, key: str) -> bool:
     """Whether an idempotent movement with this key was already recorded."""
-    return (
-        session.scalar(select(CreditLedgerEntry.id).where(CreditLedgerEntry.idempotency_key == key))
-        is not None
-    )
+    return session.scalar(_HAS_KEY, {"key": key}) is not None
 
 
 @functools.cache
@@ -107,14 +116,8 @@ def _move(
     A key already seen puts the balance back in the same transaction, so a
     redelivery moves nothing and the caller's transaction goes on.
     """
-    stmt = update(Account).where(Account.id == account_id)
-    if guarded and amount < 0:
-        stmt = stmt.where(Account.credit_balance >= -amount)
-    new_balance = session.execute(
-        stmt.values(credit_balance=Account.credit_balance + amount)
-        .returning(Account.credit_balance)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    new_balance = session.execute(_GUARDED_ADD if guarded and amount < 0 else _ADD, {
+        "account_id": account_id, "amount": amount, "cost": -amount}).scalar_one_or_none()
     if new_balance is None:
         if key is not None and has_entry(session, key):
             return None  # a repeat of a movement already made: nothing to pay
@@ -129,9 +132,7 @@ def _move(
         "reason": reason, "created_at": utcnow(),
     }).scalar_one_or_none()
     if entry_id is None:  # the key was seen: undo the balance change
-        session.execute(update(Account).where(Account.id == account_id)
-                        .values(credit_balance=Account.credit_balance - amount)
-                        .execution_options(synchronize_session=False))
+        session.execute(_ADD, {"account_id": account_id, "amount": -amount})
         return None
     return int(entry_id)
 
@@ -223,15 +224,11 @@ def reserve_many(session: Session, account_id: AccountId, holds: Sequence[Hold])
     if not holds:
         return True
     keys = [f"{h.key}:reserve" for h in holds]
-    if session.scalar(select(CreditLedgerEntry.id)
-                      .where(CreditLedgerEntry.idempotency_key.in_(keys)).limit(1)) is not None:
+    if session.scalar(_ANY_KEY, {"keys": keys}) is not None:
         return False
     total = sum(h.amount for h in holds)
-    new_balance = session.execute(
-        update(Account).where(Account.id == account_id, Account.credit_balance >= total)
-        .values(credit_balance=Account.credit_balance - total)
-        .returning(Account.credit_balance).execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    new_balance = session.execute(_GUARDED_ADD, {"account_id": account_id, "amount": -total,
+                                                 "cost": total}).scalar_one_or_none()
     if new_balance is None:
         return False
     running = new_balance + total
@@ -244,7 +241,7 @@ def reserve_many(session: Session, account_id: AccountId, holds: Sequence[Hold])
                      "goal_id": hold.refs.goal_id, "task_id": hold.refs.task_id,
                      "agent_id": hold.refs.agent_id, "actor": "system",
                      "reason": hold.reason, "created_at": now})
-    session.execute(insert(_LEDGER), rows)
+    session.execute(_INSERT_MANY, rows)
     return True
 
 
@@ -270,9 +267,8 @@ def settle(
     Idempotent on ``key``: a second settlement charges nothing and returns 0.
     """
     settle_key = f"{key}:settle"
-    seen = dict(session.execute(
-        select(CreditLedgerEntry.idempotency_key, CreditLedgerEntry.amount).where(
-            CreditLedgerEntry.idempotency_key.in_([f"{key}:reserve", settle_key]))).all())
+    seen: dict[str | None, int] = dict(session.execute(
+        _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
     if settle_key in seen:
         return 0
     held = -int(seen.get(f"{key}:reserve") or 0)

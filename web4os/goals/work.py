@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -82,6 +82,15 @@ def queue_task(
     return True
 
 
+_QUEUE_MANY = (
+    update(Task).where(Task.id.in_(bindparam("ids", expanding=True)),
+                       Task.status == bindparam("planned"))
+    .values({name: bindparam(name, type_=Task.__table__.c[name].type)
+             for name in ("status", "status_reason", "queued_at", "updated_at", "claim_token",
+                          "lease_expires_at")})
+    .returning(Task.id).execution_options(synchronize_session=False))
+
+
 class _PayOneByOne(Exception):
     """The batch cannot be paid as one: undo it and queue the cards one by one."""
 
@@ -109,11 +118,8 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
                                "lease_expires_at": None}
     try:
         with session.begin_nested():
-            won = set(session.scalars(
-                update(Task).where(Task.id.in_([t.id for t in tasks]),
-                                   Task.status == TaskStatus.PLANNED)
-                .values(**changes).returning(Task.id)
-                .execution_options(synchronize_session=False)))
+            won = set(session.scalars(_QUEUE_MANY, {"ids": [t.id for t in tasks],
+                                                    "planned": TaskStatus.PLANNED, **changes}))
             queued = [t for t in tasks if t.id in won]
             holds = [Hold(attempt_key(t.id, t.attempts + 1), t.estimated_credits, refs_of(t),
                           f"Hold for “{t.title}” (attempt {t.attempts + 1})") for t in queued]
