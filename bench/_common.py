@@ -183,7 +183,7 @@ def submit_goal(account_id: int, user_id: int, title: str) -> int:
         return goal.id
 
 
-def wait_goal(goal_id: int, timeout: float = 600.0, poll: float = 0.02) -> str:
+def wait_goal(goal_id: int, timeout: float = 600.0, poll: float = 0.005) -> str:
     """Poll until the goal is completed/failed/cancelled; return its status."""
     from web4os.db import session_factory
     from web4os.goals.models import Goal
@@ -372,3 +372,7 @@ def dump(obj: Any) -> str:
 
 def mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0

@@ -2,7 +2,7 @@
 the offline model at zero latency, in the embedded default and on Celery + Redis + Postgres.
 
 Prints wall time per goal, tasks/s and per-task overheads (p50/p99) read back from the
-persisted timestamps and model-call events:
+persisted timestamps and model-call events, after one untimed warm-up goal per mode:
 
 - dispatch:  queued_at → started_at (the queue and a worker picking the task up)
 - ready→run: the last input finished (or the goal started) → started_at
@@ -46,6 +46,8 @@ def run_mode(mode: str, tasks: int, goals: int, workers: int,
 
 def _measure(mode: str, tasks: int, goals: int) -> list[list[object]]:
     account_id, user_id = c.make_account()
+    warm = c.start_planned_goal(account_id, user_id, c.diamond_plan(tasks), "Warm-up goal")
+    c.wait_goal(warm)  # untimed: imports, compiled statements and connections come first
     rows: list[list[object]] = []
     walls: list[float] = []
     times = c.TaskTimes([], [], [], [])

@@ -44,8 +44,9 @@ def autogen_available() -> str:
     return ""
 
 
-def run_autogen(layers: int, width: int, latency: float) -> tuple[float, int]:
-    """Wall seconds of ``GraphFlow.run`` and the number of model calls it made."""
+def run_autogen(layers: int, width: int, latency: float, repeats: int = 1) -> tuple[float, int]:
+    """Median wall seconds of ``GraphFlow.run`` over ``repeats`` runs (after one untimed
+    warm-up run of a small graph), and the number of model calls a run made."""
     from autogen_agentchat.agents import AssistantAgent
     from autogen_agentchat.messages import TextMessage
     from autogen_agentchat.teams import DiGraphBuilder, GraphFlow
@@ -67,33 +68,37 @@ def run_autogen(layers: int, width: int, latency: float) -> tuple[float, int]:
         return AssistantAgent(name, model_client=SlowReplay([f"{name}: done."] * 3, latency),
                               system_message=f"You are {name}.")
 
-    builder = DiGraphBuilder()
-    ceo = agent("ceo")
-    builder.add_node(ceo)
-    previous = [ceo]
-    for i in range(layers):
-        layer = [agent(f"l{i}t{j}") for j in range(width)]
-        for node in layer:
-            builder.add_node(node)
-            for parent in previous:
-                builder.add_edge(parent, node)
-        previous = layer
-    builder.set_entry_point(ceo)
-    flow = GraphFlow(participants=builder.get_participants(), graph=builder.build())
+    def flow(layers: int, width: int) -> GraphFlow:
+        builder = DiGraphBuilder()
+        ceo = agent("ceo")
+        builder.add_node(ceo)
+        previous = [ceo]
+        for i in range(layers):
+            layer = [agent(f"l{i}t{j}") for j in range(width)]
+            for node in layer:
+                builder.add_node(node)
+                for parent in previous:
+                    builder.add_edge(parent, node)
+            previous = layer
+        builder.set_entry_point(ceo)
+        return GraphFlow(participants=builder.get_participants(), graph=builder.build())
 
-    async def go() -> tuple[float, int]:
+    async def go(graph: GraphFlow) -> tuple[float, int]:
         started = time.perf_counter()
-        result = await flow.run(task="Run the 5 x 10 plan.")
+        result = await graph.run(task="Run the 5 x 10 plan.")
         wall = time.perf_counter() - started
         return wall, sum(1 for m in result.messages
                          if isinstance(m, TextMessage) and m.source != "user")
 
-    return asyncio.run(go())
+    asyncio.run(go(flow(1, 2)))  # warm-up: first-use costs are not the steady state
+    runs = [asyncio.run(go(flow(layers, width))) for _ in range(repeats)]
+    return c.median([w for w, _ in runs]), runs[-1][1]
 
 
 def run_web4os(mode: str, layers: int, width: int, latency: float,
-               slow: list[str], processes: int = 1) -> tuple[float, int]:
-    """Wall seconds from submitting the goal to ``completed``; model calls recorded."""
+               slow: list[str], processes: int = 1, repeats: int = 1) -> tuple[float, int]:
+    """Median wall seconds from submitting the goal to ``completed`` over ``repeats`` goals
+    (after one untimed warm-up goal on the same runner or worker); model calls of one."""
     from sqlalchemy import func, select
 
     from web4os.db import session_factory
@@ -106,7 +111,7 @@ def run_web4os(mode: str, layers: int, width: int, latency: float,
         account_id, user_id = c.make_account()
         started = time.perf_counter()
         goal_id = c.submit_goal(account_id, user_id, "Run the 5 x 10 plan")
-        status = c.wait_goal(goal_id, poll=0.01)
+        status = c.wait_goal(goal_id, poll=0.005)
         wall = time.perf_counter() - started
         if status != "completed":
             raise SystemExit(f"web4os {mode}: goal ended {status}")
@@ -115,6 +120,11 @@ def run_web4os(mode: str, layers: int, width: int, latency: float,
                 TaskEvent.goal_id == goal_id, TaskEvent.kind == "model_call")) or 0
         return wall, calls
 
+    def measured() -> tuple[float, int]:
+        once()  # warm-up: imports, compiled statements, connections
+        runs = [once() for _ in range(repeats)]
+        return c.median([w for w, _ in runs]), runs[-1][1]
+
     if mode == "embedded":
         from web4os.workers.embedded import EmbeddedRunner
         from web4os.workers.queue import set_queue
@@ -122,12 +132,12 @@ def run_web4os(mode: str, layers: int, width: int, latency: float,
         runner = EmbeddedRunner(sweep_interval=5.0)  # the default pool size from settings
         set_queue(runner)
         try:
-            return once()
+            return measured()
         finally:
             runner.shutdown(wait=True)
             set_queue(None)
     with c.celery_worker(processes=processes):
-        return once()
+        return measured()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,11 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="embedded,celery")
     p.add_argument("--processes", type=int, default=os.cpu_count() or 1,
                    help="Celery worker processes (default: one per CPU)")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="timed runs per system and case (the median is printed)")
     p.add_argument("--slow", default="plan,task",
                    help="web4os call purposes that pay the latency (plan,task,review,summary)")
     args = p.parse_args(argv)
     if args.quick:
-        args.layers, args.width, args.latencies = 3, 4, "0,0.2"
+        args.layers, args.width, args.latencies, args.repeats = 3, 4, "0,0.2", 1
     logging.getLogger("autogen_core").setLevel(logging.WARNING)
     logging.getLogger("autogen_agentchat").setLevel(logging.WARNING)
     slow = [s for s in args.slow.split(",") if s]
@@ -157,16 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[object]] = []
     for latency in (float(x) for x in args.latencies.split(",")):
         critical = (args.layers + 1) * latency
-        ag_wall, ag_calls = run_autogen(args.layers, args.width, latency) if not missing else (
-            float("nan"), 0)
+        ag_wall, ag_calls = (run_autogen(args.layers, args.width, latency, args.repeats)
+                             if not missing else (float("nan"), 0))
         for mode in modes:
             wall, calls = run_web4os(mode, args.layers, args.width, latency, slow,
-                                     args.processes)
+                                     args.processes, args.repeats)
             ratio = wall / ag_wall if ag_wall == ag_wall and ag_wall > 0 else float("nan")
             over = (wall / critical - 1) * 100 if critical else float("nan")
             rows.append([latency, mode, ag_wall, ag_calls, wall, calls, ratio, critical,
                          f"{over:+.1f} %" if critical else "n/a"])
     print(f"\nvs AutoGen GraphFlow · {args.layers} layers x {args.width} tasks + CEO · "
+          f"median of {args.repeats} after a warm-up · "
           f"web4os slow calls: {','.join(slow)} · Celery worker processes: {args.processes} · "
           f"{c.machine()}")
     c.print_table(["latency s", "web4os mode", "AutoGen s", "AutoGen calls", "web4os s",

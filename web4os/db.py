@@ -183,6 +183,21 @@ def _pool_args() -> dict[str, int]:
     return {"pool_size": s.db_pool_size, "max_overflow": threads + 8, "pool_timeout": 60}
 
 
+def _sqlite_pool_args() -> dict[str, Any]:
+    """Every job thread keeps a connection open, and the warmest one is handed out first.
+
+    A SQLite connection caches pages; a new one (the default pool's overflow,
+    opened and closed per burst) pays the connect, the pragmas and a cold cache
+    each time, and the least recently used one (the default FIFO order) has the
+    coldest cache. With the pool as large as the thread count and LIFO order,
+    a busy embedded runner stops reconnecting.
+    """
+    s = get_settings()
+    threads = max(s.worker_concurrency, s.embedded_workers)
+    return {"pool_size": threads + 4, "max_overflow": 8, "pool_timeout": 60,
+            "pool_use_lifo": True}
+
+
 def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
     """One engine per URL per process.
 
@@ -203,7 +218,8 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
                     Path(path).parent.mkdir(parents=True, exist_ok=True)
                 engine = create_engine(
                     url, connect_args={"check_same_thread": False, "timeout": 30,
-                                       "factory": _QueuedWriterConnection}
+                                       "factory": _QueuedWriterConnection},
+                    **_sqlite_pool_args(),
                 )
                 _configure_sqlite(engine, immediate=immediate)
             else:
