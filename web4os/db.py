@@ -203,10 +203,11 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
 
     On SQLite, ``immediate`` transactions take the write lock up front, so a
     read-then-write unit of work waits its turn instead of failing; code that
-    only reads and may linger (test assertions) asks for deferred ones.
+    only reads and may linger (test assertions) asks for deferred ones. Other
+    databases have one engine (one pool) per URL for both.
     """
     url = url or get_settings().resolved_database_url
-    key = url if immediate else f"{url}#deferred"
+    key = url if immediate or not is_sqlite(url) else f"{url}#deferred"
     with _lock:
         engine = _engines.get(key)
         if engine is None:
@@ -231,7 +232,7 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
 def session_factory(url: str | None = None, *, immediate: bool = True) -> sessionmaker[Session]:
     """A sessionmaker bound to the engine for ``url`` (default: settings)."""
     url = url or get_settings().resolved_database_url
-    key = url if immediate else f"{url}#deferred"
+    key = url if immediate or not is_sqlite(url) else f"{url}#deferred"
     with _lock:
         factory = _factories.get(key)
     if factory is None:

@@ -6,7 +6,7 @@ import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session, aliased
 
 from web4os.agents.models import Agent
@@ -70,10 +70,8 @@ def save_plan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
         session.add(task)
         tasks[spec.key] = task
     session.flush()
-    for spec in plan.tasks:
-        for dep in spec.depends_on:
-            session.add(TaskDependency(account_id=goal.account_id, goal_id=goal.id,
-                                       task_id=tasks[spec.key].id, depends_on_id=tasks[dep].id))
+    _add_edges(session, goal, [(tasks[spec.key].id, tasks[dep].id)
+                               for spec in plan.tasks for dep in spec.depends_on])
     goal.plan_rationale = plan.rationale
     session.flush()
     return list(tasks.values())
@@ -111,14 +109,19 @@ def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *
         session.add(task)
         tasks[spec.key] = task
     session.flush()
-    for spec in plan.tasks:
-        for dep in spec.depends_on:
-            dep_id = tasks[dep].id if dep in tasks else done_ids[dep]
-            session.add(TaskDependency(account_id=goal.account_id, goal_id=goal.id,
-                                       task_id=tasks[spec.key].id, depends_on_id=dep_id))
+    _add_edges(session, goal, [(tasks[spec.key].id, tasks[dep].id if dep in tasks else done_ids[dep])
+                               for spec in plan.tasks for dep in spec.depends_on])
     goal.plan_rationale = (goal.plan_rationale + "\n\nRe-plan: " + plan.rationale).strip()
     session.flush()
     return list(tasks.values())
+
+
+def _add_edges(session: Session, goal: Goal, edges: list[tuple[int, int]]) -> None:
+    """The plan's dependency edges in one multi-row insert (a 5 x 10 plan has 400)."""
+    if edges:
+        session.execute(insert(TaskDependency), [
+            {"account_id": goal.account_id, "goal_id": goal.id, "task_id": task_id,
+             "depends_on_id": dep_id} for task_id, dep_id in edges])
 
 
 def get_goal(session: Session, account_id: AccountId, goal_id: int) -> Goal:
@@ -162,10 +165,20 @@ def ready_tasks(tasks: list[Task], deps: dict[int, list[int]]) -> list[Task]:
     ]
 
 
-def task_inputs(session: Session, account_id: AccountId, task_id: int) -> list[Task]:
-    """The tasks ``task_id`` depends on, in plan order (one query, agents loaded)."""
-    return list(session.scalars(_inputs_stmt(), {"account_id": account_id, "task_id": task_id})
-                .unique())
+@dataclass(frozen=True)
+class Input:
+    """What a specialist reads of one of its inputs."""
+
+    task_id: int
+    title: str
+    agent_name: str
+    output: str
+
+
+def task_inputs(session: Session, account_id: AccountId, task_id: int) -> list[Input]:
+    """The tasks ``task_id`` depends on, in plan order: only the columns a prompt shows."""
+    return [Input(*row) for row in session.execute(
+        _inputs_stmt(), {"account_id": account_id, "task_id": task_id})]
 
 
 def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> list[Task]:
@@ -182,8 +195,10 @@ def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> l
 # more than running it. The tenant filter is a bound parameter like any other.
 
 @functools.cache
-def _inputs_stmt() -> Select[Task]:
-    return (select(Task).where(Task.account_id == bindparam("account_id"))
+def _inputs_stmt() -> Select[int, str, str, str]:
+    return (select(Task.id, Task.title, Agent.name, Task.output)
+            .where(Task.account_id == bindparam("account_id"))
+            .join(Agent, Agent.id == Task.agent_id)
             .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
             .where(TaskDependency.task_id == bindparam("task_id"))
             .order_by(Task.position, Task.id))

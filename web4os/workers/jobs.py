@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import aliased
 
 from web4os.accounts.models import Account, AccountStatus
 from web4os.agents import brain
@@ -238,7 +239,7 @@ def _tool_run_event(task: Task, run: ToolRun) -> dict[str, Any]:
                      data=run.as_event_data())
 
 
-def _load_context(s: Any, task: Task, goal: Goal, inputs: list[Task],
+def _load_context(s: Any, task: Task, goal: Goal, inputs: list[goals.Input],
                   scope: ToolScope, prerun: bool) -> tuple[TaskContext, int]:
     """The specialist's context: its inputs, plus what its tools find (metered, recorded)."""
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
@@ -246,7 +247,7 @@ def _load_context(s: Any, task: Task, goal: Goal, inputs: list[Task],
     found = {run.tool: run.result.lines for run in runs}
     ctx = TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
                       instructions=task.instructions,
-                      inputs=[InputDoc(t.title, t.agent.name, t.output) for t in inputs],
+                      inputs=[InputDoc(i.title, i.agent_name, i.output) for i in inputs],
                       notes=found.get("notes", []), feedback=task.feedback,
                       context=found.get("read_goal_outputs", []))
     return ctx, sum(run.credits for run in runs)
@@ -259,7 +260,9 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
         row = s.execute(_claim_stmt(), {"aid": aid, "task_id": task_id}).first()
         if row is None:
             raise NotFound("No such task.")
-        task, goal, account_status = row
+        task, goal, account_status, ceo = row
+        if ceo is None:
+            raise NotFound("This account has no CEO agent.")
         if task.status != TaskStatus.QUEUED:
             return None
         if goal.status != GoalStatus.RUNNING or account_status != AccountStatus.ACTIVE:
@@ -276,21 +279,25 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
             return None
         inputs = goals.task_inputs(s, aid, task.id)
         scope = ToolScope(account_id=aid, goal_id=goal.id, task_id=task.id,
-                          skip_task_ids=frozenset(t.id for t in inputs))
+                          skip_task_ids=frozenset(i.task_id for i in inputs))
         functions = bool(get_settings().model_tool_calls and task.agent.tools
                          and not provider_for(task.agent).offline)
         ctx, tool_credits = _load_context(s, task, goal, inputs, scope, prerun=not functions)
-        return Claim(task.id, goal.id, token, task.attempts, task.agent, agents.ceo(s, aid), ctx,
+        return Claim(task.id, goal.id, token, task.attempts, task.agent, ceo, ctx,
                      review_by_ceo=not task.requires_approval, tool_credits=tool_credits,
                      tool_scope=scope if functions else None)
 
 
 @functools.cache
 def _claim_stmt() -> Any:
-    """The card, its goal and its account's status: one query for everything a claim checks."""
-    return (select(Task, Goal, Account.status)
+    """The card, its goal, its account's status and the CEO agent (who reviews the result):
+    one query for everything a claim checks."""
+    ceo = aliased(Agent)
+    return (select(Task, Goal, Account.status, ceo)
             .join(Goal, Goal.id == Task.goal_id).join(Account, Account.id == Task.account_id)
-            .where(Task.id == bindparam("task_id"), Task.account_id == bindparam("aid")))
+            .outerjoin(ceo, (ceo.account_id == Task.account_id) & ceo.is_ceo.is_(True))
+            .where(Task.id == bindparam("task_id"), Task.account_id == bindparam("aid"))
+            .limit(1))
 
 
 class _LeaseKeeper:
