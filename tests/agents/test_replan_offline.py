@@ -3,14 +3,17 @@ install recovers from a card that failed for good."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.agents.conftest import wait_for_goal
 from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.agents.providers import ModelError, ModelReply, ModelRequest, OfflineModel, set_provider_override
-from web4os.goals.models import GoalStatus, Task, TaskStatus
+from web4os.goals.models import GoalStatus, Task, TaskEvent, TaskStatus
+from web4os.workers import jobs
 from web4os.workers.embedded import EmbeddedRunner
+from web4os.workers.replan import replan_event_kinds
 
 
 class FailsFirstTry:
@@ -53,3 +56,36 @@ def test_the_offline_model_replans_failed_work_under_new_keys(
     deps = dependency_map(db, tenant.id, goal.id)
     assert deps[tasks["b-r2"].id] == [tasks["a-r2"].id]  # wired like the old plan
     assert "Second try" in tasks["a-r2"].instructions
+
+
+class ReplanBusyOnce(FailsFirstTry):
+    """Like ``FailsFirstTry``, and the first re-plan call meets a busy endpoint (a 503)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.busy = False
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        if request.purpose == "replan" and not self.busy:
+            self.busy = True
+            raise ModelError("The model endpoint answered 503: busy", retryable=True, status=503)
+        return super().complete(request)
+
+
+def test_a_busy_endpoint_during_the_replan_is_retried_and_does_not_use_up_the_replan(
+    db: Session, tenant: Tenant, runner: EmbeddedRunner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs, "_backoff", lambda attempt: 0.05)
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"])))
+    db.commit()
+    set_provider_override(ReplanBusyOnce())
+    runner.submit("advance_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert goal.replans == 1
+    assert replan_event_kinds(db, tenant.id, goal.id) == ["replan_started", "replan_started",
+                                                          "replanned"]
+    retry = db.scalars(select(TaskEvent).where(TaskEvent.goal_id == goal.id,
+                                               TaskEvent.kind == "retry")).one()
+    assert "503" in retry.message and "re-plan again" in retry.message

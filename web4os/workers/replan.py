@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from web4os.agents import brain
 from web4os.agents import service as agents
@@ -31,6 +31,7 @@ from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.goals.statemachine import transition_goal
 from web4os.goals.work import OUT_OF_CREDITS, add_goal_spend, record_calls
 from web4os.tenancy import AccountId, scoped
+from web4os.workers import jobs
 from web4os.workers.context import tenant_session
 from web4os.workers.jobs import PLAN_CREDITS, _account_active, brief_of, job
 from web4os.workers.queue import enqueue
@@ -115,6 +116,7 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
         goals.log_goal_event(s, goal, kind="replan_started", actor="ceo",
                              message="Work failed for good; the CEO agent is re-planning "
                                      "what is left.")
+        attempt = _replan_attempts(s, aid, goal.id)
         keys = {t.id: t.key for t in tasks}
         done = [t for t in tasks if t.status == S.DONE]
         replaced = [t for t in tasks if t.status in (S.FAILED, S.PLANNED)]
@@ -149,14 +151,32 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
             goals.log_goal_event(s, goal, kind="replan_failed", actor="system",
                                  message="The re-plan was discarded: the goal changed meanwhile.")
             return
-        _apply(s, goal, plan, error, current, [t for t in tasks if t.status == S.DONE])
+        _apply(s, goal, plan, error, current, [t for t in tasks if t.status == S.DONE], attempt)
+
+
+def _replan_attempts(s: Any, aid: AccountId, goal_id: int) -> int:
+    """How many times the goal's one re-plan was started (a retry starts it again)."""
+    return int(s.scalar(select(func.count()).select_from(TaskEvent).where(
+        TaskEvent.account_id == aid, TaskEvent.goal_id == goal_id,
+        TaskEvent.kind == "replan_started")) or 0)
 
 
 def _apply(s: Any, goal: Goal, plan: Any, error: Exception | None, replaced: list[Task],
-           done: list[Task]) -> None:
-    """Save the re-plan, or hand the goal to the operator with the reason and raw answer."""
+           done: list[Task], attempt: int) -> None:
+    """Save the re-plan, try it again after a passing model error, or hand the goal to the
+    operator with the reason and raw answer."""
     aid = AccountId(goal.account_id)
     failed_titles = _failed_titles(replaced)
+    if (isinstance(error, ModelError) and error.retryable
+            and attempt < get_settings().max_task_attempts):
+        # A busy or unreachable endpoint is not a failed re-plan: the goal keeps its one
+        # re-plan (the last re-plan event stays "started", so the next run resumes it).
+        wait = max(jobs._backoff(attempt), error.retry_after or 0.0)
+        goals.log_goal_event(s, goal, kind="retry", actor="ceo",
+                             message=f"{error} The CEO agent tries the re-plan again in "
+                                     f"{wait:.0f} s.")
+        enqueue(s, "replan_goal", countdown=wait, goal_id=goal.id, account_id=goal.account_id)
+        return
     if plan is not None:
         try:
             with s.begin_nested():
