@@ -175,6 +175,10 @@ def _queue_ready(s: Any, goal: Goal, ready: list[Task]) -> None:
     """
     if goal.credit_cap is None and queue_many(s, ready, actor="ceo", reason=READY):
         return
+    _queue_one_by_one(s, goal, ready)
+
+
+def _queue_one_by_one(s: Any, goal: Goal, ready: list[Task]) -> None:
     for task in ready:
         try:
             with s.begin_nested():
@@ -466,10 +470,9 @@ def _advance_after_done(s: Any, task: Task, goal: _Touched) -> None:
     aid = account_id_of(task)
     ready = goals.ready_dependents(s, aid, task.id)
     if ready:
-        if goal.account_active and not (
-                goal.credit_cap is None
-                and queue_many(s, ready, actor="ceo", reason=READY)):
-            _queue_ready(s, task.goal, ready)
+        if goal.account_active and (goal.credit_cap is not None
+                                    or not queue_many(s, ready, actor="ceo", reason=READY)):
+            _queue_one_by_one(s, task.goal, ready)  # loads the goal: caps may pause it
         return
     counts = goals.status_counts(s, aid, task.goal_id)
     unfinished = {st for st, n in counts.items() if n and st not in TERMINAL}
