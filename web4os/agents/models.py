@@ -37,8 +37,13 @@ class Agent(Base):
 
     @property
     def initials(self) -> str:
-        parts = [p for p in self.name.replace("-", " ").split() if p]
-        return "".join(p[0] for p in parts[:2]).upper() or "?"
+        return initials_of(self.name)
+
+
+def initials_of(name: str) -> str:
+    """The two letters on an agent's avatar."""
+    parts = [p for p in name.replace("-", " ").split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or "?"
 
 
 class Note(Base):
