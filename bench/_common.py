@@ -183,6 +183,24 @@ def submit_goal(account_id: int, user_id: int, title: str) -> int:
         return goal.id
 
 
+def wait_goal_timed(goal_id: int, started: float, timeout: float = 600.0) -> tuple[str, float]:
+    """Wait for the goal to end; return its status and its wall time: from ``started``
+    (a ``time.time()`` taken before submitting) to the ``completed_at`` the worker
+    committed. Read off the database, the figure does not depend on how often this
+    process polls, so it polls gently (every 50 ms): in embedded mode the poller shares
+    the workers' process and GIL, and polling every few ms would slow what it measures.
+    """
+    from sqlalchemy import select
+
+    from web4os.db import session_factory
+    from web4os.goals.models import Goal
+
+    status = wait_goal(goal_id, timeout, poll=0.05)
+    with session_factory(immediate=False)() as s:
+        done = s.scalar(select(Goal.completed_at).where(Goal.id == goal_id))
+    return status, (done.timestamp() - started) if done else time.time() - started
+
+
 def wait_goal(goal_id: int, timeout: float = 600.0, poll: float = 0.005) -> str:
     """Poll until the goal is completed/failed/cancelled; return its status."""
     from web4os.db import session_factory
