@@ -65,6 +65,23 @@ _GUARDED_ADD = _ADD.where(Account.credit_balance >= bindparam("cost"))
 _INSERT_MANY = insert(_LEDGER)
 
 
+# FOR NO KEY UPDATE: the lock an UPDATE of the balance takes. (FOR UPDATE would also
+# block every insert whose foreign key points at the account: goals, cards, events.)
+_LOCK = (select(Account.id).where(Account.id == bindparam("account_id"))
+         .with_for_update(key_share=True))
+
+
+def lock_account(session: Session, account_id: AccountId) -> None:
+    """Take the account row's lock now (Postgres; SQLite's writers are serialised anyway).
+
+    Every movement locks that row; code that must also lock other rows before it
+    moves credits calls this first, so locks are always taken account first and two
+    transactions cannot deadlock on each other's rows.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(_LOCK, {"account_id": account_id})
+
+
 def balance(session: Session, account_id: AccountId) -> int:
     """The account's spendable credits."""
     return int(session.scalar(_BALANCE, {"account_id": account_id}) or 0)

@@ -104,9 +104,11 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
     which blocks each card that cannot start and says why. The caller has
     checked the goal's own cap.
 
-    The cards' rows are claimed first (``UPDATE … WHERE status = 'planned'``): on
-    Postgres that locks them, so a racing worker queuing the same cards waits,
-    then finds them taken and holds nothing for them.
+    The cards' rows are claimed before the credits are held (``UPDATE … WHERE status =
+    'planned'``): on Postgres that locks them, so a racing worker queuing the same
+    cards waits, then finds them taken and holds nothing for them. The account row is
+    locked before both, the order every credit movement follows (``_finish`` settles,
+    then queues), so two transactions never wait on each other's rows.
     """
     if not tasks:
         return True
@@ -116,6 +118,7 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
     changes: dict[str, Any] = {"status": TaskStatus.QUEUED, "status_reason": reason,
                                "queued_at": now, "updated_at": now, "claim_token": None,
                                "lease_expires_at": None}
+    credits.lock_account(session, account_id_of(tasks[0]))
     try:
         with session.begin_nested():
             won = set(session.scalars(_QUEUE_MANY, {"ids": [t.id for t in tasks],
