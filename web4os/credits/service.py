@@ -113,6 +113,15 @@ def _ledger_insert(dialect: str) -> Insert:
             .returning(table.c.id))
 
 
+def _entry(account_id: AccountId, kind: EntryKind, amount: int, balance_after: int,
+           key: str | None, refs: Refs, actor: str, reason: str) -> dict[str, object]:
+    """One ledger row, every column named (for a single insert or a multi-row one)."""
+    return {"account_id": account_id, "kind": kind, "amount": amount,
+            "balance_after": balance_after, "idempotency_key": key, "goal_id": refs.goal_id,
+            "task_id": refs.task_id, "agent_id": refs.agent_id, "actor": actor,
+            "reason": reason, "created_at": utcnow()}
+
+
 def _move(
     session: Session,
     account_id: AccountId,
@@ -142,12 +151,10 @@ def _move(
             "Out of credits — top up or ask your admin. "
             f"This needs {-amount} credit(s)."
         )
-    entry_id = session.execute(_ledger_insert(session.get_bind().dialect.name), {
-        "account_id": account_id, "kind": kind, "amount": amount,
-        "balance_after": new_balance, "idempotency_key": key, "goal_id": refs.goal_id,
-        "task_id": refs.task_id, "agent_id": refs.agent_id, "actor": actor,
-        "reason": reason, "created_at": utcnow(),
-    }).scalar_one_or_none()
+    entry_id = session.execute(
+        _ledger_insert(session.get_bind().dialect.name),
+        _entry(account_id, kind, amount, new_balance, key, refs, actor, reason),
+    ).scalar_one_or_none()
     if entry_id is None:  # the key was seen: undo the balance change
         session.execute(_ADD, {"account_id": account_id, "amount": -amount})
         return None
@@ -250,14 +257,10 @@ def reserve_many(session: Session, account_id: AccountId, holds: Sequence[Hold])
         return False
     running = new_balance + total
     rows = []
-    now = utcnow()
     for hold, key in zip(holds, keys, strict=True):
         running -= hold.amount
-        rows.append({"account_id": account_id, "kind": EntryKind.RESERVATION,
-                     "amount": -hold.amount, "balance_after": running, "idempotency_key": key,
-                     "goal_id": hold.refs.goal_id, "task_id": hold.refs.task_id,
-                     "agent_id": hold.refs.agent_id, "actor": "system",
-                     "reason": hold.reason, "created_at": now})
+        rows.append(_entry(account_id, EntryKind.RESERVATION, -hold.amount, running, key,
+                           hold.refs, "system", hold.reason))
     session.execute(_INSERT_MANY, rows)
     return True
 

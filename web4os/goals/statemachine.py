@@ -9,6 +9,7 @@ in one ``INSERT`` (a finished card writes four or more).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ClauseElement, Update, bindparam, update
@@ -88,18 +89,7 @@ def transition(
     with its others, instead of writing it now.
     """
     src = expect or task.status
-    if not can_transition(src, to):
-        raise IllegalTransition(
-            f"A task that is {src.value.replace('_', ' ')} cannot become "
-            f"{to.value.replace('_', ' ')}."
-        )
-    now = utcnow()
-    changes: dict[str, Any] = {"status": to, "updated_at": now, "status_reason": reason}
-    if to == S.QUEUED:
-        changes["queued_at"] = now
-    if to in TERMINAL or to in (S.NEEDS_REVIEW, S.FAILED):
-        changes.setdefault("finished_at", now)
-    changes.update(values or {})
+    changes = _changes(src, to, reason, values)
     if any(isinstance(v, ClauseElement) for v in changes.values()):  # SQL, not values
         stmt = update(Task).where(Task.id == task.id, Task.status == src)
         if claim_token is not None:
@@ -121,6 +111,55 @@ def transition(
         write_events(session, [row])
     else:
         history.append(row)
+
+
+def transition_many(session: Session, tasks: Sequence[Task], to: TaskStatus, *,
+                    expect: TaskStatus, actor: str, reason: str,
+                    values: dict[str, Any] | None = None) -> list[Task]:
+    """``transition`` for several cards that should all be ``expect``: one guarded
+    ``UPDATE … RETURNING id``, one history ``INSERT``. Returns the cards moved; one that
+    has moved on meanwhile is left out (on Postgres the UPDATE waits for its row lock,
+    then sees the new status), not an error."""
+    changes = _changes(expect, to, reason, values)
+    params = {f"v_{name}": value for name, value in changes.items()}
+    won = set(session.scalars(_many_update(tuple(changes)),
+                              {"_ids": [t.id for t in tasks], "_from": expect, **params}))
+    moved = [t for t in tasks if t.id in won]
+    for task in moved:
+        for name, value in changes.items():
+            set_committed_value(task, name, value)
+    write_events(session, [event_row(account_id=t.account_id, goal_id=t.goal_id, task_id=t.id,
+                                     kind="status", from_status=expect.value,
+                                     to_status=to.value, actor=actor, message=reason)
+                           for t in moved])
+    return moved
+
+
+def _changes(src: TaskStatus, to: TaskStatus, reason: str,
+             values: dict[str, Any] | None) -> dict[str, Any]:
+    """The columns a move sets (after checking it is an edge of the machine)."""
+    if not can_transition(src, to):
+        raise IllegalTransition(
+            f"A task that is {src.value.replace('_', ' ')} cannot become "
+            f"{to.value.replace('_', ' ')}."
+        )
+    now = utcnow()
+    changes: dict[str, Any] = {"status": to, "updated_at": now, "status_reason": reason}
+    if to == S.QUEUED:
+        changes["queued_at"] = now
+    if to in TERMINAL or to in (S.NEEDS_REVIEW, S.FAILED):
+        changes.setdefault("finished_at", now)
+    changes.update(values or {})
+    return changes
+
+
+@functools.lru_cache(maxsize=64)
+def _many_update(columns: tuple[str, ...]) -> Update:
+    table = Task.__table__.c
+    return (update(Task).where(Task.id.in_(bindparam("_ids", expanding=True)),
+                               Task.status == bindparam("_from"))
+            .values({name: bindparam(f"v_{name}", type_=table[name].type) for name in columns})
+            .returning(Task.id).execution_options(synchronize_session=False))
 
 
 # --- goals --------------------------------------------------------------------

@@ -10,20 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from web4os.agents.structured import CallRecord
 from web4os.credits import caps
 from web4os.credits import service as credits
 from web4os.credits.caps import CapBreach
 from web4os.credits.service import Hold, Refs
-from web4os.db import utcnow
 from web4os.errors import InsufficientCredits
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.statemachine import transition, transition_goal
+from web4os.goals.statemachine import transition, transition_goal, transition_many
 from web4os.tenancy import account_id_of
 from web4os.workers.queue import enqueue
 
@@ -82,15 +80,6 @@ def queue_task(
     return True
 
 
-_QUEUE_MANY = (
-    update(Task).where(Task.id.in_(bindparam("ids", expanding=True)),
-                       Task.status == bindparam("planned"))
-    .values({name: bindparam(name, type_=Task.__table__.c[name].type)
-             for name in ("status", "status_reason", "queued_at", "updated_at", "claim_token",
-                          "lease_expires_at")})
-    .returning(Task.id).execution_options(synchronize_session=False))
-
-
 class _PayOneByOne(Exception):
     """The batch cannot be paid as one: undo it and queue the cards one by one."""
 
@@ -114,30 +103,22 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
         return True
     if any(t.agent.credit_cap is not None for t in tasks):
         return False
-    now = utcnow()
-    changes: dict[str, Any] = {"status": TaskStatus.QUEUED, "status_reason": reason,
-                               "queued_at": now, "updated_at": now, "claim_token": None,
-                               "lease_expires_at": None}
     credits.lock_account(session, account_id_of(tasks[0]))
     try:
         with session.begin_nested():
-            won = set(session.scalars(_QUEUE_MANY, {"ids": [t.id for t in tasks],
-                                                    "planned": TaskStatus.PLANNED, **changes}))
-            queued = [t for t in tasks if t.id in won]
+            queued = transition_many(session, tasks, TaskStatus.QUEUED, expect=TaskStatus.PLANNED,
+                                     actor=actor, reason=reason,
+                                     values={"claim_token": None, "lease_expires_at": None})
             holds = [Hold(attempt_key(t.id, t.attempts + 1), t.estimated_credits, refs_of(t),
                           f"Hold for “{t.title}” (attempt {t.attempts + 1})") for t in queued]
             if not credits.reserve_many(session, account_id_of(tasks[0]), holds):
                 raise _PayOneByOne
     except _PayOneByOne:
+        for task in tasks:  # the rolled-back move was mirrored onto the objects: reload
+            session.expire(task)
         return False
     for task in queued:
-        for name, value in changes.items():
-            set_committed_value(task, name, value)
         enqueue(session, "run_task", task_id=task.id, account_id=task.account_id)
-    write_events(session, [event_row(
-        account_id=t.account_id, goal_id=t.goal_id, task_id=t.id, kind="status", actor=actor,
-        message=reason, from_status=TaskStatus.PLANNED.value, to_status=TaskStatus.QUEUED.value,
-    ) for t in queued])
     return True
 
 
