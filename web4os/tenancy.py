@@ -199,8 +199,9 @@ def _apply(session: Session, conn: Any = None) -> None:
 
 
 @event.listens_for(Session, "after_begin")
-def _set_tenant_on_begin(session: Session, _tx: SessionTransaction, conn: Any) -> None:
-    if session.info.get(_TENANT_KEY) is not None:
+def _set_tenant_on_begin(session: Session, tx: SessionTransaction, conn: Any) -> None:
+    # A savepoint lives inside a transaction whose settings are already made.
+    if session.info.get(_TENANT_KEY) is not None and not tx.nested:
         _apply(session, conn)
 
 

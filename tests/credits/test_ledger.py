@@ -213,3 +213,55 @@ def test_a_movement_repeated_with_its_key_moves_nothing_even_when_the_balance_is
     assert credits.grant(db, aid, 5, actor="test", reason="b", key="pay-1") is None
     db.commit()
     assert credits.balance(db, aid) == 405
+
+
+def test_a_card_whose_extra_cost_the_balance_lost_meanwhile_records_what_was_charged(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``_finish`` writes the card's spend before it locks the balance; when the balance
+    it read is gone by then, the card and the goal still show what was really charged."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=2))
+    task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
+    assert queue_task(db, task, actor="test", reason="go")
+    credits.adjust(db, tenant.id, -credits.balance(db, tenant.id), actor="test",
+                   reason="nothing left after the hold")
+    db.commit()
+    claim = jobs._claim(task.id, tenant.id)
+    assert claim is not None
+    real = credits.balance
+    stale = iter([50])  # what the first read sees; the locked update then finds 0
+    monkeypatch.setattr(credits, "balance", lambda s, a: next(stale, None) or real(s, a))
+    calls = [CallRecord("task", "researcher", _reply(2500), 5)]
+    jobs._finish(claim, tenant.id, calls,
+                 jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note="ok"),
+                              review=Review(verdict="accept")))
+    db.rollback()
+    done = db.get(Task, task.id)
+    assert done is not None and done.status == TaskStatus.DONE
+    assert done.actual_credits == 2  # what was held; the extra 3 could not be taken
+    assert done.goal.credits_spent == 2
+    assert real(db, tenant.id) == 0
+
+
+def test_holds_taken_together_keep_only_the_claimed_work_and_give_the_rest_back(
+    db: Session, tenant: Tenant,
+) -> None:
+    aid = tenant.id
+    holds = [credits.Hold(f"batch:{n}", 10, NO_REFS, f"hold {n}") for n in range(3)]
+    taken = credits.take_many(db, aid, holds)
+    assert taken is not None and credits.balance(db, aid) == 970
+    credits.keep_holds(db, taken, {"batch:0", "batch:2"})  # batch:1 was claimed elsewhere
+    db.commit()
+    assert credits.balance(db, aid) == 980
+    assert credits.ledger_sum(db, aid) == 980
+    rows = db.execute(select(CreditLedgerEntry.idempotency_key, CreditLedgerEntry.amount,
+                             CreditLedgerEntry.balance_after)
+                      .where(CreditLedgerEntry.kind == EntryKind.RESERVATION,
+                             CreditLedgerEntry.account_id == aid)
+                      .order_by(CreditLedgerEntry.id)).all()
+    assert [tuple(r) for r in rows] == [("batch:0:reserve", -10, 990),
+                                        ("batch:2:reserve", -10, 980)]
+    # A key already used, or a total the balance cannot pay: nothing is taken.
+    assert credits.take_many(db, aid, [credits.Hold("batch:2", 1, NO_REFS, "again")]) is None
+    assert credits.take_many(db, aid, [credits.Hold("big", 981, NO_REFS, "too much")]) is None
+    assert credits.balance(db, aid) == 980

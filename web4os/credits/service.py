@@ -21,7 +21,7 @@ redelivered job cannot charge twice.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -63,23 +63,6 @@ _ADD = (update(Account).where(Account.id == bindparam("account_id"))
         .returning(Account.credit_balance).execution_options(synchronize_session=False))
 _GUARDED_ADD = _ADD.where(Account.credit_balance >= bindparam("cost"))
 _INSERT_MANY = insert(_LEDGER)
-
-
-# FOR NO KEY UPDATE: the lock an UPDATE of the balance takes. (FOR UPDATE would also
-# block every insert whose foreign key points at the account: goals, cards, events.)
-_LOCK = (select(Account.id).where(Account.id == bindparam("account_id"))
-         .with_for_update(key_share=True))
-
-
-def lock_account(session: Session, account_id: AccountId) -> None:
-    """Take the account row's lock now (Postgres; SQLite's writers are serialised anyway).
-
-    Every movement locks that row; code that must also lock other rows before it
-    moves credits calls this first, so locks are always taken account first and two
-    transactions cannot deadlock on each other's rows.
-    """
-    if session.get_bind().dialect.name != "sqlite":
-        session.execute(_LOCK, {"account_id": account_id})
 
 
 def balance(session: Session, account_id: AccountId) -> int:
@@ -236,33 +219,54 @@ class Hold:
     reason: str
 
 
-def reserve_many(session: Session, account_id: AccountId, holds: Sequence[Hold]) -> bool:
-    """Hold credits for several pieces of work at once, all or nothing: True if every
-    hold is written; False, with nothing moved, if the account cannot pay them all or
-    one of the keys was already used (the caller then reserves one by one, which
-    sorts out which can start).
+@dataclass(frozen=True)
+class Taken:
+    """Credits taken from the balance for a batch of holds whose entries are not yet
+    written (``take_many``, then ``keep_holds``)."""
 
-    Three statements whatever the count: the key check, one guarded balance update
-    for the total, one multi-row insert.
+    account_id: AccountId
+    holds: Sequence[Hold]
+    balance: int  # after taking them all
+
+
+def take_many(session: Session, account_id: AccountId, holds: Sequence[Hold]) -> Taken | None:
+    """Step one of holding credits for several pieces of work at once: one guarded
+    balance update for the total, which locks the account row. ``None``, with
+    nothing moved, if the account cannot pay them all or one of the keys was already
+    used (the caller then reserves one by one, which sorts out which can start).
+
+    The caller then claims the work (its rows locked after the account's, the order
+    every credit movement follows) and calls ``keep_holds`` with what it claimed.
     """
-    if not holds:
-        return True
     keys = [f"{h.key}:reserve" for h in holds]
-    if session.scalar(_ANY_KEY, {"keys": keys}) is not None:
-        return False
+    if not holds or session.scalar(_ANY_KEY, {"keys": keys}) is not None:
+        return None
     total = sum(h.amount for h in holds)
     new_balance = session.execute(_GUARDED_ADD, {"account_id": account_id, "amount": -total,
                                                  "cost": total}).scalar_one_or_none()
     if new_balance is None:
-        return False
-    running = new_balance + total
+        return None
+    return Taken(account_id, list(holds), int(new_balance))
+
+
+def keep_holds(session: Session, taken: Taken, keys: Collection[str]) -> None:
+    """Step two: write the entries of the holds whose work was claimed (by ``key``),
+    in one multi-row insert, and put the others' credits back (someone else claimed
+    that work first, and holds for it in their own transaction)."""
+    kept = [h for h in taken.holds if h.key in keys]
+    back = sum(h.amount for h in taken.holds) - sum(h.amount for h in kept)
+    running = taken.balance
+    if back:
+        running = session.execute(_ADD, {"account_id": taken.account_id,
+                                         "amount": back}).scalar_one()
+    running += sum(h.amount for h in kept)
     rows = []
-    for hold, key in zip(holds, keys, strict=True):
+    for hold in kept:
         running -= hold.amount
-        rows.append(_entry(account_id, EntryKind.RESERVATION, -hold.amount, running, key,
-                           hold.refs, "system", hold.reason))
-    session.execute(_INSERT_MANY, rows)
-    return True
+        rows.append(_entry(taken.account_id, EntryKind.RESERVATION, -hold.amount, running,
+                           f"{hold.key}:reserve", hold.refs, "system", hold.reason))
+    if rows:
+        session.execute(_INSERT_MANY, rows)
 
 
 def reserved_amount(session: Session, key: str) -> int:
@@ -273,8 +277,44 @@ def reserved_amount(session: Session, key: str) -> int:
     return -int(amount or 0)
 
 
+@dataclass(frozen=True)
+class Settlement:
+    """A settlement worked out before the account row is locked (``prepare_settlement``):
+    a caller can then write what depends on the charge first and hold the lock only
+    for the movement itself."""
+
+    key: str
+    actual: int
+    held: int
+    done: bool      # already settled: a repeat charges nothing
+    expected: int   # what settling will charge, unless the balance moves meanwhile
+
+
+def prepare_settlement(
+    session: Session, account_id: AccountId, key: str, actual: int
+) -> Settlement:
+    """Read what settling ``key`` for ``actual`` credits will charge (moves nothing)."""
+    settle_key = f"{key}:settle"
+    seen: dict[str | None, int] = dict(session.execute(
+        _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
+    actual = max(0, actual)
+    if settle_key in seen:
+        return Settlement(key, actual, 0, done=True, expected=0)
+    held = -int(seen.get(f"{key}:reserve") or 0)
+    return Settlement(key, actual, held, done=False,
+                      expected=_charge(session, account_id, actual, held))
+
+
+def _charge(session: Session, account_id: AccountId, actual: int, held: int) -> int:
+    """What is held covers the work; beyond it, only as far as the balance goes."""
+    if actual <= held:
+        return actual
+    return held + min(actual - held, max(0, balance(session, account_id)))
+
+
 def settle(
-    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str
+    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str,
+    prepared: Settlement | None = None,
 ) -> int:
     """Turn the reservation ``key`` into the actual charge; returns credits charged.
 
@@ -285,30 +325,26 @@ def settle(
     update matches no row and we re-read and try again with what is left (the
     balance only shrinks under contention, so this ends, at worst with extra 0).
     Idempotent on ``key``: a second settlement charges nothing and returns 0.
+    ``prepared`` (from ``prepare_settlement`` in this transaction) saves the reads.
     """
-    settle_key = f"{key}:settle"
-    seen: dict[str | None, int] = dict(session.execute(
-        _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
-    if settle_key in seen:
+    bill = prepared or prepare_settlement(session, account_id, key, actual)
+    if bill.done:
         return 0
-    held = -int(seen.get(f"{key}:reserve") or 0)
-    actual = max(0, actual)
+    settle_key = f"{key}:settle"
+    charged = bill.expected
     for _ in range(100):
-        charged = min(actual, held)
-        extra = actual - held
-        if extra > 0:
-            charged = held + min(extra, max(0, balance(session, account_id)))
         try:
-            entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT,
+            entry = _move(session, account_id, bill.held - charged, EntryKind.SETTLEMENT,
                           key=settle_key, refs=refs, actor="system", reason=reason,
                           guarded=True)
-        except InsufficientCredits:
-            continue  # the balance moved under us; take what is left now
+        except InsufficientCredits:  # the balance moved under us; take what is left now
+            charged = _charge(session, account_id, bill.actual, bill.held)
+            continue
         return charged if entry is not None else 0
     # Unreachable in practice: settle for exactly what was held (never overdraws).
     entry = _move(session, account_id, 0, EntryKind.SETTLEMENT, key=settle_key, refs=refs,
                   actor="system", reason=reason, guarded=True)
-    return held if entry is not None else 0
+    return bill.held if entry is not None else 0
 
 
 def is_settled(session: Session, key: str) -> bool:

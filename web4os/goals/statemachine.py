@@ -115,11 +115,13 @@ def transition(
 
 def transition_many(session: Session, tasks: Sequence[Task], to: TaskStatus, *,
                     expect: TaskStatus, actor: str, reason: str,
-                    values: dict[str, Any] | None = None) -> list[Task]:
+                    values: dict[str, Any] | None = None,
+                    history: list[dict[str, Any]] | None = None) -> list[Task]:
     """``transition`` for several cards that should all be ``expect``: one guarded
-    ``UPDATE … RETURNING id``, one history ``INSERT``. Returns the cards moved; one that
-    has moved on meanwhile is left out (on Postgres the UPDATE waits for its row lock,
-    then sees the new status), not an error."""
+    ``UPDATE … RETURNING id``, one history ``INSERT`` (or, with ``history``, their events
+    added there, as ``transition`` does). Returns the cards moved; one that has moved on
+    meanwhile is left out (on Postgres the UPDATE waits for its row lock, then sees the
+    new status), not an error."""
     changes = _changes(expect, to, reason, values)
     params = {f"v_{name}": value for name, value in changes.items()}
     won = set(session.scalars(_many_update(tuple(changes)),
@@ -128,10 +130,13 @@ def transition_many(session: Session, tasks: Sequence[Task], to: TaskStatus, *,
     for task in moved:
         for name, value in changes.items():
             set_committed_value(task, name, value)
-    write_events(session, [event_row(account_id=t.account_id, goal_id=t.goal_id, task_id=t.id,
-                                     kind="status", from_status=expect.value,
-                                     to_status=to.value, actor=actor, message=reason)
-                           for t in moved])
+    rows = [event_row(account_id=t.account_id, goal_id=t.goal_id, task_id=t.id, kind="status",
+                      from_status=expect.value, to_status=to.value, actor=actor, message=reason)
+            for t in moved]
+    if history is None:
+        write_events(session, rows)
+    else:
+        history.extend(rows)
     return moved
 
 

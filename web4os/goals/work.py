@@ -80,12 +80,9 @@ def queue_task(
     return True
 
 
-class _PayOneByOne(Exception):
-    """The batch cannot be paid as one: undo it and queue the cards one by one."""
-
-
-def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: str) -> bool:
-    """Queue planned cards together: one UPDATE, one hold for all, one history INSERT.
+def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: str,
+               history: list[dict[str, Any]] | None = None) -> bool:
+    """Queue planned cards together: one hold for all, one UPDATE, one history INSERT.
 
     For the common case of a finished card unblocking several others. Returns False,
     having changed nothing, when a credit cap could apply or the account cannot
@@ -93,30 +90,28 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
     which blocks each card that cannot start and says why. The caller has
     checked the goal's own cap.
 
-    The cards' rows are claimed before the credits are held (``UPDATE … WHERE status =
-    'planned'``): on Postgres that locks them, so a racing worker queuing the same
-    cards waits, then finds them taken and holds nothing for them. The account row is
-    locked before both, the order every credit movement follows (``_finish`` settles,
-    then queues), so two transactions never wait on each other's rows.
+    The credits are taken first (one guarded update of the balance, which locks the
+    account row: the order every credit movement follows, so two transactions never
+    wait on each other's rows), then the cards are claimed (``UPDATE … WHERE status =
+    'planned'``; on Postgres a racing worker queuing the same cards waits for their row
+    locks, then finds them taken), and only the claimed cards' holds are written;
+    what was taken for the others goes back.
+    ``history``: add the cards' events there for the caller to write with its own.
     """
     if not tasks:
         return True
     if any(t.agent.credit_cap is not None for t in tasks):
         return False
-    credits.lock_account(session, account_id_of(tasks[0]))
-    try:
-        with session.begin_nested():
-            queued = transition_many(session, tasks, TaskStatus.QUEUED, expect=TaskStatus.PLANNED,
-                                     actor=actor, reason=reason,
-                                     values={"claim_token": None, "lease_expires_at": None})
-            holds = [Hold(attempt_key(t.id, t.attempts + 1), t.estimated_credits, refs_of(t),
-                          f"Hold for “{t.title}” (attempt {t.attempts + 1})") for t in queued]
-            if not credits.reserve_many(session, account_id_of(tasks[0]), holds):
-                raise _PayOneByOne
-    except _PayOneByOne:
-        for task in tasks:  # the rolled-back move was mirrored onto the objects: reload
-            session.expire(task)
+    holds = {t.id: Hold(attempt_key(t.id, t.attempts + 1), t.estimated_credits, refs_of(t),
+                        f"Hold for “{t.title}” (attempt {t.attempts + 1})") for t in tasks}
+    taken = credits.take_many(session, account_id_of(tasks[0]), list(holds.values()))
+    if taken is None:
         return False
+    queued = transition_many(session, tasks, TaskStatus.QUEUED, expect=TaskStatus.PLANNED,
+                             actor=actor, reason=reason,
+                             values={"claim_token": None, "lease_expires_at": None},
+                             history=history)
+    credits.keep_holds(session, taken, {holds[t.id].key for t in queued})
     for task in queued:
         enqueue(session, "run_task", task_id=task.id, account_id=task.account_id)
     return True

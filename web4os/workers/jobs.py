@@ -394,36 +394,52 @@ def run_task(task_id: int, *, account_id: int) -> None:
 
 
 def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Outcome) -> None:
-    """Commit one attempt's effects together: charge, history, output, next state."""
+    """Commit one attempt's effects together: charge, history, output, next state.
+
+    The card's own rows are written first; the two rows every card of the goal
+    contends for (the account's balance, then the goal) are locked last, so on
+    Postgres a finishing card holds them only for the settlement, the goal's
+    spend and the queuing of the cards it unblocks.
+    """
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
         task = goals.get_task(s, aid, claim.task_id)
-        charged = credits.settle(s, aid, attempt_key(task.id, claim.attempt),
-                                 sum(c.credits for c in calls) + claim.tool_credits
-                                 + outcome.tool_credits,
-                                 refs=refs_of(task),
-                                 reason=f"“{task.title}” (attempt {claim.attempt})")
-        goal = _touch_goal(s, aid, task.goal_id, charged)
+        key, refs = attempt_key(task.id, claim.attempt), refs_of(task)
+        cost = sum(c.credits for c in calls) + claim.tool_credits + outcome.tool_credits
+        reason = f"“{task.title}” (attempt {claim.attempt})"
         history = model_call_events(account_id=account_id, goal_id=task.goal_id,
                                     task_id=task.id, calls=calls)
         if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
+            charged = credits.settle(s, aid, key, cost, refs=refs, reason=reason)
+            _touch_goal(s, aid, task.goal_id, charged)
             task.actual_credits += charged
             history.append(event_row(
                 account_id=account_id, goal_id=task.goal_id, task_id=task.id, kind="discarded",
                 actor="system", message="A late result was discarded: the card had moved on."))
             write_events(s, history)
             return
+        bill = credits.prepare_settlement(s, aid, key, cost)
+        spent = {"actual_credits": task.actual_credits + bill.expected}
         done = False
-        spent = {"actual_credits": task.actual_credits + charged}
         if outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
         else:
             _attempt_failed(s, task, claim, outcome.error, spent, history)
-        write_events(s, history)
+        charged = credits.settle(s, aid, key, cost, refs=refs, reason=reason, prepared=bill)
+        if charged != bill.expected:  # the balance moved between the read and the lock
+            _add_task_spend(s, task.id, charged - bill.expected)
+        goal = _touch_goal(s, aid, task.goal_id, charged)
         if done and goal is not None and goal.status == GoalStatus.RUNNING:
-            _advance_after_done(s, task, goal)
+            _advance_after_done(s, task, goal, history)
         else:  # failures, send-backs and cards waiting for the operator: the full check
+            write_events(s, history)
             enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+
+
+def _add_task_spend(s: Any, task_id: int, credits_charged: int) -> None:
+    s.execute(update(Task).where(Task.id == task_id)
+              .values(actual_credits=Task.actual_credits + credits_charged)
+              .execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -464,14 +480,20 @@ def _touch_stmt() -> Any:
             .execution_options(synchronize_session=False))
 
 
-def _advance_after_done(s: Any, task: Task, goal: _Touched) -> None:
+def _advance_after_done(s: Any, task: Task, goal: _Touched,
+                        history: list[dict[str, Any]]) -> None:
     """A card is done: start the cards it unblocked, or close the goal, in this same
-    transaction (no ``advance_goal`` job and no reload of the whole goal per card)."""
+    transaction (no ``advance_goal`` job and no reload of the whole goal per card).
+    ``history`` (the card's own events) is written with the queued cards' events."""
     aid = account_id_of(task)
     ready = goals.ready_dependents(s, aid, task.id)
+    if ready and goal.account_active and goal.credit_cap is None and queue_many(
+            s, ready, actor="ceo", reason=READY, history=history):
+        write_events(s, history)
+        return
+    write_events(s, history)
     if ready:
-        if goal.account_active and (goal.credit_cap is not None
-                                    or not queue_many(s, ready, actor="ceo", reason=READY)):
+        if goal.account_active:
             _queue_one_by_one(s, task.goal, ready)  # loads the goal: caps may pause it
         return
     counts = goals.status_counts(s, aid, task.goal_id)
