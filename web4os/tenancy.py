@@ -2,7 +2,10 @@
 
 Only code in this module (and the auth code that calls ``TenantContext``)
 turns a raw integer into an ``AccountId``; repository functions take an
-``AccountId``, so an unscoped call does not type-check.
+``AccountId``, so an unscoped call does not type-check. Queries start from
+``scoped()`` / ``get_owned()``; a statement built once for every account (the
+workers' hot paths) takes its filter from ``in_account()``, the account a bound
+parameter.
 
 The second wall (Postgres only; a no-op on SQLite): row-level security.
 Migration 0002 enables and FORCEs RLS on every tenant-owned table, with a
@@ -37,9 +40,9 @@ from __future__ import annotations
 import functools
 import threading
 from dataclasses import dataclass
-from typing import Any, NewType, Protocol, TypeVar
+from typing import Any, NewType, Protocol, TypeVar, cast
 
-from sqlalchemy import Select, bindparam, event, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from web4os.config import get_settings
@@ -91,18 +94,25 @@ def scoped(model: type[T], account_id: AccountId) -> Select[T]:
 def get_owned(session: Session, model: type[T], row_id: int, account_id: AccountId) -> T:
     """Load one row of this account or raise ``NotFound`` (also for other accounts' rows)."""
     row: T | None = session.scalars(_owned_stmt(model),
-                                    {"account_id": account_id, "row_id": row_id}).first()
+                                    {"tenant": account_id, "row_id": row_id}).first()
     if row is None:
         raise NotFound(f"No such {model.__name__.lower()}.")
     return row
+
+
+def in_account(model: Any) -> ColumnElement[bool]:
+    """``model.account_id = :account_id``, the account a bound parameter: the tenant filter
+    of a statement built once and run for every account (the hot paths of the workers).
+    Run such a statement with ``{"tenant": account_id}`` among its parameters (a name no
+    column has: an UPDATE would take a parameter named like a column for its SET)."""
+    return cast(ColumnElement[bool], model.account_id == bindparam("tenant"))
 
 
 @functools.cache
 def _owned_stmt(model: type[T]) -> Select[T]:
     """``scoped(model)`` for one id, built once per model (workers load rows by id a lot)."""
     columns: Any = model
-    return select(model).where(columns.account_id == bindparam("account_id"),
-                               columns.id == bindparam("row_id"))
+    return select(model).where(in_account(model), columns.id == bindparam("row_id"))
 
 
 def bind_account(session: Session, account_id: AccountId | None,

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent
 from web4os.agents.providers import endpoint_allowed
 from web4os.agents.roster import DEFAULT_ROSTER
 from web4os.errors import Conflict, InvalidInput, NotFound
-from web4os.tenancy import AccountId, get_owned, scoped
+from web4os.tenancy import AccountId, get_owned, in_account, scoped
 
 DEFAULT_TOOLS = ("read_goal_outputs", "notes")
 
@@ -51,12 +51,12 @@ def specialists(session: Session, account_id: AccountId) -> list[Agent]:
     return [a for a in list_agents(session, account_id, enabled_only=True) if not a.is_ceo]
 
 
-_CEO = select(Agent).where(Agent.account_id == bindparam("account_id"), Agent.is_ceo.is_(True))
+_CEO = select(Agent).where(in_account(Agent), Agent.is_ceo.is_(True))
 
 
 def ceo(session: Session, account_id: AccountId) -> Agent:
     """The account's CEO agent."""
-    agent = session.scalars(_CEO, {"account_id": account_id}).first()
+    agent = session.scalars(_CEO, {"tenant": account_id}).first()
     if agent is None:
         raise NotFound("This account has no CEO agent.")
     return agent

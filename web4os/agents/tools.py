@@ -28,7 +28,7 @@ from web4os.agents.models import Agent, Note
 from web4os.agents.providers.base import ToolCall, ToolSpec
 from web4os.credits.pricing import cost_of_tool_run
 from web4os.errors import InvalidInput
-from web4os.tenancy import AccountId, TenantContext, get_owned, scoped
+from web4os.tenancy import AccountId, TenantContext, get_owned, in_account, scoped
 
 NOTE_PROMPT_LIMIT = 20
 NOTE_CHARS = 800
@@ -98,7 +98,7 @@ class ReadGoalOutputs:
     def run(self, session: Session, scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         key = str(args.get("task_key") or "").strip()
         rows = session.execute(_outputs_stmt(bool(key)), {
-            "account_id": scope.account_id, "goal_id": scope.goal_id, "task_id": scope.task_id,
+            "tenant": scope.account_id, "goal_id": scope.goal_id, "task_id": scope.task_id,
             "skip": sorted(scope.skip_task_ids), "key": key})
         return ToolResult([f"--- DOC: {title} (by {agent}) ---\n{output}"
                            for title, agent, output in rows])
@@ -112,8 +112,7 @@ def _outputs_stmt(by_key: bool) -> Select[str, str, str]:
 
     stmt = (select(Task.title, Agent.name, func.substr(Task.output, 1, OUTPUT_CHARS))
             .join(Agent, Agent.id == Task.agent_id)
-            .where(Task.account_id == bindparam("account_id"),
-                   Task.goal_id == bindparam("goal_id"), Task.id != bindparam("task_id"),
+            .where(in_account(Task), Task.goal_id == bindparam("goal_id"), Task.id != bindparam("task_id"),
                    Task.status == TaskStatus.DONE,
                    Task.id.not_in(bindparam("skip", expanding=True))))
     if by_key:
@@ -137,14 +136,14 @@ class NotesTool:
     def run(self, session: Session, scope: ToolScope, args: dict[str, Any]) -> ToolResult:
         query = str(args.get("query") or "").strip()[:100]
         rows = session.execute(_notes_stmt(bool(query)),
-                               {"account_id": scope.account_id, "like": f"%{query}%"})
+                               {"tenant": scope.account_id, "like": f"%{query}%"})
         return ToolResult([f"{title}: {' '.join(body.split())[:NOTE_CHARS]}"
                            for title, body in rows])
 
 
 @functools.cache
 def _notes_stmt(by_query: bool) -> Select[str, str]:
-    stmt = select(Note.title, Note.body).where(Note.account_id == bindparam("account_id"))
+    stmt = select(Note.title, Note.body).where(in_account(Note))
     if by_query:
         like = bindparam("like", type_=String)
         stmt = stmt.where(or_(Note.title.ilike(like), Note.body.ilike(like)))

@@ -16,7 +16,7 @@ from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEven
 from web4os.goals.plans import validate_plan
 from web4os.goals.schemas import GoalCreate, Plan
 from web4os.goals.statemachine import TERMINAL
-from web4os.tenancy import AccountId, TenantContext, get_owned, scoped
+from web4os.tenancy import AccountId, TenantContext, get_owned, in_account, scoped
 
 
 def create_goal(session: Session, ctx: TenantContext, data: GoalCreate) -> Goal:
@@ -178,7 +178,7 @@ class Input:
 def task_inputs(session: Session, account_id: AccountId, task_id: int) -> list[Input]:
     """The tasks ``task_id`` depends on, in plan order: only the columns a prompt shows."""
     return [Input(*row) for row in session.execute(
-        _inputs_stmt(), {"account_id": account_id, "task_id": task_id})]
+        _inputs_stmt(), {"tenant": account_id, "task_id": task_id})]
 
 
 def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> list[Task]:
@@ -187,17 +187,17 @@ def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> l
     The same rule as ``ready_tasks``, asked only about the cards one finished card
     can unblock, so finishing a card does not reload the whole goal.
     """
-    return list(session.scalars(_ready_stmt(), {"account_id": account_id, "task_id": task_id})
+    return list(session.scalars(_ready_stmt(), {"tenant": account_id, "task_id": task_id})
                 .unique())
 
 
 # Built once: these run for every card, and building a statement with aliases costs
-# more than running it. The tenant filter is a bound parameter like any other.
+# more than running it. The tenant filter is a bound parameter (``tenancy.in_account``).
 
 @functools.cache
 def _inputs_stmt() -> Select[int, str, str, str]:
     return (select(Task.id, Task.title, Agent.name, Task.output)
-            .where(Task.account_id == bindparam("account_id"))
+            .where(in_account(Task))
             .join(Agent, Agent.id == Task.agent_id)
             .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
             .where(TaskDependency.task_id == bindparam("task_id"))
@@ -209,7 +209,7 @@ def _ready_stmt() -> Select[Task]:
     edge, parent = aliased(TaskDependency), aliased(Task)
     unsettled = (select(edge.id).join(parent, parent.id == edge.depends_on_id)
                  .where(edge.task_id == Task.id, parent.status.not_in(TERMINAL)).exists())
-    return (select(Task).where(Task.account_id == bindparam("account_id"))
+    return (select(Task).where(in_account(Task))
             .join(TaskDependency, TaskDependency.task_id == Task.id)
             .where(TaskDependency.depends_on_id == bindparam("task_id"),
                    Task.status == TaskStatus.PLANNED, ~unsettled)

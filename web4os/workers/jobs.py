@@ -56,7 +56,7 @@ from web4os.goals.work import (
     record_calls,
     refs_of,
 )
-from web4os.tenancy import AccountId, account_id_of
+from web4os.tenancy import AccountId, account_id_of, in_account
 from web4os.workers.context import system_session, tenant_session
 from web4os.workers.queue import enqueue, get_queue
 
@@ -261,7 +261,7 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
     """Move a queued task to running under a fresh lease; None if it is not ours to run."""
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
-        row = s.execute(_claim_stmt(), {"aid": aid, "task_id": task_id}).first()
+        row = s.execute(_claim_stmt(), {"tenant": aid, "task_id": task_id}).first()
         if row is None:
             raise NotFound("No such task.")
         task, goal, account_status, ceo = row
@@ -300,7 +300,7 @@ def _claim_stmt() -> Any:
     return (select(Task, Goal, Account.status, ceo)
             .join(Goal, Goal.id == Task.goal_id).join(Account, Account.id == Task.account_id)
             .outerjoin(ceo, (ceo.account_id == Task.account_id) & ceo.is_ceo.is_(True))
-            .where(Task.id == bindparam("task_id"), Task.account_id == bindparam("aid"))
+            .where(Task.id == bindparam("task_id"), in_account(Task))
             .limit(1))
 
 
@@ -461,7 +461,7 @@ def _touch_goal(s: Any, aid: AccountId, goal_id: int, charged: int) -> _Touched 
     that needed both. Neither can miss it. The account's status comes back in the
     same statement.
     """
-    row = s.execute(_touch_stmt(), {"aid": aid, "goal_id": goal_id, "charged": charged,
+    row = s.execute(_touch_stmt(), {"tenant": aid, "goal_id": goal_id, "charged": charged,
                                     "now": utcnow()}).first()
     if row is None:
         return None
@@ -473,7 +473,7 @@ def _touch_stmt() -> Any:
     account_status = (select(Account.status).where(Account.id == Goal.account_id)
                       .scalar_subquery())
     return (update(Goal).where(Goal.id == bindparam("goal_id"),
-                               Goal.account_id == bindparam("aid"))
+                               in_account(Goal))
             .values(credits_spent=Goal.credits_spent + bindparam("charged"),
                     updated_at=bindparam("now"))
             .returning(Goal.status, Goal.credit_cap, account_status)
