@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tests.conftest import TEST_DB_URL
 from tests.factories import HeldQueue, Tenant, make_planned_goal, make_tenant, plan_of
 from web4os.agents.brain import Deliverable, Review
-from web4os.agents.providers.base import ModelReply
+from web4os.agents.providers.base import ModelError, ModelReply
 from web4os.agents.structured import CallRecord
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
@@ -265,3 +265,30 @@ def test_holds_taken_together_keep_only_the_claimed_work_and_give_the_rest_back(
     assert credits.take_many(db, aid, [credits.Hold("batch:2", 1, NO_REFS, "again")]) is None
     assert credits.take_many(db, aid, [credits.Hold("big", 981, NO_REFS, "too much")]) is None
     assert credits.balance(db, aid) == 980
+
+
+@pytest.mark.parametrize("how", ["retry after a model error", "sent back by the CEO agent"])
+def test_what_an_attempt_did_not_use_pays_for_the_next_one(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, how: str,
+) -> None:
+    """An account with nothing left but this card's hold: the attempt used none of it, so
+    the retry (or the send-back) can hold it again and starts, instead of waiting blocked."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=2))
+    task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
+    assert queue_task(db, task, actor="test", reason="go")
+    credits.adjust(db, tenant.id, -credits.balance(db, tenant.id), actor="test",
+                   reason="nothing left after the hold")
+    db.commit()
+    claim = jobs._claim(task.id, tenant.id)
+    assert claim is not None
+    if how.startswith("retry"):
+        outcome = jobs.Outcome(error=ModelError("The model timed out.", retryable=True))
+    else:
+        outcome = jobs.Outcome(deliverable=Deliverable(deliverable="Draft.", note=""),
+                               review=Review(verdict="revise", feedback="Shorter, please."))
+    jobs._finish(claim, tenant.id, [], outcome)
+    db.rollback()
+    again = db.get(Task, task.id)
+    assert again is not None and again.status == TaskStatus.QUEUED, again.status_reason
+    assert credits.balance(db, tenant.id) == 0  # the same 2 credits, held for attempt 2
+    assert credits.ledger_sum(db, tenant.id) == 0

@@ -211,7 +211,7 @@ def reserve(
 
 @dataclass(frozen=True)
 class Hold:
-    """One reservation of a batch (``reserve_many``)."""
+    """One reservation of a batch (``take_many``, then ``keep_holds``)."""
 
     key: str
     amount: int

@@ -396,10 +396,11 @@ def run_task(task_id: int, *, account_id: int) -> None:
 def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Outcome) -> None:
     """Commit one attempt's effects together: charge, history, output, next state.
 
-    The card's own rows are written first; the two rows every card of the goal
-    contends for (the account's balance, then the goal) are locked last, so on
-    Postgres a finishing card holds them only for the settlement, the goal's
-    spend and the queuing of the cards it unblocks.
+    When the card is done or waits for the operator, its own rows are written
+    first and the two rows every card of the goal contends for (the account's
+    balance, then the goal) are locked last, so on Postgres a finishing card holds
+    them only for the settlement, the goal's spend and the queuing of the cards it
+    unblocks.
     """
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
@@ -419,16 +420,24 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
             write_events(s, history)
             return
         bill = credits.prepare_settlement(s, aid, key, cost)
-        spent = {"actual_credits": task.actual_credits + bill.expected}
+        # A retry or a send-back holds credits for the next attempt: this one is settled
+        # first, so what it did not use can pay for the next.
+        settled: int | None = None
+        if outcome.deliverable is None or (outcome.review is not None
+                                           and outcome.review.verdict != "accept"):
+            settled = credits.settle(s, aid, key, cost, refs=refs, reason=reason, prepared=bill)
+        spent = {"actual_credits": task.actual_credits
+                 + (bill.expected if settled is None else settled)}
         done = False
         if outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
         else:
             _attempt_failed(s, task, claim, outcome.error, spent, history)
-        charged = credits.settle(s, aid, key, cost, refs=refs, reason=reason, prepared=bill)
-        if charged != bill.expected:  # the balance moved between the read and the lock
-            _add_task_spend(s, task.id, charged - bill.expected)
-        goal = _touch_goal(s, aid, task.goal_id, charged)
+        if settled is None:
+            settled = credits.settle(s, aid, key, cost, refs=refs, reason=reason, prepared=bill)
+            if settled != bill.expected:  # the balance moved between the read and the lock
+                _add_task_spend(s, task.id, settled - bill.expected)
+        goal = _touch_goal(s, aid, task.goal_id, settled)
         if done and goal is not None and goal.status == GoalStatus.RUNNING:
             _advance_after_done(s, task, goal, history)
         else:  # failures, send-backs and cards waiting for the operator: the full check
