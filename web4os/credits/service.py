@@ -65,6 +65,25 @@ _GUARDED_ADD = _ADD.where(Account.credit_balance >= bindparam("cost"))
 _INSERT_MANY = insert(_LEDGER)
 
 
+# FOR NO KEY UPDATE: the lock an UPDATE of the balance takes. (FOR UPDATE would also
+# block every insert whose foreign key points at the account: goals, cards, events.)
+_LOCK = (select(Account.id).where(Account.id == bindparam("account_id"))
+         .with_for_update(key_share=True))
+
+
+def lock_account(session: Session, account_id: AccountId) -> None:
+    """Take the account row's lock now (Postgres; SQLite's writers are serialised anyway).
+
+    Every movement of credits locks that row first; code that changes a goal's cards
+    and may move credits on the way (cancelling a whole goal, recovering a card whose
+    worker stopped) calls this before it reads or touches any card, so it takes its
+    locks in the order a finishing card does (account, goal, cards): the two cannot
+    wait on each other, and it reads the cards as a finish in flight left them.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        session.execute(_LOCK, {"account_id": account_id})
+
+
 def balance(session: Session, account_id: AccountId) -> int:
     """The account's spendable credits."""
     return int(session.scalar(_BALANCE, {"account_id": account_id}) or 0)
@@ -277,44 +296,8 @@ def reserved_amount(session: Session, key: str) -> int:
     return -int(amount or 0)
 
 
-@dataclass(frozen=True)
-class Settlement:
-    """A settlement worked out before the account row is locked (``prepare_settlement``):
-    a caller can then write what depends on the charge first and hold the lock only
-    for the movement itself."""
-
-    key: str
-    actual: int
-    held: int
-    done: bool      # already settled: a repeat charges nothing
-    expected: int   # what settling will charge, unless the balance moves meanwhile
-
-
-def prepare_settlement(
-    session: Session, account_id: AccountId, key: str, actual: int
-) -> Settlement:
-    """Read what settling ``key`` for ``actual`` credits will charge (moves nothing)."""
-    settle_key = f"{key}:settle"
-    seen: dict[str | None, int] = dict(session.execute(
-        _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
-    actual = max(0, actual)
-    if settle_key in seen:
-        return Settlement(key, actual, 0, done=True, expected=0)
-    held = -int(seen.get(f"{key}:reserve") or 0)
-    return Settlement(key, actual, held, done=False,
-                      expected=_charge(session, account_id, actual, held))
-
-
-def _charge(session: Session, account_id: AccountId, actual: int, held: int) -> int:
-    """What is held covers the work; beyond it, only as far as the balance goes."""
-    if actual <= held:
-        return actual
-    return held + min(actual - held, max(0, balance(session, account_id)))
-
-
 def settle(
-    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str,
-    prepared: Settlement | None = None,
+    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str
 ) -> int:
     """Turn the reservation ``key`` into the actual charge; returns credits charged.
 
@@ -325,26 +308,30 @@ def settle(
     update matches no row and we re-read and try again with what is left (the
     balance only shrinks under contention, so this ends, at worst with extra 0).
     Idempotent on ``key``: a second settlement charges nothing and returns 0.
-    ``prepared`` (from ``prepare_settlement`` in this transaction) saves the reads.
     """
-    bill = prepared or prepare_settlement(session, account_id, key, actual)
-    if bill.done:
-        return 0
     settle_key = f"{key}:settle"
-    charged = bill.expected
+    seen: dict[str | None, int] = dict(session.execute(
+        _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
+    if settle_key in seen:
+        return 0
+    held = -int(seen.get(f"{key}:reserve") or 0)
+    actual = max(0, actual)
     for _ in range(100):
+        charged = min(actual, held)
+        extra = actual - held
+        if extra > 0:
+            charged = held + min(extra, max(0, balance(session, account_id)))
         try:
-            entry = _move(session, account_id, bill.held - charged, EntryKind.SETTLEMENT,
+            entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT,
                           key=settle_key, refs=refs, actor="system", reason=reason,
                           guarded=True)
-        except InsufficientCredits:  # the balance moved under us; take what is left now
-            charged = _charge(session, account_id, bill.actual, bill.held)
-            continue
+        except InsufficientCredits:
+            continue  # the balance moved under us; take what is left now
         return charged if entry is not None else 0
     # Unreachable in practice: settle for exactly what was held (never overdraws).
     entry = _move(session, account_id, 0, EntryKind.SETTLEMENT, key=settle_key, refs=refs,
                   actor="system", reason=reason, guarded=True)
-    return bill.held if entry is not None else 0
+    return held if entry is not None else 0
 
 
 def is_settled(session: Session, key: str) -> bool:

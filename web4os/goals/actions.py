@@ -143,6 +143,7 @@ def _cancel_task(session: Session, ctx: TenantContext, task: Task) -> None:
 
 def cancel_goal(session: Session, ctx: TenantContext, goal_id: int) -> Goal:
     """Stop a whole goal and every card still open."""
+    credits.lock_account(session, ctx.account_id)  # before the goal and its cards: see there
     goal = goals.get_goal(session, ctx.account_id, goal_id)
     if goal.status in (GoalStatus.COMPLETED, GoalStatus.CANCELLED):
         raise Conflict(f"This goal is already {goal.status.value}.")

@@ -396,59 +396,41 @@ def run_task(task_id: int, *, account_id: int) -> None:
 def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Outcome) -> None:
     """Commit one attempt's effects together: charge, history, output, next state.
 
-    When the card is done or waits for the operator, its own rows are written
-    first and the two rows every card of the goal contends for (the account's
-    balance, then the goal) are locked last, so on Postgres a finishing card holds
-    them only for the settlement, the goal's spend and the queuing of the cards it
-    unblocks.
+    Rows are locked in the order every transaction that moves credits follows: the
+    account (the settlement), the goal (its spend), then cards (this one, and those it
+    unblocks). A card's own rows could go first and shorten the time the account row
+    is held, but then a finishing card and a recovery or a goal's cancellation (account,
+    then the card) would wait on each other.
     """
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
         task = goals.get_task(s, aid, claim.task_id)
-        key, refs = attempt_key(task.id, claim.attempt), refs_of(task)
-        cost = sum(c.credits for c in calls) + claim.tool_credits + outcome.tool_credits
-        reason = f"“{task.title}” (attempt {claim.attempt})"
+        charged = credits.settle(s, aid, attempt_key(task.id, claim.attempt),
+                                 sum(c.credits for c in calls) + claim.tool_credits
+                                 + outcome.tool_credits,
+                                 refs=refs_of(task),
+                                 reason=f"“{task.title}” (attempt {claim.attempt})")
+        goal = _touch_goal(s, aid, task.goal_id, charged)
         history = model_call_events(account_id=account_id, goal_id=task.goal_id,
                                     task_id=task.id, calls=calls)
         if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
-            charged = credits.settle(s, aid, key, cost, refs=refs, reason=reason)
-            _touch_goal(s, aid, task.goal_id, charged)
             task.actual_credits += charged
             history.append(event_row(
                 account_id=account_id, goal_id=task.goal_id, task_id=task.id, kind="discarded",
                 actor="system", message="A late result was discarded: the card had moved on."))
             write_events(s, history)
             return
-        bill = credits.prepare_settlement(s, aid, key, cost)
-        # A retry or a send-back holds credits for the next attempt: this one is settled
-        # first, so what it did not use can pay for the next.
-        settled: int | None = None
-        if outcome.deliverable is None or (outcome.review is not None
-                                           and outcome.review.verdict != "accept"):
-            settled = credits.settle(s, aid, key, cost, refs=refs, reason=reason, prepared=bill)
-        spent = {"actual_credits": task.actual_credits
-                 + (bill.expected if settled is None else settled)}
         done = False
+        spent = {"actual_credits": task.actual_credits + charged}
         if outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
         else:
             _attempt_failed(s, task, claim, outcome.error, spent, history)
-        if settled is None:
-            settled = credits.settle(s, aid, key, cost, refs=refs, reason=reason, prepared=bill)
-            if settled != bill.expected:  # the balance moved between the read and the lock
-                _add_task_spend(s, task.id, settled - bill.expected)
-        goal = _touch_goal(s, aid, task.goal_id, settled)
         if done and goal is not None and goal.status == GoalStatus.RUNNING:
             _advance_after_done(s, task, goal, history)
         else:  # failures, send-backs and cards waiting for the operator: the full check
             write_events(s, history)
             enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
-
-
-def _add_task_spend(s: Any, task_id: int, credits_charged: int) -> None:
-    s.execute(update(Task).where(Task.id == task_id)
-              .values(actual_credits=Task.actual_credits + credits_charged)
-              .execution_options(synchronize_session=False))
 
 
 @dataclass(frozen=True)
@@ -604,6 +586,7 @@ def recover_task(task_id: int, *, account_id: int) -> None:
     """Requeue a running task whose worker stopped renewing its lease (crash, kill)."""
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
+        credits.lock_account(s, aid)  # a finish in flight commits first; then the card is read
         task = goals.get_task(s, aid, task_id)
         expired = task.lease_expires_at is not None and task.lease_expires_at < utcnow()
         if task.status != TaskStatus.RUNNING or not expired:

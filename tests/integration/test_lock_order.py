@@ -1,0 +1,140 @@
+"""Row locks on Postgres: a card finishing while the operator cancels its goal, or while
+the sweeper recovers it (its lease ran out just as its worker finished).
+
+A finishing card locks the account (its settlement), then the goal (its spend), then
+cards. Cancelling a goal changes its cards and then the goal, and may give credits back
+on the way; unless it also takes the account first, it can hold a card the finishing
+card is about to write while waiting for the goal that card holds: a deadlock, which
+Postgres breaks after a second by failing one of the two. A recovery that read the card
+before the finish committed would act on a card that has moved on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tests.conftest import IS_POSTGRES
+from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
+from web4os.agents.brain import Deliverable, Review
+from web4os.db import session_factory, utcnow
+from web4os.goals import actions
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.work import queue_task
+from web4os.tenancy import bind_account
+from web4os.workers import jobs
+
+pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="row locks: the Postgres pass")
+
+
+def test_cancelling_a_goal_while_one_of_its_cards_finishes_does_not_deadlock(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", [])))
+    cards = db.scalars(select(Task).where(Task.goal_id == goal.id).order_by(Task.key)).unique()
+    a, b = cards.all()
+    for task in (a, b):
+        assert queue_task(db, task, actor="test", reason="go")
+    db.commit()
+    claim = jobs._claim(a.id, tenant.id)
+    assert claim is not None and jobs._claim(b.id, tenant.id) is not None  # both running
+
+    # The finishing card stops once it holds the account and the goal, before it
+    # writes its own row.
+    holding, go_on = threading.Event(), threading.Event()
+    deliver = jobs._deliver
+
+    def held_deliver(*args: Any, **kwargs: Any) -> bool:
+        holding.set()
+        go_on.wait(10)
+        return deliver(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_deliver", held_deliver)
+    errors: list[BaseException] = []
+
+    def finish() -> None:
+        try:
+            jobs._finish(claim, tenant.id, [], jobs.Outcome(
+                deliverable=Deliverable(deliverable="Done.", note=""),
+                review=Review(verdict="accept")))
+        except BaseException as exc:
+            errors.append(exc)
+
+    def cancel() -> None:
+        try:
+            with session_factory()() as s:
+                bind_account(s, tenant.id)
+                actions.cancel_goal(s, tenant.ctx(), goal.id)
+                s.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    finishing = threading.Thread(target=finish)
+    finishing.start()
+    assert holding.wait(10)
+    cancelling = threading.Thread(target=cancel)
+    cancelling.start()
+    time.sleep(0.5)  # the cancellation is now waiting for a lock
+    go_on.set()
+    finishing.join(20)
+    cancelling.join(20)
+    assert errors == []
+    db.rollback()
+    status = {t.key: t.status for t in db.scalars(
+        select(Task).where(Task.goal_id == goal.id)).unique()}
+    assert status == {"a": TaskStatus.DONE, "b": TaskStatus.CANCELLED}
+    assert db.get(Goal, goal.id).status == GoalStatus.CANCELLED  # type: ignore[union-attr]
+
+
+def test_recovering_a_card_whose_worker_is_finishing_it_waits_and_leaves_it_done(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", [])))
+    a = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
+    assert queue_task(db, a, actor="test", reason="go")
+    db.commit()
+    claim = jobs._claim(a.id, tenant.id)
+    assert claim is not None
+    db.execute(update(Task).where(Task.id == a.id)
+               .values(lease_expires_at=utcnow() - timedelta(seconds=5)))  # the lease ran out
+    db.commit()
+    holding, go_on = threading.Event(), threading.Event()
+    deliver = jobs._deliver
+
+    def held_deliver(*args: Any, **kwargs: Any) -> bool:
+        done = deliver(*args, **kwargs)  # the card's row is written (and locked) now
+        holding.set()
+        go_on.wait(10)
+        return done
+
+    monkeypatch.setattr(jobs, "_deliver", held_deliver)
+    errors: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            errors.append(exc)
+
+    finishing = threading.Thread(target=run, args=(lambda: jobs._finish(
+        claim, tenant.id, [], jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
+                                           review=Review(verdict="accept"))),))
+    finishing.start()
+    assert holding.wait(10)
+    recovering = threading.Thread(target=run, args=(
+        lambda: jobs.recover_task(a.id, account_id=tenant.id),))
+    recovering.start()
+    time.sleep(0.5)  # the recovery is now waiting for the account row
+    go_on.set()
+    finishing.join(20)
+    recovering.join(20)
+    assert errors == []
+    db.rollback()
+    done = db.get(Task, a.id)
+    assert done is not None and done.status == TaskStatus.DONE and done.attempts == 1
