@@ -24,6 +24,7 @@ from tests.conftest import IS_POSTGRES
 from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
 from web4os.agents.brain import Deliverable, Review
 from web4os.db import session_factory, utcnow
+from web4os.errors import Conflict
 from web4os.goals import actions
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.work import queue_task
@@ -138,3 +139,56 @@ def test_recovering_a_card_whose_worker_is_finishing_it_waits_and_leaves_it_done
     db.rollback()
     done = db.get(Task, a.id)
     assert done is not None and done.status == TaskStatus.DONE and done.attempts == 1
+
+
+def test_cancelling_a_card_of_a_failed_goal_while_it_finishes_does_not_deadlock(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelling a card of a failed goal also resumes the goal (card, then goal)."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", [])))
+    a = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == "a")).unique().one()
+    assert queue_task(db, a, actor="test", reason="go")
+    db.commit()
+    claim = jobs._claim(a.id, tenant.id)
+    assert claim is not None
+    db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
+    db.commit()  # e.g. a re-plan failed while this card was still running
+    holding, go_on = threading.Event(), threading.Event()
+    deliver = jobs._deliver
+
+    def held_deliver(*args: Any, **kwargs: Any) -> bool:
+        holding.set()  # the account and the goal are locked, the card not yet
+        go_on.wait(10)
+        return deliver(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_deliver", held_deliver)
+    errors: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def cancel() -> None:
+        with session_factory()() as s:
+            bind_account(s, tenant.id)
+            actions.cancel(s, tenant.ctx(), a.id)
+            s.commit()
+
+    finishing = threading.Thread(target=run, args=(lambda: jobs._finish(
+        claim, tenant.id, [], jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
+                                           review=Review(verdict="accept"))),))
+    finishing.start()
+    assert holding.wait(10)
+    cancelling = threading.Thread(target=run, args=(cancel,))
+    cancelling.start()
+    time.sleep(0.5)  # the cancellation is now waiting for a lock
+    go_on.set()
+    finishing.join(20)
+    cancelling.join(20)
+    # The finish won; the cancellation then found the card done and said so (a 409).
+    assert len(errors) == 1 and isinstance(errors[0], Conflict), errors
+    db.rollback()
+    done = db.get(Task, a.id)
+    assert done is not None and done.status == TaskStatus.DONE

@@ -75,8 +75,8 @@ def lock_account(session: Session, account_id: AccountId) -> None:
     """Take the account row's lock now (Postgres; SQLite's writers are serialised anyway).
 
     Every movement of credits locks that row first; code that changes a goal's cards
-    and may move credits on the way (cancelling a whole goal, recovering a card whose
-    worker stopped) calls this before it reads or touches any card, so it takes its
+    and may move credits on the way (cancelling a card or a whole goal, recovering a card
+    whose worker stopped) calls this before it reads or touches any card, so it takes its
     locks in the order a finishing card does (account, goal, cards): the two cannot
     wait on each other, and it reads the cards as a finish in flight left them.
     """

@@ -117,6 +117,7 @@ def edit(session: Session, ctx: TenantContext, task_id: int, *, title: str,
 
 def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Stop a card; work that depends on it goes ahead without it."""
+    credits.lock_account(session, ctx.account_id)  # before the card and its goal: see there
     task = goals.get_task(session, ctx.account_id, task_id)
     _cancel_task(session, ctx, task)
     goal = goals.get_goal(session, ctx.account_id, task.goal_id)
