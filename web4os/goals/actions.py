@@ -138,8 +138,11 @@ def _cancel_task(session: Session, ctx: TenantContext, task: Task) -> None:
     if task.status == S.QUEUED:
         credits.release(session, account_id_of(task), attempt_key(task.id, task.attempts + 1),
                         refs=refs_of(task), reason="Released: card cancelled")
+    # A running card keeps its lease: its worker may still finish and settle what it
+    # used; if it never does, the sweeper gives the hold back once the lease and the
+    # run's time limit are past (``jobs.recover_task``).
     transition(session, task, S.CANCELLED, actor=ctx.actor, reason="Cancelled by the operator.",
-               values={"claim_token": None, "lease_expires_at": None})
+               values={"claim_token": None})
 
 
 def cancel_goal(session: Session, ctx: TenantContext, goal_id: int) -> Goal:

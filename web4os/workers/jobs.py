@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
 from web4os.accounts.models import Account, AccountStatus
@@ -583,11 +583,15 @@ def finish_goal(goal_id: int, *, account_id: int) -> None:
 
 @job
 def recover_task(task_id: int, *, account_id: int) -> None:
-    """Requeue a running task whose worker stopped renewing its lease (crash, kill)."""
+    """Requeue a running task whose worker stopped renewing its lease (crash, kill); give
+    back the hold of a card cancelled while it ran whose worker never finished."""
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
         credits.lock_account(s, aid)  # a finish in flight commits first; then the card is read
         task = goals.get_task(s, aid, task_id)
+        if task.status == TaskStatus.CANCELLED:
+            _release_abandoned(s, aid, task)
+            return
         expired = task.lease_expires_at is not None and task.lease_expires_at < utcnow()
         if task.status != TaskStatus.RUNNING or not expired:
             return
@@ -601,6 +605,25 @@ def recover_task(task_id: int, *, account_id: int) -> None:
                        reason="The worker stopped responding on every attempt. Retry when ready.",
                        values={"claim_token": None, "lease_expires_at": None})
         enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+
+
+def _abandoned_after() -> timedelta:
+    """How long after its last lease a card cancelled while running may still be finished
+    by its worker (which stops at the run's time limit whatever the pool)."""
+    return timedelta(seconds=get_settings().task_soft_time_limit)
+
+
+def _release_abandoned(s: Any, aid: AccountId, task: Task) -> None:
+    """A card cancelled while it ran keeps its hold until its worker finishes (and pays for
+    what it used); if the worker never does (it crashed), give the hold back."""
+    lease = task.lease_expires_at
+    if lease is None or lease + _abandoned_after() >= utcnow():
+        return
+    credits.release(s, aid, attempt_key(task.id, task.attempts), refs=refs_of(task),
+                    reason="Released: the card was cancelled while it ran and its worker "
+                           "never finished")  # nothing moves if the worker settled it
+    s.execute(update(Task).where(Task.id == task.id).values(lease_expires_at=None)
+              .execution_options(synchronize_session=False))
 
 
 @job
@@ -661,8 +684,10 @@ def sweep() -> None:
     stale = now - timedelta(seconds=settings.task_lease_seconds)
     queue = get_queue()
     with system_session() as s:
-        expired = s.execute(select(Task.id, Task.account_id).where(
-            Task.status == TaskStatus.RUNNING, Task.lease_expires_at < now).limit(1000)).all()
+        expired = s.execute(select(Task.id, Task.account_id).where(or_(
+            (Task.status == TaskStatus.RUNNING) & (Task.lease_expires_at < now),
+            (Task.status == TaskStatus.CANCELLED)
+            & (Task.lease_expires_at < now - _abandoned_after()))).limit(1000)).all()
         # While messages still wait in the queue, an old queued task may simply be behind
         # them (a backlog); re-sending it then would only pile up duplicates.
         lost = [] if _queue_backlog(queue) else s.execute(select(Task.id, Task.account_id).where(
