@@ -192,3 +192,67 @@ def test_cancelling_a_card_of_a_failed_goal_while_it_finishes_does_not_deadlock(
     db.rollback()
     done = db.get(Task, a.id)
     assert done is not None and done.status == TaskStatus.DONE
+
+
+def test_retrying_a_card_of_a_failed_goal_while_another_finishes_does_not_deadlock(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A retry resumes the failed goal, then holds credits for the card (goal, then account)
+    unless it takes the account first; the finishing card holds the account, then wants
+    the goal."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", [])))
+    cards = {t.key: t for t in db.scalars(select(Task).where(Task.goal_id == goal.id)).unique()}
+    a_id, b_id = cards["a"].id, cards["b"].id
+    assert queue_task(db, cards["b"], actor="test", reason="go")
+    db.execute(update(Task).where(Task.id == a_id).values(status=TaskStatus.FAILED))
+    db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
+    db.commit()
+    claim = jobs._claim(b_id, tenant.id)
+    assert claim is None  # a failed goal starts nothing new ...
+    db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.RUNNING))
+    db.commit()
+    claim = jobs._claim(b_id, tenant.id)  # ... so b started before the goal failed
+    assert claim is not None
+    db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
+    db.commit()
+
+    holding, go_on = threading.Event(), threading.Event()
+    touch = jobs._touch_goal
+
+    def held_touch(*args: Any, **kwargs: Any) -> Any:
+        holding.set()  # the settlement holds the account row; the goal comes next
+        go_on.wait(10)
+        return touch(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "_touch_goal", held_touch)
+    errors: list[BaseException] = []
+
+    def run(job: Any) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            errors.append(exc)
+
+    def retry() -> None:
+        with session_factory()() as s:
+            bind_account(s, tenant.id)
+            actions.retry(s, tenant.ctx(), a_id)
+            s.commit()
+
+    finishing = threading.Thread(target=run, args=(lambda: jobs._finish(
+        claim, tenant.id, [], jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
+                                           review=Review(verdict="accept"))),))
+    finishing.start()
+    assert holding.wait(10)
+    retrying = threading.Thread(target=run, args=(retry,))
+    retrying.start()
+    time.sleep(0.5)  # the retry is now waiting for a lock
+    go_on.set()
+    finishing.join(20)
+    retrying.join(20)
+    assert errors == []
+    db.rollback()
+    status = {t.key: t.status for t in db.scalars(
+        select(Task).where(Task.goal_id == goal.id)).unique()}
+    assert status == {"a": TaskStatus.QUEUED, "b": TaskStatus.DONE}
+    assert db.get(Goal, goal.id).status == GoalStatus.RUNNING  # type: ignore[union-attr]

@@ -94,6 +94,7 @@ def test_a_card_cancelled_while_its_worker_crashed_gets_its_hold_back(
     task, _ = _running_card_cancelled(db, tenant)  # ... and the worker never finishes
     _sweep_after_the_time_limit(db, task, held_queue)
     assert ("recover_task", {"task_id": task.id, "account_id": tenant.id}) in held_queue.jobs
+    assert "resume_account" in held_queue.names()  # a goal its cap paused may go on
     assert credits.balance(db, tenant.id) == 1000
     assert credits.ledger_sum(db, tenant.id) == 1000
     cancelled = db.get(Task, task.id)

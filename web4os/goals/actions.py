@@ -19,6 +19,19 @@ S = TaskStatus
 MAX_FEEDBACK = 4000
 
 
+def _lock(session: Session, ctx: TenantContext) -> None:
+    """Every card action first takes the account row, then reads what it changes afresh.
+
+    Workers lock the account, then the goal, then cards (``credits.lock_account``); an
+    action that took a card or the goal first could wait on a worker that waits on it.
+    Rows loaded earlier in the request are re-read after the lock (unless the request
+    has unsaved changes, which never happens before an action).
+    """
+    credits.lock_account(session, ctx.account_id)
+    if not (session.dirty or session.new or session.deleted):
+        session.expire_all()
+
+
 def _advance(session: Session, task: Task) -> None:
     enqueue(session, "advance_goal", goal_id=task.goal_id, account_id=task.account_id)
 
@@ -30,6 +43,7 @@ def _editable(task: Task, verb: str) -> None:
 
 def approve(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Accept a result that waits for review."""
+    _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     if task.status != S.NEEDS_REVIEW:
         raise Conflict("Only a card that needs review can be approved.")
@@ -45,6 +59,7 @@ def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) ->
         raise InvalidInput("Tell the agent what to change.", field="feedback")
     if len(feedback) > MAX_FEEDBACK:
         raise InvalidInput(f"Keep feedback under {MAX_FEEDBACK} characters.", field="feedback")
+    _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     if task.status != S.NEEDS_REVIEW:
         raise Conflict("Only a card that needs review can be sent back.")
@@ -55,6 +70,7 @@ def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) ->
 
 def retry(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Run a failed or blocked card again."""
+    _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     if task.status not in (S.FAILED, S.BLOCKED):
         raise Conflict("Only a failed or blocked card can be retried.")
@@ -80,6 +96,7 @@ def _rerun_if_waiting(session: Session, ctx: TenantContext, task: Task, reason: 
 
 def reassign(session: Session, ctx: TenantContext, task_id: int, agent_id: int) -> Task:
     """Give the card to another specialist (and rerun it if it already ran)."""
+    _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     _editable(task, "reassign")
     agent = agents.get_agent(session, ctx.account_id, agent_id)
@@ -105,6 +122,7 @@ def edit(session: Session, ctx: TenantContext, task_id: int, *, title: str,
         raise InvalidInput("Give the card a title under 200 characters.", field="title")
     if len(instructions) > 4000:
         raise InvalidInput("Keep instructions under 4,000 characters.", field="instructions")
+    _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     _editable(task, "edit")
     task.title, task.instructions = title, instructions
@@ -117,7 +135,7 @@ def edit(session: Session, ctx: TenantContext, task_id: int, *, title: str,
 
 def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Stop a card; work that depends on it goes ahead without it."""
-    credits.lock_account(session, ctx.account_id)  # before the card and its goal: see there
+    _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     _cancel_task(session, ctx, task)
     goal = goals.get_goal(session, ctx.account_id, task.goal_id)
@@ -147,7 +165,7 @@ def _cancel_task(session: Session, ctx: TenantContext, task: Task) -> None:
 
 def cancel_goal(session: Session, ctx: TenantContext, goal_id: int) -> Goal:
     """Stop a whole goal and every card still open."""
-    credits.lock_account(session, ctx.account_id)  # before the goal and its cards: see there
+    _lock(session, ctx)
     goal = goals.get_goal(session, ctx.account_id, goal_id)
     if goal.status in (GoalStatus.COMPLETED, GoalStatus.CANCELLED):
         raise Conflict(f"This goal is already {goal.status.value}.")

@@ -415,6 +415,8 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
                                     task_id=task.id, calls=calls)
         if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
             task.actual_credits += charged
+            if goal is not None and goal.status == GoalStatus.PAUSED:
+                credits.schedule_resume(s, aid)  # what the late card held is free again
             history.append(event_row(
                 account_id=account_id, goal_id=task.goal_id, task_id=task.id, kind="discarded",
                 actor="system", message="A late result was discarded: the card had moved on."))
@@ -619,9 +621,12 @@ def _release_abandoned(s: Any, aid: AccountId, task: Task) -> None:
     lease = task.lease_expires_at
     if lease is None or lease + _abandoned_after() >= utcnow():
         return
-    credits.release(s, aid, attempt_key(task.id, task.attempts), refs=refs_of(task),
-                    reason="Released: the card was cancelled while it ran and its worker "
-                           "never finished")  # nothing moves if the worker settled it
+    key = attempt_key(task.id, task.attempts)
+    if not credits.is_settled(s, key):  # the worker did not settle it: give it all back
+        credits.release(s, aid, key, refs=refs_of(task),
+                        reason="Released: the card was cancelled while it ran and its worker "
+                               "never finished")
+        credits.schedule_resume(s, aid)  # a goal its credit cap paused may go on now
     s.execute(update(Task).where(Task.id == task.id).values(lease_expires_at=None)
               .execution_options(synchronize_session=False))
 

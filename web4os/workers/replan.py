@@ -97,6 +97,7 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
     settings = get_settings()
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
+        credits.lock_account(s, aid)  # account, then goal (claimed below): the workers' order
         goal = goals.get_goal(s, aid, goal_id)
         if goal.status != GoalStatus.RUNNING or not _account_active(s, account_id):
             return
