@@ -215,11 +215,8 @@ def test_a_movement_repeated_with_its_key_moves_nothing_even_when_the_balance_is
     assert credits.balance(db, aid) == 405
 
 
-def test_a_card_whose_extra_cost_the_balance_lost_meanwhile_records_what_was_charged(
-    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """``_finish`` writes the card's spend before it locks the balance; when the balance
-    it read is gone by then, the card and the goal still show what was really charged."""
+def _running_with_nothing_but_its_hold(db: Session, tenant: Tenant) -> tuple[Task, jobs.Claim]:
+    """A card (2 credits held) that a worker runs, in an account with nothing else left."""
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=2))
     task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
     assert queue_task(db, task, actor="test", reason="go")
@@ -228,6 +225,15 @@ def test_a_card_whose_extra_cost_the_balance_lost_meanwhile_records_what_was_cha
     db.commit()
     claim = jobs._claim(task.id, tenant.id)
     assert claim is not None
+    return task, claim
+
+
+def test_a_card_whose_extra_cost_the_balance_lost_meanwhile_records_what_was_charged(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The settlement reads the balance to take a card's extra cost; when that balance is
+    gone by its guarded update, the card and the goal still show what was really charged."""
+    task, claim = _running_with_nothing_but_its_hold(db, tenant)
     real = credits.balance
     stale = iter([50])  # what the first read sees; the locked update then finds 0
     monkeypatch.setattr(credits, "balance", lambda s, a: next(stale, None) or real(s, a))
@@ -273,14 +279,7 @@ def test_what_an_attempt_did_not_use_pays_for_the_next_one(
 ) -> None:
     """An account with nothing left but this card's hold: the attempt used none of it, so
     the retry (or the send-back) can hold it again and starts, instead of waiting blocked."""
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=2))
-    task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
-    assert queue_task(db, task, actor="test", reason="go")
-    credits.adjust(db, tenant.id, -credits.balance(db, tenant.id), actor="test",
-                   reason="nothing left after the hold")
-    db.commit()
-    claim = jobs._claim(task.id, tenant.id)
-    assert claim is not None
+    task, claim = _running_with_nothing_but_its_hold(db, tenant)
     if how.startswith("retry"):
         outcome = jobs.Outcome(error=ModelError("The model timed out.", retryable=True))
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,57 @@ from web4os.workers import jobs
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="row locks: the Postgres pass")
 
+ACCEPTED = jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
+                        review=Review(verdict="accept"))
+
+
+def _race(monkeypatch: pytest.MonkeyPatch, claim: jobs.Claim, account_id: int,
+          other: Callable[[], object], *, pause_in: str, after: bool = False,
+          ) -> list[BaseException]:
+    """Finish ``claim`` and stop it in ``jobs.<pause_in>`` (before that step, or ``after``
+    it); run ``other`` meanwhile, give it time to reach its first lock, then let the
+    finish go on. Returns what either raised (Postgres fails one side of a deadlock)."""
+    holding, go_on = threading.Event(), threading.Event()
+    step = getattr(jobs, pause_in)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        if after:
+            result = step(*args, **kwargs)
+        holding.set()
+        go_on.wait(10)
+        return result if after else step(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, pause_in, held)
+    errors: list[BaseException] = []
+
+    def run(job: Callable[[], object]) -> None:
+        try:
+            job()
+        except BaseException as exc:
+            errors.append(exc)
+
+    finishing = threading.Thread(target=run, args=(
+        lambda: jobs._finish(claim, account_id, [], ACCEPTED),))
+    finishing.start()
+    assert holding.wait(10)
+    racing = threading.Thread(target=run, args=(other,))
+    racing.start()
+    time.sleep(0.5)  # the other transaction is now waiting for a lock
+    go_on.set()
+    finishing.join(20)
+    racing.join(20)
+    return errors
+
+
+def _as_operator(tenant: Tenant, action: Callable[[Session], object]) -> Callable[[], None]:
+    """An operator's request: its own session, committed."""
+    def request() -> None:
+        with session_factory()() as s:
+            bind_account(s, tenant.id)
+            action(s)
+            s.commit()
+    return request
+
 
 def test_cancelling_a_goal_while_one_of_its_cards_finishes_does_not_deadlock(
     db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
@@ -48,43 +100,8 @@ def test_cancelling_a_goal_while_one_of_its_cards_finishes_does_not_deadlock(
 
     # The finishing card stops once it holds the account and the goal, before it
     # writes its own row.
-    holding, go_on = threading.Event(), threading.Event()
-    deliver = jobs._deliver
-
-    def held_deliver(*args: Any, **kwargs: Any) -> bool:
-        holding.set()
-        go_on.wait(10)
-        return deliver(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "_deliver", held_deliver)
-    errors: list[BaseException] = []
-
-    def finish() -> None:
-        try:
-            jobs._finish(claim, tenant.id, [], jobs.Outcome(
-                deliverable=Deliverable(deliverable="Done.", note=""),
-                review=Review(verdict="accept")))
-        except BaseException as exc:
-            errors.append(exc)
-
-    def cancel() -> None:
-        try:
-            with session_factory()() as s:
-                bind_account(s, tenant.id)
-                actions.cancel_goal(s, tenant.ctx(), goal.id)
-                s.commit()
-        except BaseException as exc:
-            errors.append(exc)
-
-    finishing = threading.Thread(target=finish)
-    finishing.start()
-    assert holding.wait(10)
-    cancelling = threading.Thread(target=cancel)
-    cancelling.start()
-    time.sleep(0.5)  # the cancellation is now waiting for a lock
-    go_on.set()
-    finishing.join(20)
-    cancelling.join(20)
+    errors = _race(monkeypatch, claim, tenant.id, _as_operator(
+        tenant, lambda s: actions.cancel_goal(s, tenant.ctx(), goal.id)), pause_in="_deliver")
     assert errors == []
     db.rollback()
     status = {t.key: t.status for t in db.scalars(
@@ -105,36 +122,10 @@ def test_recovering_a_card_whose_worker_is_finishing_it_waits_and_leaves_it_done
     db.execute(update(Task).where(Task.id == a.id)
                .values(lease_expires_at=utcnow() - timedelta(seconds=5)))  # the lease ran out
     db.commit()
-    holding, go_on = threading.Event(), threading.Event()
-    deliver = jobs._deliver
-
-    def held_deliver(*args: Any, **kwargs: Any) -> bool:
-        done = deliver(*args, **kwargs)  # the card's row is written (and locked) now
-        holding.set()
-        go_on.wait(10)
-        return done
-
-    monkeypatch.setattr(jobs, "_deliver", held_deliver)
-    errors: list[BaseException] = []
-
-    def run(job: Any) -> None:
-        try:
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-
-    finishing = threading.Thread(target=run, args=(lambda: jobs._finish(
-        claim, tenant.id, [], jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
-                                           review=Review(verdict="accept"))),))
-    finishing.start()
-    assert holding.wait(10)
-    recovering = threading.Thread(target=run, args=(
-        lambda: jobs.recover_task(a.id, account_id=tenant.id),))
-    recovering.start()
-    time.sleep(0.5)  # the recovery is now waiting for the account row
-    go_on.set()
-    finishing.join(20)
-    recovering.join(20)
+    # The finish stops once the card's row is written (and locked).
+    errors = _race(monkeypatch, claim, tenant.id,
+                   lambda: jobs.recover_task(a.id, account_id=tenant.id),
+                   pause_in="_deliver", after=True)
     assert errors == []
     db.rollback()
     done = db.get(Task, a.id)
@@ -153,40 +144,9 @@ def test_cancelling_a_card_of_a_failed_goal_while_it_finishes_does_not_deadlock(
     assert claim is not None
     db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
     db.commit()  # e.g. a re-plan failed while this card was still running
-    holding, go_on = threading.Event(), threading.Event()
-    deliver = jobs._deliver
-
-    def held_deliver(*args: Any, **kwargs: Any) -> bool:
-        holding.set()  # the account and the goal are locked, the card not yet
-        go_on.wait(10)
-        return deliver(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "_deliver", held_deliver)
-    errors: list[BaseException] = []
-
-    def run(job: Any) -> None:
-        try:
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-
-    def cancel() -> None:
-        with session_factory()() as s:
-            bind_account(s, tenant.id)
-            actions.cancel(s, tenant.ctx(), a.id)
-            s.commit()
-
-    finishing = threading.Thread(target=run, args=(lambda: jobs._finish(
-        claim, tenant.id, [], jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
-                                           review=Review(verdict="accept"))),))
-    finishing.start()
-    assert holding.wait(10)
-    cancelling = threading.Thread(target=run, args=(cancel,))
-    cancelling.start()
-    time.sleep(0.5)  # the cancellation is now waiting for a lock
-    go_on.set()
-    finishing.join(20)
-    cancelling.join(20)
+    # The finish stops once the account and the goal are locked, the card not yet.
+    errors = _race(monkeypatch, claim, tenant.id, _as_operator(
+        tenant, lambda s: actions.cancel(s, tenant.ctx(), a.id)), pause_in="_deliver")
     # The finish won; the cancellation then found the card done and said so (a 409).
     assert len(errors) == 1 and isinstance(errors[0], Conflict), errors
     db.rollback()
@@ -216,40 +176,9 @@ def test_retrying_a_card_of_a_failed_goal_while_another_finishes_does_not_deadlo
     db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
     db.commit()
 
-    holding, go_on = threading.Event(), threading.Event()
-    touch = jobs._touch_goal
-
-    def held_touch(*args: Any, **kwargs: Any) -> Any:
-        holding.set()  # the settlement holds the account row; the goal comes next
-        go_on.wait(10)
-        return touch(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "_touch_goal", held_touch)
-    errors: list[BaseException] = []
-
-    def run(job: Any) -> None:
-        try:
-            job()
-        except BaseException as exc:
-            errors.append(exc)
-
-    def retry() -> None:
-        with session_factory()() as s:
-            bind_account(s, tenant.id)
-            actions.retry(s, tenant.ctx(), a_id)
-            s.commit()
-
-    finishing = threading.Thread(target=run, args=(lambda: jobs._finish(
-        claim, tenant.id, [], jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
-                                           review=Review(verdict="accept"))),))
-    finishing.start()
-    assert holding.wait(10)
-    retrying = threading.Thread(target=run, args=(retry,))
-    retrying.start()
-    time.sleep(0.5)  # the retry is now waiting for a lock
-    go_on.set()
-    finishing.join(20)
-    retrying.join(20)
+    # The finish stops once its settlement holds the account row; the goal comes next.
+    errors = _race(monkeypatch, claim, tenant.id, _as_operator(
+        tenant, lambda s: actions.retry(s, tenant.ctx(), a_id)), pause_in="_touch_goal")
     assert errors == []
     db.rollback()
     status = {t.key: t.status for t in db.scalars(

@@ -112,8 +112,8 @@ def _outputs_stmt(by_key: bool) -> Select[str, str, str]:
 
     stmt = (select(Task.title, Agent.name, func.substr(Task.output, 1, OUTPUT_CHARS))
             .join(Agent, Agent.id == Task.agent_id)
-            .where(in_account(Task), Task.goal_id == bindparam("goal_id"), Task.id != bindparam("task_id"),
-                   Task.status == TaskStatus.DONE,
+            .where(in_account(Task), Task.goal_id == bindparam("goal_id"),
+                   Task.id != bindparam("task_id"), Task.status == TaskStatus.DONE,
                    Task.id.not_in(bindparam("skip", expanding=True))))
     if by_key:
         stmt = stmt.where(Task.key == bindparam("key"))

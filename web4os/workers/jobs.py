@@ -480,13 +480,11 @@ def _advance_after_done(s: Any, task: Task, goal: _Touched,
     ``history`` (the card's own events) is written with the queued cards' events."""
     aid = account_id_of(task)
     ready = goals.ready_dependents(s, aid, task.id)
-    if ready and goal.account_active and goal.credit_cap is None and queue_many(
-            s, ready, actor="ceo", reason=READY, history=history):
-        write_events(s, history)
-        return
+    queued = bool(ready) and goal.account_active and goal.credit_cap is None and queue_many(
+        s, ready, actor="ceo", reason=READY, history=history)
     write_events(s, history)
     if ready:
-        if goal.account_active:
+        if not queued and goal.account_active:
             _queue_one_by_one(s, task.goal, ready)  # loads the goal: caps may pause it
         return
     counts = goals.status_counts(s, aid, task.goal_id)
