@@ -7,6 +7,7 @@ Every deliverable it writes says plainly that no external AI was involved.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -68,10 +69,31 @@ _HEADERS = ("GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|INPUTS|CONTEXT|NOTES|FEED
             "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE")
 
 
+# A header starts a line; matching "\n" first lets the regex engine skip to the next
+# newline instead of trying the headers at every character.
+_HEADER_LINE = re.compile(rf"\n({_HEADERS}):[ \t]*")
+
+
+@functools.lru_cache(maxsize=16)
+def _sections(text: str) -> dict[str, str]:
+    """Each section's text (after ``NAME:`` up to the next header line), first one wins.
+
+    One pass over the prompt, shared by every section asked of it: a specialist's
+    prompt carries its inputs, and looking for each section separately, with a lazy
+    match that tried every header at every character, was the model's slowest line.
+    """
+    text = "\n" + text
+    heads = list(_HEADER_LINE.finditer(text))
+    found: dict[str, str] = {}
+    ends = [head.start() for head in heads[1:]] + [len(text)] if heads else []
+    for head, end in zip(heads, ends, strict=True):
+        found.setdefault(head.group(1), text[head.end():end].strip())
+    return found
+
+
 def _section(text: str, name: str) -> str:
-    """The text after ``NAME:`` up to the next upper-case section header."""
-    m = re.search(rf"^{name}:[ \t]*(.*?)(?=^(?:{_HEADERS}):|\Z)", text, re.M | re.S)
-    return m.group(1).strip() if m else ""
+    """The text after ``NAME:`` up to the next upper-case section header ("" if none)."""
+    return _sections(text).get(name, "")
 
 
 def _roster(text: str) -> list[tuple[str, str]]:
@@ -96,9 +118,12 @@ def _pick_agent(archetype: str, roster: list[tuple[str, str]]) -> str:
     return roster[0][0] if roster else archetype
 
 
+_DOC_LINE = re.compile(r"\n--- DOC: (.+?) ---(?=\n|\Z)")  # "\n" first, as above
+
+
 def _doc_titles(text: str) -> list[str]:
     """Titles of the documents the prompt passes in (``--- DOC: title (by agent) ---``)."""
-    return re.findall(r"^--- DOC: (.+?) ---$", text, re.M)
+    return _DOC_LINE.findall("\n" + text)
 
 
 def _short(goal: str, limit: int = 60) -> str:
