@@ -42,7 +42,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, NewType, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, bindparam, event, select, text
+from sqlalchemy import ColumnElement, Select, Table, bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from web4os.config import get_settings
@@ -104,8 +104,11 @@ def in_account(model: Any) -> ColumnElement[bool]:
     """``model.account_id = :account_id``, the account a bound parameter: the tenant filter
     of a statement built once and run for every account (the hot paths of the workers).
     Run such a statement with ``{"tenant": account_id}`` among its parameters (a name no
-    column has: an UPDATE would take a parameter named like a column for its SET)."""
-    return cast(ColumnElement[bool], model.account_id == bindparam("tenant"))
+    column has: an UPDATE would take a parameter named like a column for its SET).
+    ``model`` is a mapped class or its ``Table`` (Core statements, which skip the ORM's
+    per-statement work where no object is loaded)."""
+    column = model.c.account_id if isinstance(model, Table) else model.account_id
+    return cast(ColumnElement[bool], column == bindparam("tenant"))
 
 
 @functools.cache

@@ -19,9 +19,9 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, String, bindparam, func, or_, select
+from sqlalchemy import Select, String, Table, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent, Note
@@ -110,14 +110,16 @@ def _outputs_stmt(by_key: bool) -> Select[str, str, str]:
     output cut in SQL, the account and goal as bound parameters."""
     from web4os.goals.models import Task, TaskStatus
 
-    stmt = (select(Task.title, Agent.name, func.substr(Task.output, 1, OUTPUT_CHARS))
-            .join(Agent, Agent.id == Task.agent_id)
-            .where(in_account(Task), Task.goal_id == bindparam("goal_id"),
-                   Task.id != bindparam("task_id"), Task.status == TaskStatus.DONE,
-                   Task.id.not_in(bindparam("skip", expanding=True))))
+    tasks, agents = cast(Table, Task.__table__), cast(Table, Agent.__table__)
+    t = tasks.c
+    stmt = (select(t.title, agents.c.name, func.substr(t.output, 1, OUTPUT_CHARS))
+            .join(agents, agents.c.id == t.agent_id)
+            .where(in_account(tasks), t.goal_id == bindparam("goal_id"),
+                   t.id != bindparam("task_id"), t.status == TaskStatus.DONE,
+                   t.id.not_in(bindparam("skip", expanding=True))))
     if by_key:
-        stmt = stmt.where(Task.key == bindparam("key"))
-    return stmt.order_by(Task.position, Task.id).limit(OUTPUT_DOCS)
+        stmt = stmt.where(t.key == bindparam("key"))
+    return stmt.order_by(t.position, t.id).limit(OUTPUT_DOCS)
 
 
 class NotesTool:
@@ -143,11 +145,13 @@ class NotesTool:
 
 @functools.cache
 def _notes_stmt(by_query: bool) -> Select[str, str]:
-    stmt = select(Note.title, Note.body).where(in_account(Note))
+    notes = cast(Table, Note.__table__)
+    n = notes.c
+    stmt = select(n.title, n.body).where(in_account(notes))
     if by_query:
         like = bindparam("like", type_=String)
-        stmt = stmt.where(or_(Note.title.ilike(like), Note.body.ilike(like)))
-    return stmt.order_by(Note.updated_at.desc(), Note.id.desc()).limit(NOTE_PROMPT_LIMIT)
+        stmt = stmt.where(or_(n.title.ilike(like), n.body.ilike(like)))
+    return stmt.order_by(n.updated_at.desc(), n.id.desc()).limit(NOTE_PROMPT_LIMIT)
 
 
 TOOLS: dict[str, Tool] = {t.name: t for t in (ReadGoalOutputs(), NotesTool())}

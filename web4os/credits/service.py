@@ -50,24 +50,25 @@ class Refs:
 NO_REFS = Refs()
 _LEDGER = cast(Table, CreditLedgerEntry.__table__)
 
-# The statements every card runs, built once (building one costs more than running it).
-_BALANCE = select(Account.credit_balance).where(Account.id == bindparam("account_id"))
-_key = CreditLedgerEntry.idempotency_key
-_HAS_KEY = select(CreditLedgerEntry.id).where(_key == bindparam("key"))
-_ANY_KEY = (select(CreditLedgerEntry.id).where(_key.in_(bindparam("keys", expanding=True)))
-            .limit(1))
-_KEY_AMOUNTS = select(_key, CreditLedgerEntry.amount).where(
-    _key.in_(bindparam("keys", expanding=True)))
-_ADD = (update(Account).where(Account.id == bindparam("account_id"))
-        .values(credit_balance=Account.credit_balance + bindparam("amount"))
-        .returning(Account.credit_balance).execution_options(synchronize_session=False))
-_GUARDED_ADD = _ADD.where(Account.credit_balance >= bindparam("cost"))
+# The statements every card runs, built once (building one costs more than running it),
+# on the tables: Core statements skip the ORM's per-statement work (no object is loaded).
+_ACCOUNTS_T = cast(Table, Account.__table__)
+_ACCOUNTS = _ACCOUNTS_T.c
+_BALANCE = select(_ACCOUNTS.credit_balance).where(_ACCOUNTS.id == bindparam("account_id"))
+_key = _LEDGER.c.idempotency_key
+_HAS_KEY = select(_LEDGER.c.id).where(_key == bindparam("key"))
+_ANY_KEY = select(_LEDGER.c.id).where(_key.in_(bindparam("keys", expanding=True))).limit(1)
+_KEY_AMOUNTS = select(_key, _LEDGER.c.amount).where(_key.in_(bindparam("keys", expanding=True)))
+_ADD = (update(_ACCOUNTS_T).where(_ACCOUNTS.id == bindparam("account_id"))
+        .values(credit_balance=_ACCOUNTS.credit_balance + bindparam("amount"))
+        .returning(_ACCOUNTS.credit_balance))
+_GUARDED_ADD = _ADD.where(_ACCOUNTS.credit_balance >= bindparam("cost"))
 _INSERT_MANY = insert(_LEDGER)
 
 
 # FOR NO KEY UPDATE: the lock an UPDATE of the balance takes. (FOR UPDATE would also
 # block every insert whose foreign key points at the account: goals, cards, events.)
-_LOCK = (select(Account.id).where(Account.id == bindparam("account_id"))
+_LOCK = (select(_ACCOUNTS.id).where(_ACCOUNTS.id == bindparam("account_id"))
          .with_for_update(key_share=True))
 
 
@@ -303,11 +304,13 @@ def settle(
 
     Releases what was held but not used. If the work cost more than was held,
     the extra is taken only as far as the balance goes (never below zero): the
-    work already happened, so settling must never fail. A concurrent reservation
-    may drain the balance between the read and the guarded update; then the
-    update matches no row and we re-read and try again with what is left (the
-    balance only shrinks under contention, so this ends, at worst with extra 0).
-    Idempotent on ``key``: a second settlement charges nothing and returns 0.
+    work already happened, so settling must never fail. The guarded update first
+    asks for all of it (the balance is not read: an account that can pay, the
+    common case, settles in one update); if that fails, we read the balance and
+    ask for what is left, and again if a concurrent reservation drained it
+    meanwhile (the balance only shrinks under contention, so this ends, at worst
+    with extra 0). Idempotent on ``key``: a second settlement charges nothing
+    and returns 0.
     """
     settle_key = f"{key}:settle"
     seen: dict[str | None, int] = dict(session.execute(
@@ -316,11 +319,12 @@ def settle(
         return 0
     held = -int(seen.get(f"{key}:reserve") or 0)
     actual = max(0, actual)
-    for _ in range(100):
+    for attempt in range(100):
         charged = min(actual, held)
         extra = actual - held
         if extra > 0:
-            charged = held + min(extra, max(0, balance(session, account_id)))
+            charged = actual if attempt == 0 else (
+                held + min(extra, max(0, balance(session, account_id))))
         try:
             entry = _move(session, account_id, held - charged, EntryKind.SETTLEMENT,
                           key=settle_key, refs=refs, actor="system", reason=reason,

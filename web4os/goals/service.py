@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import Select, bindparam, func, insert, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, Table, bindparam, func, insert, select
+from sqlalchemy.orm import Session, lazyload
 
 from web4os.agents.models import Agent
-from web4os.errors import InvalidPlan
+from web4os.db import Base
+from web4os.errors import InvalidPlan, NotFound
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.plans import validate_plan
@@ -47,8 +49,9 @@ def log_goal_event(
 
 
 def save_plan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
-              max_tasks: int, require_approval: bool = False) -> list[Task]:
-    """Validate and store a plan as tasks and dependency edges, all or nothing.
+              max_tasks: int, require_approval: bool = False) -> list[int]:
+    """Validate and store a plan as tasks and dependency edges, all or nothing; the new
+    cards' ids in plan order.
 
     The caller's transaction makes it atomic: if any rule fails, ``InvalidPlan``
     is raised before a single row is written.
@@ -58,29 +61,43 @@ def save_plan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
     existing = session.scalar(select(func.count()).select_from(Task).where(Task.goal_id == goal.id))
     if existing:
         raise InvalidPlan("This goal already has a plan.")
-    tasks: dict[str, Task] = {}
-    for i, spec in enumerate(plan.tasks):
-        task = Task(
-            account_id=goal.account_id, goal_id=goal.id, key=spec.key, title=spec.title,
-            instructions=spec.instructions, agent_id=by_slug[spec.agent].id,
-            owner_id=goal.created_by_id, position=i, estimated_credits=spec.estimated_credits,
-            requires_approval=spec.requires_approval or require_approval,
-            status=TaskStatus.PLANNED,
-        )
-        session.add(task)
-        tasks[spec.key] = task
-    session.flush()
-    _add_edges(session, goal, [(tasks[spec.key].id, tasks[dep].id)
+    ids = _insert_tasks(session, goal, plan, by_slug, start=0,
+                        require_approval=require_approval)
+    _add_edges(session, goal, [(ids[spec.key], ids[dep])
                                for spec in plan.tasks for dep in spec.depends_on])
     goal.plan_rationale = plan.rationale
     session.flush()
-    return list(tasks.values())
+    return [ids[spec.key] for spec in plan.tasks]
+
+
+def _insert_tasks(session: Session, goal: Goal, plan: Plan, by_slug: dict[str, Agent], *,
+                  start: int, require_approval: bool) -> dict[str, int]:
+    """The plan's cards in one multi-row ``INSERT``, their ids read back by key (unique
+    within a goal) in one ``SELECT``: ``key → id``.
+
+    Not ``session.add`` per card: SQLite cannot return the ids of a batch in order, so
+    the ORM inserts such rows one statement at a time, and a 50-card plan made 50.
+    """
+    tasks = _table(Task)
+    session.execute(insert(tasks), [
+        {"account_id": goal.account_id, "goal_id": goal.id, "key": spec.key,
+         "title": spec.title, "instructions": spec.instructions,
+         "agent_id": by_slug[spec.agent].id, "owner_id": goal.created_by_id,
+         "position": start + i, "estimated_credits": spec.estimated_credits,
+         "requires_approval": spec.requires_approval or require_approval,
+         "status": TaskStatus.PLANNED}
+        for i, spec in enumerate(plan.tasks)])
+    keys = [spec.key for spec in plan.tasks]
+    return {key: task_id for key, task_id in session.execute(
+        select(tasks.c.key, tasks.c.id).where(tasks.c.goal_id == goal.id,
+                                              tasks.c.key.in_(keys)))}
 
 
 def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
                 max_tasks: int, replaced: list[Task], done: list[Task], reason: str,
-                require_approval: bool = False) -> list[Task]:
-    """Cancel the ``replaced`` tasks and add the re-plan's tasks after the ``done`` ones.
+                require_approval: bool = False) -> list[int]:
+    """Cancel the ``replaced`` tasks and add the re-plan's tasks after the ``done`` ones;
+    the new cards' ids in plan order.
 
     Checked by the same rules as a first plan (new keys only; dependencies on new
     tasks or on done ones). All or nothing inside the caller's transaction.
@@ -96,24 +113,14 @@ def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *
         transition(session, task, TaskStatus.CANCELLED, actor="ceo", reason=reason,
                    values={"claim_token": None, "lease_expires_at": None})
     start = 1 + max((t.position for t in existing), default=-1)
-    tasks: dict[str, Task] = {}
-    for i, spec in enumerate(plan.tasks):
-        task = Task(
-            account_id=goal.account_id, goal_id=goal.id, key=spec.key, title=spec.title,
-            instructions=spec.instructions, agent_id=by_slug[spec.agent].id,
-            owner_id=goal.created_by_id, position=start + i,
-            estimated_credits=spec.estimated_credits,
-            requires_approval=spec.requires_approval or require_approval,
-            status=TaskStatus.PLANNED,
-        )
-        session.add(task)
-        tasks[spec.key] = task
-    session.flush()
-    _add_edges(session, goal, [(tasks[spec.key].id, tasks[dep].id if dep in tasks else done_ids[dep])
+    session.flush()  # the cancellations above go first
+    ids = _insert_tasks(session, goal, plan, by_slug, start=start,
+                        require_approval=require_approval)
+    _add_edges(session, goal, [(ids[spec.key], ids[dep] if dep in ids else done_ids[dep])
                                for spec in plan.tasks for dep in spec.depends_on])
     goal.plan_rationale = (goal.plan_rationale + "\n\nRe-plan: " + plan.rationale).strip()
     session.flush()
-    return list(tasks.values())
+    return [ids[spec.key] for spec in plan.tasks]
 
 
 def _add_edges(session: Session, goal: Goal, edges: list[tuple[int, int]]) -> None:
@@ -130,6 +137,22 @@ def get_goal(session: Session, account_id: AccountId, goal_id: int) -> Goal:
 
 def get_task(session: Session, account_id: AccountId, task_id: int) -> Task:
     return get_owned(session, Task, task_id, account_id)
+
+
+def get_task_alone(session: Session, account_id: AccountId, task_id: int) -> Task:
+    """``get_task`` without joining the card's agent (loaded on first use): for a
+    finishing worker, which seldom needs it."""
+    task: Task | None = session.scalars(_task_alone_stmt(),
+                                        {"tenant": account_id, "row_id": task_id}).first()
+    if task is None:
+        raise NotFound("No such task.")
+    return task
+
+
+@functools.cache
+def _task_alone_stmt() -> Select[Task]:
+    return (select(Task).options(lazyload(Task.agent))
+            .where(in_account(Task), Task.id == bindparam("row_id")))
 
 
 def goal_tasks(session: Session, account_id: AccountId, goal_id: int) -> list[Task]:
@@ -182,13 +205,18 @@ def task_inputs(session: Session, account_id: AccountId, task_id: int) -> list[I
 
 
 def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> list[Task]:
-    """Planned tasks waiting on ``task_id`` whose every input is now settled (one query).
+    """Planned tasks waiting on ``task_id`` whose every input is now settled.
 
     The same rule as ``ready_tasks``, asked only about the cards one finished card
-    can unblock, so finishing a card does not reload the whole goal.
+    can unblock, so finishing a card does not reload the whole goal. Their ids come
+    first from a Core query; the cards are loaded only if there are any (most
+    finished cards unblock none: a card waits for its last input).
     """
-    return list(session.scalars(_ready_stmt(), {"tenant": account_id, "task_id": task_id})
-                .unique())
+    params = {"tenant": account_id, "task_id": task_id}
+    ids = list(session.scalars(_ready_stmt(), params))
+    if not ids:
+        return []
+    return list(session.scalars(_tasks_by_ids_stmt(), {**params, "ids": ids}).unique())
 
 
 # Built once: these run for every card, and building a statement with aliases costs
@@ -196,31 +224,52 @@ def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> l
 
 @functools.cache
 def _inputs_stmt() -> Select[int, str, str, str]:
-    return (select(Task.id, Task.title, Agent.name, Task.output)
-            .where(in_account(Task))
-            .join(Agent, Agent.id == Task.agent_id)
-            .join(TaskDependency, TaskDependency.depends_on_id == Task.id)
-            .where(TaskDependency.task_id == bindparam("task_id"))
-            .order_by(Task.position, Task.id))
+    # Columns of the tables, not of the classes: a Core select skips the ORM's
+    # per-statement work, and no object is loaded here.
+    tasks, agents, edges = _table(Task), _table(Agent).c, _table(TaskDependency).c
+    t = tasks.c
+    return (select(t.id, t.title, agents.name, t.output)
+            .where(in_account(tasks))
+            .join(_table(Agent), agents.id == t.agent_id)
+            .join(_table(TaskDependency), edges.depends_on_id == t.id)
+            .where(edges.task_id == bindparam("task_id"))
+            .order_by(t.position, t.id))
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
 
 
 @functools.cache
-def _ready_stmt() -> Select[Task]:
-    edge, parent = aliased(TaskDependency), aliased(Task)
-    unsettled = (select(edge.id).join(parent, parent.id == edge.depends_on_id)
-                 .where(edge.task_id == Task.id, parent.status.not_in(TERMINAL)).exists())
-    return (select(Task).where(in_account(Task))
-            .join(TaskDependency, TaskDependency.task_id == Task.id)
-            .where(TaskDependency.depends_on_id == bindparam("task_id"),
-                   Task.status == TaskStatus.PLANNED, ~unsettled)
+def _counts_stmt() -> Select[TaskStatus, int]:
+    t = _table(Task).c
+    return (select(t.status, func.count()).where(in_account(_table(Task)),
+                                                 t.goal_id == bindparam("goal_id"))
+            .group_by(t.status))
+
+
+@functools.cache
+def _ready_stmt() -> Select[int]:
+    tasks, edges = _table(Task), _table(TaskDependency)
+    edge, parent = edges.alias("edge"), tasks.alias("parent")
+    t = tasks.c
+    unsettled = (select(edge.c.id).join(parent, parent.c.id == edge.c.depends_on_id)
+                 .where(edge.c.task_id == t.id, parent.c.status.not_in(TERMINAL)).exists())
+    return (select(t.id).where(in_account(tasks))
+            .join(edges, edges.c.task_id == t.id)
+            .where(edges.c.depends_on_id == bindparam("task_id"),
+                   t.status == TaskStatus.PLANNED, ~unsettled))
+
+
+@functools.cache
+def _tasks_by_ids_stmt() -> Select[Task]:
+    return (select(Task).where(in_account(Task), Task.id.in_(bindparam("ids", expanding=True)))
             .order_by(Task.position, Task.id))
 
 
 def status_counts(session: Session, account_id: AccountId, goal_id: int) -> dict[TaskStatus, int]:
     """How many of the goal's tasks are in each status (one grouped query)."""
-    rows = session.execute(
-        select(Task.status, func.count()).where(Task.account_id == account_id,
-                                                 Task.goal_id == goal_id).group_by(Task.status))
+    rows = session.execute(_counts_stmt(), {"tenant": account_id, "goal_id": goal_id})
     return {TaskStatus(status): int(count) for status, count in rows}
 
 

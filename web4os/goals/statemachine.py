@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import ClauseElement, Update, bindparam, update
+from sqlalchemy import ClauseElement, Table, Update, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -53,17 +54,29 @@ def can_transition(src: TaskStatus, dst: TaskStatus) -> bool:
     return dst in TRANSITIONS[src]
 
 
+# Core statements on the table, not ``update(Task)``: the ORM's bulk-update path costs
+# more than the UPDATE itself, and the loaded card is mirrored by hand anyway.
+_TASKS = cast(Table, Task.__table__)
+
+
 @functools.lru_cache(maxsize=512)
 def _task_update(columns: tuple[str, ...], with_token: bool) -> Update:
     """The guarded UPDATE for one set of columns, built once (a card's life runs the same
     few shapes over and over; building a statement costs more than running it)."""
-    table = Task.__table__.c
-    stmt = update(Task).where(Task.id == bindparam("_id"), Task.status == bindparam("_from"))
+    c = _TASKS.c
+    stmt = update(_TASKS).where(c.id == bindparam("_id"), c.status == bindparam("_from"))
     if with_token:
-        stmt = stmt.where(Task.claim_token == bindparam("_token"))
-    return (stmt.values({name: bindparam(f"v_{name}", type_=table[name].type)
-                         for name in columns})
-            .execution_options(synchronize_session=False))
+        stmt = stmt.where(c.claim_token == bindparam("_token"))
+    return stmt.values({name: bindparam(f"v_{name}", type_=c[name].type) for name in columns})
+
+
+@dataclass(frozen=True)
+class Then:
+    """A second move, made in the same UPDATE as the first (each is its own event)."""
+
+    to: TaskStatus
+    actor: str
+    reason: str = ""
 
 
 def transition(
@@ -78,6 +91,7 @@ def transition(
     values: dict[str, Any] | None = None,
     claim_token: str | None = None,
     history: list[dict[str, Any]] | None = None,
+    then: Then | None = None,
 ) -> None:
     """Move ``task`` to ``to``, atomically, and record why.
 
@@ -86,16 +100,21 @@ def transition(
     nothing is written. ``values`` are extra columns set in the same UPDATE.
     ``claim_token`` additionally requires the running attempt to be the caller's.
     ``history``: append the event there for the caller to write (``write_events``)
-    with its others, instead of writing it now.
+    with its others, instead of writing it now. ``then``: go on from ``to`` to a
+    further status in the same UPDATE (a result the CEO agent accepts at once:
+    running → needs review → done), both moves checked and recorded.
     """
     src = expect or task.status
-    changes = _changes(src, to, reason, values)
+    changes = _changes(src, to, reason, None)
+    if then is not None:
+        changes.update(_changes(to, then.to, then.reason, None))
+    changes.update(values or {})
     if any(isinstance(v, ClauseElement) for v in changes.values()):  # SQL, not values
-        stmt = update(Task).where(Task.id == task.id, Task.status == src)
+        c = _TASKS.c
+        stmt = update(_TASKS).where(c.id == task.id, c.status == src)
         if claim_token is not None:
-            stmt = stmt.where(Task.claim_token == claim_token)
-        result = session.execute(stmt.values(**changes)
-                                 .execution_options(synchronize_session=False))
+            stmt = stmt.where(c.claim_token == claim_token)
+        result = session.execute(stmt.values(**changes))
     else:
         params = {f"v_{name}": value for name, value in changes.items()}
         params.update(_id=task.id, _from=src, _token=claim_token)
@@ -104,13 +123,17 @@ def transition(
         raise StaleTransition("This card changed while you were looking; reload and try again.")
     for name, value in changes.items():
         set_committed_value(task, name, value)  # mirror the UPDATE without a reload
-    row = event_row(account_id=task.account_id, goal_id=task.goal_id, task_id=task.id,
-                    kind="status", from_status=src.value, to_status=to.value, actor=actor,
-                    message=reason, data=data)
+    rows = [event_row(account_id=task.account_id, goal_id=task.goal_id, task_id=task.id,
+                      kind="status", from_status=src.value, to_status=to.value, actor=actor,
+                      message=reason, data=data)]
+    if then is not None:
+        rows.append(event_row(account_id=task.account_id, goal_id=task.goal_id,
+                              task_id=task.id, kind="status", from_status=to.value,
+                              to_status=then.to.value, actor=then.actor, message=then.reason))
     if history is None:
-        write_events(session, [row])
+        write_events(session, rows)
     else:
-        history.append(row)
+        history.extend(rows)
 
 
 def transition_many(session: Session, tasks: Sequence[Task], to: TaskStatus, *,
@@ -160,11 +183,11 @@ def _changes(src: TaskStatus, to: TaskStatus, reason: str,
 
 @functools.lru_cache(maxsize=64)
 def _many_update(columns: tuple[str, ...]) -> Update:
-    table = Task.__table__.c
-    return (update(Task).where(Task.id.in_(bindparam("_ids", expanding=True)),
-                               Task.status == bindparam("_from"))
-            .values({name: bindparam(f"v_{name}", type_=table[name].type) for name in columns})
-            .returning(Task.id).execution_options(synchronize_session=False))
+    c = _TASKS.c
+    return (update(_TASKS).where(c.id.in_(bindparam("_ids", expanding=True)),
+                                 c.status == bindparam("_from"))
+            .values({name: bindparam(f"v_{name}", type_=c[name].type) for name in columns})
+            .returning(c.id))
 
 
 # --- goals --------------------------------------------------------------------

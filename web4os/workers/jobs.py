@@ -8,17 +8,19 @@ events, credit settlement, the next state) commit together.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
 from web4os.accounts.models import Account, AccountStatus
@@ -45,7 +47,13 @@ from web4os.errors import InvalidInput, InvalidPlan, NotFound
 from web4os.goals import service as goals
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.statemachine import TERMINAL, StaleTransition, transition, transition_goal
+from web4os.goals.statemachine import (
+    TERMINAL,
+    StaleTransition,
+    Then,
+    transition,
+    transition_goal,
+)
 from web4os.goals.work import (
     OUT_OF_CREDITS,
     add_goal_spend,
@@ -243,13 +251,15 @@ def _tool_run_event(task: Task, run: ToolRun) -> dict[str, Any]:
                      data=run.as_event_data())
 
 
-def _load_context(s: Any, task: Task, goal: Goal, inputs: list[goals.Input],
-                  scope: ToolScope, prerun: bool) -> tuple[TaskContext, int]:
-    """The specialist's context: its inputs, plus what its tools find (metered, recorded)."""
+def _load_context(s: Any, task: Task, goal: tuple[str, str], inputs: list[goals.Input],
+                  scope: ToolScope, prerun: bool,
+                  history: list[dict[str, Any]]) -> tuple[TaskContext, int]:
+    """The specialist's context: the goal (title, brief), the card's inputs, plus what its
+    tools find (metered; their events added to ``history``)."""
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
-    write_events(s, [_tool_run_event(task, run) for run in runs])
+    history.extend(_tool_run_event(task, run) for run in runs)
     found = {run.tool: run.result.lines for run in runs}
-    ctx = TaskContext(goal_title=goal.title, goal_brief=goal.brief, task_title=task.title,
+    ctx = TaskContext(goal_title=goal[0], goal_brief=goal[1], task_title=task.title,
                       instructions=task.instructions,
                       inputs=[InputDoc(i.title, i.agent_name, i.output) for i in inputs],
                       notes=found.get("notes", []), feedback=task.feedback,
@@ -264,79 +274,142 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
         row = s.execute(_claim_stmt(), {"tenant": aid, "task_id": task_id}).first()
         if row is None:
             raise NotFound("No such task.")
-        task, goal, account_status, ceo = row
+        task, ceo, goal_id, goal_status, goal_title, goal_brief, account_status = row
         if ceo is None:
             raise NotFound("This account has no CEO agent.")
         if task.status != TaskStatus.QUEUED:
             return None
-        if goal.status != GoalStatus.RUNNING or account_status != AccountStatus.ACTIVE:
+        if goal_status != GoalStatus.RUNNING or account_status != AccountStatus.ACTIVE:
             return None
         token = uuid.uuid4().hex
         lease = utcnow() + timedelta(seconds=get_settings().task_lease_seconds)
+        history: list[dict[str, Any]] = []  # "started" and the tools' runs: one INSERT
         try:
             transition(s, task, TaskStatus.RUNNING, actor=f"agent:{task.agent.slug}",
                        reason="Started.", expect=TaskStatus.QUEUED,
                        values={"claim_token": token, "lease_expires_at": lease,
                                "attempts": task.attempts + 1, "started_at": utcnow(),
-                               "finished_at": None})
+                               "finished_at": None}, history=history)
         except StaleTransition:
             return None
         inputs = goals.task_inputs(s, aid, task.id)
-        scope = ToolScope(account_id=aid, goal_id=goal.id, task_id=task.id,
+        scope = ToolScope(account_id=aid, goal_id=goal_id, task_id=task.id,
                           skip_task_ids=frozenset(i.task_id for i in inputs))
         functions = bool(get_settings().model_tool_calls and task.agent.tools
                          and not provider_for(task.agent).offline)
-        ctx, tool_credits = _load_context(s, task, goal, inputs, scope, prerun=not functions)
-        return Claim(task.id, goal.id, token, task.attempts, task.agent, ceo, ctx,
+        ctx, tool_credits = _load_context(s, task, (goal_title, goal_brief), inputs, scope,
+                                          prerun=not functions, history=history)
+        write_events(s, history)
+        return Claim(task.id, goal_id, token, task.attempts, task.agent, ceo, ctx,
                      review_by_ceo=not task.requires_approval, tool_credits=tool_credits,
                      tool_scope=scope if functions else None)
 
 
 @functools.cache
 def _claim_stmt() -> Any:
-    """The card, its goal, its account's status and the CEO agent (who reviews the result):
-    one query for everything a claim checks."""
+    """The card, the CEO agent (who reviews the result), and the columns of the goal and
+    the account a claim reads: one query for everything a claim checks."""
     ceo = aliased(Agent)
-    return (select(Task, Goal, Account.status, ceo)
+    return (select(Task, ceo, Goal.id, Goal.status, Goal.title, Goal.brief,
+                   Account.status)
             .join(Goal, Goal.id == Task.goal_id).join(Account, Account.id == Task.account_id)
             .outerjoin(ceo, (ceo.account_id == Task.account_id) & ceo.is_ceo.is_(True))
             .where(Task.id == bindparam("task_id"), in_account(Task))
             .limit(1))
 
 
-class _LeaseKeeper:
-    """Extends a running task's lease while its model call is in flight (a heartbeat)."""
+@dataclass
+class _Run:
+    """One attempt this process is running, as the lease heartbeat sees it."""
 
-    def __init__(self, claim: Claim, account_id: int) -> None:
-        self.claim, self.account_id = claim, account_id
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
+    task_id: int
+    token: str
+    account_id: int
+    started: float  # time.monotonic()
 
-    def __enter__(self) -> _LeaseKeeper:
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
+class LeaseHeartbeat:
+    """Renews the leases of every card this process is running: one thread per process.
 
-    def _beat(self) -> None:
+    A run registers for as long as its model calls take (``hold``); every third of a
+    lease the thread renews all of them, one ``UPDATE`` per account. Past the run time
+    limit (``task_soft_time_limit``, whatever the pool) a run is no longer renewed: its
+    lease lapses and the sweeper retries the card. One thread, not one per run: with a
+    fast model, starting a thread cost more than the rest of the run's bookkeeping.
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[int, _Run] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._tick = threading.Event()  # never set: its wait() is the loop's sleep
+
+    @contextlib.contextmanager
+    def hold(self, claim: Claim, account_id: int) -> Iterator[None]:
+        """Keep ``claim``'s lease alive while the block runs."""
+        run = _Run(claim.task_id, claim.token, account_id, time.monotonic())
+        with self._lock:
+            self._runs[id(run)] = run
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._start()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._runs.pop(id(run), None)
+
+    def _start(self) -> None:
+        """Start (or, in a forked child, restart) the thread; the caller holds the lock."""
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="web4os-leases")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            self._tick.wait(get_settings().task_lease_seconds / 3)
+            try:
+                self.beat()
+            except Exception:  # a missed beat only shortens the leases
+                log.exception("lease heartbeat failed")
+
+    def beat(self) -> None:
+        """Renew every run's lease now; drop the runs past the time limit."""
         settings = get_settings()
         lease, limit = settings.task_lease_seconds, settings.task_soft_time_limit
-        started = time.monotonic()
-        while not self.stop.wait(lease / 3):
-            if time.monotonic() - started > limit:  # the time limit, whatever the pool
-                log.warning("task %s ran past %s s; its lease lapses and it is retried",
-                            self.claim.task_id, limit)
-                return
-            try:
-                with tenant_session(self.account_id) as s:
-                    s.execute(update(Task).where(
-                        Task.id == self.claim.task_id, Task.claim_token == self.claim.token,
-                        Task.status == TaskStatus.RUNNING,
-                    ).values(lease_expires_at=utcnow() + timedelta(seconds=lease))
-                     .execution_options(synchronize_session=False))
-            except Exception:  # a missed heartbeat only shortens the lease
-                log.exception("lease heartbeat failed for task %s", self.claim.task_id)
+        now = time.monotonic()
+        by_account: dict[int, list[_Run]] = {}
+        with self._lock:
+            for key, run in list(self._runs.items()):
+                if now - run.started > limit:
+                    log.warning("task %s ran past %s s; its lease lapses and it is retried",
+                                run.task_id, limit)
+                    del self._runs[key]
+                else:
+                    by_account.setdefault(run.account_id, []).append(run)
+        until = utcnow() + timedelta(seconds=lease)
+        for account_id, runs in by_account.items():
+            with tenant_session(account_id) as s:
+                s.execute(_renew_stmt(), [{"tenant": account_id, "task_id": r.task_id,
+                                           "token": r.token, "until": until} for r in runs])
+
+    def running(self) -> int:
+        """How many runs are held (tests)."""
+        with self._lock:
+            return len(self._runs)
+
+
+@functools.cache
+def _renew_stmt() -> Any:
+    tasks = cast(Table, Task.__table__)
+    t = tasks.c
+    return (update(tasks).where(in_account(tasks), t.id == bindparam("task_id"),
+                                t.claim_token == bindparam("token"),
+                                t.status == TaskStatus.RUNNING)
+            .values(lease_expires_at=bindparam("until")))
+
+
+LEASES = LeaseHeartbeat()
 
 
 @dataclass
@@ -376,7 +449,7 @@ def run_task(task_id: int, *, account_id: int) -> None:
         return
     calls: list[CallRecord] = []
     outcome = Outcome()
-    with _LeaseKeeper(claim, account_id):
+    with LEASES.hold(claim, account_id):
         try:
             outcome.deliverable = brain.do_task(provider_for(claim.agent), brief_of(claim.agent),
                                                 claim.context, calls,
@@ -404,7 +477,7 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
     """
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
-        task = goals.get_task(s, aid, claim.task_id)
+        task = goals.get_task_alone(s, aid, claim.task_id)
         charged = credits.settle(s, aid, attempt_key(task.id, claim.attempt),
                                  sum(c.credits for c in calls) + claim.tool_credits
                                  + outcome.tool_credits,
@@ -463,14 +536,14 @@ def _touch_goal(s: Any, aid: AccountId, goal_id: int, charged: int) -> _Touched 
 
 @functools.cache
 def _touch_stmt() -> Any:
-    account_status = (select(Account.status).where(Account.id == Goal.account_id)
+    goals_t, accounts = cast(Table, Goal.__table__), cast(Table, Account.__table__).c
+    g = goals_t.c
+    account_status = (select(accounts.status).where(accounts.id == g.account_id)
                       .scalar_subquery())
-    return (update(Goal).where(Goal.id == bindparam("goal_id"),
-                               in_account(Goal))
-            .values(credits_spent=Goal.credits_spent + bindparam("charged"),
+    return (update(goals_t).where(g.id == bindparam("goal_id"), in_account(goals_t))
+            .values(credits_spent=g.credits_spent + bindparam("charged"),
                     updated_at=bindparam("now"))
-            .returning(Goal.status, Goal.credit_cap, account_status)
-            .execution_options(synchronize_session=False))
+            .returning(g.status, g.credit_cap, account_status))
 
 
 def _advance_after_done(s: Any, task: Task, goal: _Touched,
@@ -498,16 +571,18 @@ def _advance_after_done(s: Any, task: Task, goal: _Touched,
 def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Review | None,
              spent: dict[str, Any], history: list[dict[str, Any]]) -> bool:
     """Record the result and the CEO agent's verdict; True if the card is now done."""
+    accepted = review is not None and review.verdict == "accept"
     transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
                reason=result.note or "Result ready for review.", claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None, **spent},
-               history=history)
+               history=history,
+               then=Then(TaskStatus.DONE, actor="ceo",
+                         reason=review.feedback or "Accepted by the CEO agent.")
+               if review is not None and accepted else None)
     if review is None:
         return False
-    if review.verdict == "accept":
-        transition(s, task, TaskStatus.DONE, actor="ceo",
-                   reason=review.feedback or "Accepted by the CEO agent.", history=history)
+    if accepted:
         return True
     if task.attempts < get_settings().max_task_attempts:
         write_events(s, history)  # in order, before the send-back's own events

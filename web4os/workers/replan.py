@@ -193,7 +193,7 @@ def _apply(s: Any, goal: Goal, plan: Any, error: Exception | None, replaced: lis
             s, goal, kind="replanned", actor="ceo",
             message=(f"Re-planned the unfinished work: {len(new)} new card(s) replace "
                      f"{len(replaced)}. {plan.rationale}").strip(),
-            data={"cancelled": [t.id for t in replaced], "added": [t.id for t in new]})
+            data={"cancelled": [t.id for t in replaced], "added": new})
         enqueue(s, "advance_goal", goal_id=goal.id, account_id=goal.account_id)
         return
     raw = getattr(error, "raw", "")
