@@ -124,9 +124,10 @@ def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *
 
 
 def _add_edges(session: Session, goal: Goal, edges: list[tuple[int, int]]) -> None:
-    """The plan's dependency edges in one multi-row insert (a 5 x 10 plan has 400)."""
+    """The plan's dependency edges in one multi-row insert (a 5 x 10 plan has 400), a
+    Core one: through the ORM's bulk path the rows cost several times more."""
     if edges:
-        session.execute(insert(TaskDependency), [
+        session.execute(insert(_table(TaskDependency)), [
             {"account_id": goal.account_id, "goal_id": goal.id, "task_id": task_id,
              "depends_on_id": dep_id} for task_id, dep_id in edges])
 
@@ -153,6 +154,22 @@ def get_task_alone(session: Session, account_id: AccountId, task_id: int) -> Tas
 def _task_alone_stmt() -> Select[Task]:
     return (select(Task).options(lazyload(Task.agent))
             .where(in_account(Task), Task.id == bindparam("row_id")))
+
+
+def tasks_by_ids(session: Session, account_id: AccountId, ids: list[int]) -> list[Task]:
+    """These cards of the account (with their agents), in plan order."""
+    if not ids:
+        return []
+    return list(session.scalars(_tasks_by_ids_stmt(), {"tenant": account_id, "ids": ids})
+                .unique())
+
+
+def done_results(session: Session, account_id: AccountId, goal_id: int) -> list[Input]:
+    """What the goal's done cards delivered (title, agent, note and output), in plan
+    order: the columns a summary reads, no card loaded."""
+    return [Input(task_id, title, agent, (note + "\n\n" + output).strip())
+            for task_id, title, agent, note, output in session.execute(
+                _done_stmt(), {"tenant": account_id, "goal_id": goal_id})]
 
 
 def goal_tasks(session: Session, account_id: AccountId, goal_id: int) -> list[Task]:
@@ -190,7 +207,7 @@ def ready_tasks(tasks: list[Task], deps: dict[int, list[int]]) -> list[Task]:
 
 @dataclass(frozen=True)
 class Input:
-    """What a specialist reads of one of its inputs."""
+    """What a specialist reads of one of its inputs (and the summary of a done card)."""
 
     task_id: int
     title: str
@@ -212,11 +229,8 @@ def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> l
     first from a Core query; the cards are loaded only if there are any (most
     finished cards unblock none: a card waits for its last input).
     """
-    params = {"tenant": account_id, "task_id": task_id}
-    ids = list(session.scalars(_ready_stmt(), params))
-    if not ids:
-        return []
-    return list(session.scalars(_tasks_by_ids_stmt(), {**params, "ids": ids}).unique())
+    return tasks_by_ids(session, account_id, list(session.scalars(
+        _ready_stmt(), {"tenant": account_id, "task_id": task_id})))
 
 
 # Built once: these run for every card, and building a statement with aliases costs
@@ -259,6 +273,17 @@ def _ready_stmt() -> Select[int]:
             .join(edges, edges.c.task_id == t.id)
             .where(edges.c.depends_on_id == bindparam("task_id"),
                    t.status == TaskStatus.PLANNED, ~unsettled))
+
+
+@functools.cache
+def _done_stmt() -> Select[int, str, str, str, str]:
+    tasks, agents = _table(Task), _table(Agent)
+    t = tasks.c
+    return (select(t.id, t.title, agents.c.name, t.note, t.output)
+            .join(agents, agents.c.id == t.agent_id)
+            .where(in_account(tasks), t.goal_id == bindparam("goal_id"),
+                   t.status == TaskStatus.DONE)
+            .order_by(t.position, t.id))
 
 
 @functools.cache

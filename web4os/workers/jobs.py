@@ -141,18 +141,23 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
         record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
         if goal.status != GoalStatus.PLANNING:
             return
+        ids: list[int] = []
         if plan is not None:
             try:
                 with s.begin_nested():
-                    goals.save_plan(s, goal, plan, agents.list_agents(s, aid),
-                                    max_tasks=settings.max_plan_tasks,
-                                    require_approval=goal.require_approval)
+                    ids = goals.save_plan(s, goal, plan, agents.list_agents(s, aid),
+                                          max_tasks=settings.max_plan_tasks,
+                                          require_approval=goal.require_approval)
             except InvalidPlan as exc:
                 error, plan = exc, None
         if plan is not None:
             transition_goal(s, goal, GoalStatus.RUNNING, actor="ceo",
                             reason=f"Planned {len(plan.tasks)} tasks.")
-            enqueue(s, "advance_goal", goal_id=goal.id, account_id=account_id)
+            # The cards that need no input start now, in this transaction: no
+            # ``advance_goal`` job has to load the whole new plan to find them.
+            _queue_ready(s, goal, goals.tasks_by_ids(s, aid, [
+                task_id for spec, task_id in zip(plan.tasks, ids, strict=True)
+                if not spec.depends_on]))
         else:
             _planning_failed(s, goal, error, attempt, settings.max_task_attempts)
 
@@ -628,8 +633,8 @@ def finish_goal(goal_id: int, *, account_id: int) -> None:
             return
         ceo_agent = agents.ceo(s, aid)
         refs = Refs(goal_id=goal.id, agent_id=ceo_agent.id)
-        results = [InputDoc(t.title, t.agent.name, (t.note + "\n\n" + t.output).strip())
-                   for t in goals.goal_tasks(s, aid, goal_id) if t.status == TaskStatus.DONE]
+        results = [InputDoc(r.title, r.agent_name, r.output)
+                   for r in goals.done_results(s, aid, goal_id)]
         can_pay = credits.reserve(s, aid, key, SUMMARY_CREDITS, refs=refs,
                                   reason="Hold for the CEO agent's summary")
         title, ceo, provider = goal.title, brief_of(ceo_agent), provider_for(ceo_agent)
