@@ -66,6 +66,19 @@ def configure(mode: str, *, pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_R
     return url
 
 
+def embedded_runner(workers: int | None = None) -> Any:
+    """The in-process runner as ``web4os serve`` starts it: its sweeper thread runs too
+    (it also checkpoints SQLite's log in the background), installed as the queue."""
+    from web4os.config import get_settings
+    from web4os.workers.embedded import EmbeddedRunner
+    from web4os.workers.queue import set_queue
+
+    runner = EmbeddedRunner(workers, sweep_interval=get_settings().sweep_interval_seconds)
+    runner.start_sweeper()
+    set_queue(runner)
+    return runner
+
+
 def services_up(pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_REDIS) -> str:
     """'' when Postgres and Redis answer, else what is missing (Celery mode needs both)."""
     from tests.support.celery_worker import reachable
@@ -243,9 +256,12 @@ class BenchModel:
     def complete(self, request: Any) -> Any:
         from dataclasses import replace
 
+        from web4os.waits import waiting
+
         started = time.perf_counter()
         if self.latency and request.purpose in self.slow:
-            time.sleep(self.latency)
+            with waiting():  # as a real endpoint's wait (the embedded runner's turns)
+                time.sleep(self.latency)
         if request.purpose == "plan" and self.plan_json is not None:
             from web4os.agents.providers import ModelReply
             from web4os.agents.providers.offline import OFFLINE_MODEL_NAME

@@ -30,11 +30,9 @@ def run_mode(mode: str, tasks: int, goals: int, workers: int,
     c.configure(mode)
     c.install_model(0.0)
     if mode == "embedded":
-        from web4os.workers.embedded import EmbeddedRunner
         from web4os.workers.queue import set_queue
 
-        runner = EmbeddedRunner(workers=workers, sweep_interval=5.0)
-        set_queue(runner)
+        runner = c.embedded_runner(workers)
         try:
             return _measure(mode, tasks, goals)
         finally:

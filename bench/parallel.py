@@ -55,12 +55,10 @@ def _run_goal(tasks: int) -> tuple[float, float]:
 def run_embedded(tasks: int, concurrency: int | None) -> tuple[float, float, int]:
     c.configure("embedded")
     from web4os.config import get_settings
-    from web4os.workers.embedded import EmbeddedRunner
     from web4os.workers.queue import set_queue
 
     threads = concurrency or get_settings().embedded_workers
-    runner = EmbeddedRunner(workers=threads)
-    set_queue(runner)
+    runner = c.embedded_runner(threads)
     try:
         done, closed = _run_goal(tasks)
     finally:

@@ -125,11 +125,9 @@ def run_web4os(mode: str, layers: int, width: int, latency: float,
         return c.median([w for w, _ in runs]), runs[-1][1]
 
     if mode == "embedded":
-        from web4os.workers.embedded import EmbeddedRunner
         from web4os.workers.queue import set_queue
 
-        runner = EmbeddedRunner(sweep_interval=5.0)  # the default pool size from settings
-        set_queue(runner)
+        runner = c.embedded_runner()  # the default pool size from settings
         try:
             return measured()
         finally:

@@ -1,34 +1,58 @@
-"""The in-process runner for the embedded default: a thread pool inside ``web4os serve``.
+"""The in-process runner for the embedded default: threads inside ``web4os serve``.
 
 It runs the very same job functions Celery runs; only the transport differs.
-A periodic sweep finds work left behind by a restart.
+A periodic sweep finds work left behind by a restart, and checkpoints SQLite's log.
+
+**Turns.** One job computes at a time; a job that waits on a model endpoint
+(``web4os.waits.waiting``) hands the turn on and takes it back when the answer
+is in, ahead of jobs not started yet. Why: the Python around a model call needs
+the GIL, and SQLite lets one writer in at a time anyway, so two jobs computing at
+once only took turns in slow motion: each statement hands the GIL to the other
+thread and back, and a thread that wakes for a job meets the write lock (about a
+tenth of the runner's time at 0 s model latency went to that). The waits still
+overlap: a hundred cards wait on their models together. A job that computes for
+longer than ``STALL_SECONDS`` without waiting (a tool blocked on something else)
+does not hold the others up: past that, the next job starts beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
+from web4os import waits
 from web4os.config import get_settings
 
 log = logging.getLogger("web4os.embedded")
 
+STALL_SECONDS = 0.25
+
 
 class EmbeddedRunner:
-    """A thread pool that runs jobs by name, with delayed submits and a sweeper."""
+    """Job threads that take turns, with delayed submits and a sweeper."""
 
     _shared: EmbeddedRunner | None = None
     _shared_lock = threading.Lock()
 
     def __init__(self, workers: int | None = None, *, sweep_interval: float | None = None) -> None:
-        settings = get_settings()
-        self.pool = ThreadPoolExecutor(max_workers=workers or settings.embedded_workers,
-                                       thread_name_prefix="web4os-job")
-        self._pending = 0
-        self._cond = threading.Condition()
+        self.max_threads = workers or get_settings().embedded_workers
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # idle threads wait for a job here
+        self._turn = threading.Condition(self._lock)  # threads back from a wait, for a turn
+        self._idle_cond = threading.Condition(self._lock)  # wait_idle
+        self._jobs: deque[tuple[str, dict[str, Any]]] = deque()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0  # threads waiting for a job
+        self._busy = 0  # threads computing now (one, or more past a stall)
+        self._since = 0.0  # when the latest turn began (time.monotonic())
+        self._returning = 0  # threads back from a wait, waiting for a turn
+        self._watching = False  # an idle thread waits with a timeout, to catch a stall
+        self._pending = 0  # submitted (timers included) and not finished
         self._timers: set[threading.Timer] = set()
         self._closed = False
         self.errors: list[BaseException] = []
@@ -53,33 +77,117 @@ class EmbeddedRunner:
 
     def status(self) -> dict[str, Any]:
         """Threads, jobs pending and whether the sweeper thread is alive (health page)."""
-        return {"threads": self.pool._max_workers, "pending": self._pending,
+        return {"threads": self.max_threads, "pending": self._pending,
                 "waiting": self.backlog(),
                 "sweeper_alive": bool(self._sweeper and self._sweeper.is_alive()),
                 "closed": self._closed}
 
     def backlog(self) -> int:
         """Jobs submitted but not started yet (the sweeper holds re-sends while any wait)."""
-        return self.pool._work_queue.qsize()
+        with self._lock:
+            return len(self._jobs)
+
+    # --- submitting -------------------------------------------------------------
 
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
-        if self._closed:
-            return
-        with self._cond:
+        with self._lock:
+            if self._closed:
+                return
             self._pending += 1
         if countdown > 0:
-            timer = threading.Timer(countdown, self._start, args=(name, kwargs))
+            timer = threading.Timer(countdown, self._push, args=(name, kwargs))
             timer.daemon = True
             self._timers.add(timer)
             timer.start()
         else:
-            self._start(name, kwargs)
+            self._push(name, kwargs)
 
-    def _start(self, name: str, kwargs: dict[str, Any]) -> None:
+    def _push(self, name: str, kwargs: dict[str, Any]) -> None:
+        with self._lock:
+            if self._closed:
+                self._finished()
+                return
+            self._jobs.append((name, kwargs))
+            if self._turn_free() and not self._returning:
+                self._wake()  # nobody computes: start it now
+            elif not self._watching:
+                self._wake()  # the job that computes starts it when it is done or waits
+
+    # --- the threads ------------------------------------------------------------
+    # Every method below whose name starts with an underscore runs with the lock held.
+
+    def _turn_free(self) -> bool:
+        return self._busy == 0 or time.monotonic() - self._since > STALL_SECONDS
+
+    def _take_turn(self) -> None:
+        self._busy += 1
+        self._since = time.monotonic()
+
+    def _give_turn(self) -> None:
+        self._busy -= 1
+        if self._returning:
+            self._turn.notify()  # a job back from its model goes first
+        elif self._jobs:
+            self._wake()
+
+    def _wake(self) -> None:
+        """Get a thread to look at the queue: an idle one, else a new one (up to the cap)."""
+        if self._idle:
+            self._work.notify()
+        elif len(self._threads) < self.max_threads:
+            thread = threading.Thread(target=self._worker, daemon=True,
+                                      name=f"web4os-job-{len(self._threads) + 1}")
+            self._threads.append(thread)
+            thread.start()
+
+    def _finished(self) -> None:
+        self._pending -= 1
+        if self._pending <= 0:
+            self._idle_cond.notify_all()
+
+    def _worker(self) -> None:
+        waits.install(self._waiting)
+        with self._lock:
+            while True:
+                if self._jobs and self._turn_free() and not self._returning:
+                    name, kwargs = self._jobs.popleft()
+                    self._take_turn()
+                    self._lock.release()
+                    try:
+                        self._run(name, kwargs)
+                    finally:
+                        self._lock.acquire()
+                        self._busy -= 1
+                        self._finished()
+                        if self._returning:
+                            self._turn.notify()
+                        if self._closed and not self._jobs:
+                            self._work.notify_all()  # idle threads: time to stop
+                    continue
+                if self._closed and not self._jobs:
+                    return
+                watch = bool(self._jobs) and not self._watching
+                self._watching = self._watching or watch
+                self._idle += 1
+                self._work.wait(STALL_SECONDS if watch else None)
+                self._idle -= 1
+                if watch:
+                    self._watching = False
+
+    @contextlib.contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """The handler behind ``waits.waiting()`` on this runner's threads."""
+        with self._lock:
+            self._give_turn()
         try:
-            self.pool.submit(self._run, name, kwargs)
-        except RuntimeError:  # pool shut down
-            self._done()
+            yield
+        finally:
+            with self._lock:
+                self._returning += 1
+                while not self._turn_free():
+                    self._turn.wait(STALL_SECONDS)
+                self._returning -= 1
+                self._take_turn()
 
     def _run(self, name: str, kwargs: dict[str, Any]) -> None:
         from web4os.workers.jobs import run_job
@@ -89,23 +197,18 @@ class EmbeddedRunner:
         except BaseException as exc:
             log.exception("job %s(%s) failed", name, kwargs)
             self.errors.append(exc)
-        finally:
-            self._done()
 
-    def _done(self) -> None:
-        with self._cond:
-            self._pending -= 1
-            self._cond.notify_all()
+    # --- waiting, sweeping, stopping ----------------------------------------------
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until no job is pending (tests, ``web4os demo``); False on timeout."""
         deadline = time.monotonic() + timeout
-        with self._cond:
+        with self._lock:
             while self._pending > 0:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._cond.wait(left)
+                self._idle_cond.wait(left)
         return True
 
     def start_sweeper(self) -> None:
@@ -117,6 +220,7 @@ class EmbeddedRunner:
         self._sweeper.start()
 
     def _sweep_loop(self) -> None:
+        from web4os.db import checkpoint
         from web4os.workers.jobs import recover_after_restart, sweep
 
         try:
@@ -129,14 +233,30 @@ class EmbeddedRunner:
                 sweep()
             except Exception:
                 log.exception("sweep failed")
+            try:
+                checkpoint()
+            except Exception:
+                log.exception("checkpoint failed")
             self._stop.wait(interval)
 
     def shutdown(self, wait: bool = True) -> None:
-        self._closed = True
+        """Stop taking jobs; ``wait``: finish the queued ones first, else drop them."""
         self._stop.set()
         for timer in list(self._timers):
             timer.cancel()
-        self.pool.shutdown(wait=wait, cancel_futures=not wait)
+        with self._lock:
+            self._closed = True
+            if not wait:
+                for _ in range(len(self._jobs)):
+                    self._finished()
+                self._jobs.clear()
+            self._work.notify_all()
+            self._turn.notify_all()
+            threads = list(self._threads)
+        if wait:
+            for thread in threads:
+                if thread is not threading.current_thread():
+                    thread.join()
         with EmbeddedRunner._shared_lock:
             if EmbeddedRunner._shared is self:
                 EmbeddedRunner._shared = None

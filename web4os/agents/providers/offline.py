@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from web4os.agents.providers.base import ModelReply, ModelRequest, estimate_tokens
+from web4os.waits import waiting
 
 OFFLINE_MODEL_NAME = "web4os-offline-1"
 OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
@@ -158,7 +159,8 @@ class OfflineModel:
             answer = {"text": "The offline model cannot repair this answer."}
         content = json.dumps(answer) if request.json_schema is not None else _as_text(answer)
         if self.latency_seconds:
-            time.sleep(self.latency_seconds)
+            with waiting():  # a stand-in for a real model's wait: others compute meanwhile
+                time.sleep(self.latency_seconds)
         return ModelReply(
             content=content,
             model=OFFLINE_MODEL_NAME,

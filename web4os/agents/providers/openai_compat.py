@@ -19,6 +19,7 @@ from typing import Any, Literal
 import openai
 
 from web4os.agents.providers.base import ModelError, ModelReply, ModelRequest, ToolCall
+from web4os.waits import waiting
 
 JsonMode = Literal["json_schema", "json_object", "text"]
 _FALLBACK: dict[str, JsonMode] = {"json_schema": "json_object", "json_object": "text"}
@@ -141,7 +142,8 @@ class OpenAICompatible:
                 }} for t in request.tools]
                 kwargs["tool_choice"] = request.tool_choice
             try:
-                raw = self.client.chat.completions.with_raw_response.create(**kwargs)
+                with waiting():  # the embedded runner computes other jobs meanwhile
+                    raw = self.client.chat.completions.with_raw_response.create(**kwargs)
                 response = raw.parse()
                 break
             except openai.APIStatusError as exc:
