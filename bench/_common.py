@@ -68,10 +68,15 @@ def configure(mode: str, *, pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_R
 
 def embedded_runner(workers: int | None = None) -> Any:
     """The in-process runner as ``web4os serve`` starts it: its sweeper thread runs too
-    (it also checkpoints SQLite's log in the background), installed as the queue."""
+    (it also checkpoints SQLite's log in the background), installed as the queue, and
+    what start-up allocated is frozen out of the garbage collector's sight, as the app's
+    start-up does (``web4os.memory``; once per process)."""
     from web4os.config import get_settings
+    from web4os.memory import freeze_startup_objects
     from web4os.workers.embedded import EmbeddedRunner
     from web4os.workers.queue import set_queue
+
+    freeze_startup_objects()
 
     runner = EmbeddedRunner(workers, sweep_interval=get_settings().sweep_interval_seconds)
     runner.start_sweeper()

@@ -159,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     missing = autogen_available()
     if missing:
         print(f"AutoGen is not available: {missing}")
+    # What start-up allocated (both systems' modules) leaves the collector's sight before
+    # anything is timed, as web4os serve and web4os worker do: both run the same GC.
+    import web4os.workers.jobs  # noqa: F401  (web4os's modules, as a started app has them)
+    from web4os.memory import freeze_startup_objects
+
+    freeze_startup_objects()
     modes = args.modes.split(",")
     if "celery" in modes and (down := c.services_up()):
         print(f"celery mode skipped: {down}")
