@@ -2,16 +2,18 @@
 
 A model endpoint takes seconds to answer; the Python around it takes a millisecond or
 two and needs the GIL. The embedded runner lets one job compute at a time and hands
-the turn on while a job waits (see ``workers.embedded``). It learns that a job waits
-from ``waiting()``, which each model provider puts around the part of a call that
-waits: the HTTP request, the offline model's configured latency. Anywhere else (the
-web server's threads, Celery workers, tests) ``waiting()`` does nothing.
+the turn on while a job waits (see ``workers.embedded``); so does each Celery worker
+process (``Turn``). They learn that a job waits from ``waiting()``, which each model
+provider puts around the part of a call that waits: the HTTP request, the offline
+model's configured latency. Anywhere else (the web server's threads, tests)
+``waiting()`` does nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 _local = threading.local()
@@ -37,3 +39,55 @@ def waiting() -> Iterator[None]:
             yield
     finally:
         _local.inside = False
+
+
+STALL_SECONDS = 0.25  # a turn held longer than this without a wait lets the next job in
+
+
+class Turn:
+    """One job of this process computes at a time (Celery's threads pool).
+
+    A job holds the turn while it runs (``held``) and gives it up while it waits on
+    its model (``waiting``), so dozens of jobs still wait together. Why: jobs computing
+    side by side only take turns on the GIL in slow motion, and on Postgres a job
+    that loses the GIL while it holds the account's row lock makes every other
+    process's jobs wait for that lock too. A job that keeps its turn longer than
+    ``STALL_SECONDS`` without a wait (a lock held by another process, a slow query)
+    does not hold the others up: past that, the next one starts beside it.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._since = 0.0
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Run the block as this process's computing job (and mark its waits)."""
+        install(self._waiting)
+        self._take()
+        try:
+            yield
+        finally:
+            self._give()
+            install(None)
+
+    def _take(self) -> None:
+        with self._cond:
+            while self._busy and time.monotonic() - self._since <= STALL_SECONDS:
+                self._cond.wait(STALL_SECONDS)
+            self._busy += 1
+            self._since = time.monotonic()
+
+    def _give(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify()
+
+    @contextlib.contextmanager
+    def _waiting(self) -> Iterator[None]:
+        self._give()
+        try:
+            yield
+        finally:
+            self._take()

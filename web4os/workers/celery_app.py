@@ -6,10 +6,11 @@ worker killed mid-task leaves its message to be redelivered; the jobs are
 idempotent and the lease sweeper catches anything the broker lost.
 
 Workers use the threads pool: model calls are I/O bound, so one process runs
-dozens at once. That pool does not enforce Celery's ``time_limit`` or
-``soft_time_limit`` (only prefork does); the lease does instead: a run stops
-renewing its lease after ``task_soft_time_limit`` seconds, the sweeper
-requeues the task, and the late result is discarded when it finally arrives.
+dozens at once; its jobs take turns computing (``web4os.waits.Turn``). That pool
+does not enforce Celery's ``time_limit`` or ``soft_time_limit`` (only prefork
+does); the lease does instead: a run stops renewing its lease after
+``task_soft_time_limit`` seconds, the sweeper requeues the task, and the late
+result is discarded when it finally arrives.
 
 There is no celery beat: each worker's housekeeping thread (``liveness.py``)
 writes its heartbeat and takes a Redis lock before sweeping, so however many
@@ -24,6 +25,7 @@ from typing import Any
 from celery import Celery, signals
 
 from web4os.config import get_settings
+from web4os.waits import Turn
 
 log = logging.getLogger("web4os.celery")
 
@@ -56,6 +58,7 @@ def make_celery(broker_url: str | None = None) -> Celery:
 
 
 celery = make_celery()
+TURN = Turn()
 
 _housekeeper: Any = None
 _sweeper_wanted: bool | None = None  # set by ``run_worker``; else from settings
@@ -123,7 +126,8 @@ def _register(name: str) -> None:
         if name != "sweep" and not kwargs.get("account_id"):
             raise ValueError(f"{name} refused: no account_id (fail closed, no default tenant)")
         try:
-            run_job(name, kwargs)
+            with TURN.held():  # one job of this process computes at a time (web4os.waits)
+                run_job(name, kwargs)
         except Exception as exc:  # database hiccups: retry with backoff, never lose the job
             raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
 

@@ -27,10 +27,9 @@ from typing import Any
 
 from web4os import waits
 from web4os.config import get_settings
+from web4os.waits import STALL_SECONDS
 
 log = logging.getLogger("web4os.embedded")
-
-STALL_SECONDS = 0.25
 
 
 class EmbeddedRunner:

@@ -1,0 +1,70 @@
+"""A Celery worker process's turn (``web4os.waits.Turn``): its jobs compute one at a
+time, a job waiting on its model lets the next one compute, and a job that keeps the
+turn too long does not hold the others up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from web4os import waits
+
+
+def _run_together(turn: waits.Turn, bodies: list[tuple[str, float, float]]) -> list[str]:
+    """Start one thread per ``(name, compute s, wait s)``: each holds the turn, computes,
+    then (if any) waits on its "model"; returns what happened, in order."""
+    events: list[str] = []
+    lock = threading.Lock()
+
+    def log(what: str) -> None:
+        with lock:
+            events.append(what)
+
+    def job(name: str, compute: float, wait: float) -> None:
+        with turn.held():
+            log(f"{name} computes")
+            end = time.monotonic() + compute
+            while time.monotonic() < end:
+                pass
+            if wait:
+                with waits.waiting():
+                    log(f"{name} waits")
+                    time.sleep(wait)
+            log(f"{name} done")
+
+    threads = []
+    for name, compute, wait in bodies:
+        threads.append(threading.Thread(target=job, args=(name, compute, wait)))
+        threads[-1].start()
+        time.sleep(0.02)  # in this order
+    for thread in threads:
+        thread.join(10)
+    return events
+
+
+def test_jobs_compute_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(waits, "STALL_SECONDS", 5.0)
+    events = _run_together(waits.Turn(), [("a", 0.1, 0), ("b", 0.1, 0)])
+    assert events == ["a computes", "a done", "b computes", "b done"]
+
+
+def test_a_job_waiting_on_its_model_lets_the_next_compute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(waits, "STALL_SECONDS", 5.0)
+    events = _run_together(waits.Turn(), [("a", 0.0, 0.3), ("b", 0.05, 0)])
+    assert events == ["a computes", "a waits", "b computes", "b done", "a done"]
+
+
+def test_a_turn_held_too_long_lets_the_next_job_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(waits, "STALL_SECONDS", 0.1)
+    events = _run_together(waits.Turn(), [("a", 0.6, 0), ("b", 0.0, 0)])
+    assert events == ["a computes", "b computes", "b done", "a done"]
+
+
+def test_outside_a_turn_waiting_changes_nothing() -> None:
+    turn = waits.Turn()
+    with turn.held():
+        pass
+    with waits.waiting():  # the thread's handler went with its turn
+        pass
