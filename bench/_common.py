@@ -7,6 +7,7 @@ Import this module *before* anything from ``web4os``: ``configure()`` writes the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -244,6 +245,15 @@ def wait_goal(goal_id: int, timeout: float = 600.0, poll: float = 0.005) -> str:
 
 # --- the model --------------------------------------------------------------------
 
+def _waiting() -> Any:
+    """``web4os.waits.waiting()``; a no-op on checkouts older than it (before/after runs)."""
+    try:
+        from web4os.waits import waiting
+    except ImportError:
+        return contextlib.nullcontext()
+    return waiting()
+
+
 class BenchModel:
     """The offline model with a fixed latency on chosen purposes, optionally answering
     ``plan`` requests with a scripted plan (the counterpart of AutoGen's replay client)."""
@@ -261,11 +271,9 @@ class BenchModel:
     def complete(self, request: Any) -> Any:
         from dataclasses import replace
 
-        from web4os.waits import waiting
-
         started = time.perf_counter()
         if self.latency and request.purpose in self.slow:
-            with waiting():  # as a real endpoint's wait (the embedded runner's turns)
+            with _waiting():  # as a real endpoint's wait (the runners' turns)
                 time.sleep(self.latency)
         if request.purpose == "plan" and self.plan_json is not None:
             from web4os.agents.providers import ModelReply

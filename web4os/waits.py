@@ -48,7 +48,9 @@ class Turn:
     """One job of this process computes at a time (Celery's threads pool).
 
     A job holds the turn while it runs (``held``) and gives it up while it waits on
-    its model (``waiting``), so dozens of jobs still wait together. Why: jobs computing
+    its model (``waiting``), so dozens of jobs still wait together. Unlike the embedded
+    runner, which schedules its own threads, this one cannot put a job back from its
+    model ahead of a new one: Celery's pool picks the threads. Why: jobs computing
     side by side only take turns on the GIL in slow motion, and on Postgres a job
     that loses the GIL while it holds the account's row lock makes every other
     process's jobs wait for that lock too. A job that keeps its turn longer than
@@ -64,13 +66,14 @@ class Turn:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         """Run the block as this process's computing job (and mark its waits)."""
-        install(self._waiting)
+        outer = getattr(_local, "handler", None)
         self._take()
+        install(self._waiting)
         try:
             yield
         finally:
+            install(outer)
             self._give()
-            install(None)
 
     def _take(self) -> None:
         with self._cond:

@@ -166,3 +166,34 @@ def test_shutdown_finishes_the_queue_then_stops_every_thread(turns: Any) -> None
     runner.shutdown(wait=True)
     assert sorted(log.order()) == ["a done", "b done"]
     assert not any(t.is_alive() for t in runner._threads)
+
+
+def test_a_job_queued_behind_a_stalled_one_still_starts(
+        turns: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner, log, submit = turns
+    monkeypatch.setattr(embedded, "STALL_SECONDS", 0.2)
+
+    def stuck() -> None:
+        log("stuck starts")
+        time.sleep(1.0)  # keeps its turn: nobody marked this wait
+        log("stuck ends")
+
+    def first() -> None:
+        submit("stuck", stuck)
+        time.sleep(0.05)  # a thread is up, watching the queue
+        submit("last", lambda: log("last starts"))
+        with waits.waiting():  # hands the turn on: "stuck" takes it, "last" waits behind
+            time.sleep(2.0)
+
+    submit("first", first)
+    assert runner.wait_idle(10)
+    assert log.order().index("last starts") < log.order().index("stuck ends")
+
+
+def test_delayed_jobs_not_due_at_shutdown_are_dropped_and_not_pending(turns: Any) -> None:
+    runner = turns[0]
+    runner.submit("test_job", {"name": "later", "account_id": 1}, countdown=30)
+    assert runner.status()["pending"] == 1
+    runner.shutdown(wait=True)
+    assert runner.status()["pending"] == 0
+    assert runner.wait_idle(0.1)

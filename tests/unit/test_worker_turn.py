@@ -68,3 +68,14 @@ def test_outside_a_turn_waiting_changes_nothing() -> None:
         pass
     with waits.waiting():  # the thread's handler went with its turn
         pass
+
+
+def test_a_turn_inside_a_turn_leaves_the_outer_handler_in_place() -> None:
+    outer, inner = waits.Turn(), waits.Turn()
+    with outer.held():
+        with inner.held():
+            pass
+        assert outer._busy == 1
+        with waits.waiting():  # still the outer turn's: it is given up meanwhile
+            assert outer._busy == 0
+        assert outer._busy == 1

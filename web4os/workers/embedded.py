@@ -76,10 +76,11 @@ class EmbeddedRunner:
 
     def status(self) -> dict[str, Any]:
         """Threads, jobs pending and whether the sweeper thread is alive (health page)."""
-        return {"threads": self.max_threads, "pending": self._pending,
-                "waiting": self.backlog(),
+        with self._lock:
+            pending, waiting, closed = self._pending, len(self._jobs), self._closed
+        return {"threads": self.max_threads, "pending": pending, "waiting": waiting,
                 "sweeper_alive": bool(self._sweeper and self._sweeper.is_alive()),
-                "closed": self._closed}
+                "closed": closed}
 
     def backlog(self) -> int:
         """Jobs submitted but not started yet (the sweeper holds re-sends while any wait)."""
@@ -95,14 +96,21 @@ class EmbeddedRunner:
             self._pending += 1
         if countdown > 0:
             timer = threading.Timer(countdown, self._push, args=(name, kwargs))
+            timer.args = (name, kwargs, timer)
             timer.daemon = True
-            self._timers.add(timer)
+            with self._lock:
+                self._timers.add(timer)
             timer.start()
         else:
             self._push(name, kwargs)
 
-    def _push(self, name: str, kwargs: dict[str, Any]) -> None:
+    def _push(self, name: str, kwargs: dict[str, Any],
+              timer: threading.Timer | None = None) -> None:
         with self._lock:
+            if timer is not None:
+                if timer not in self._timers:
+                    return  # cancelled at shutdown, and counted then
+                self._timers.discard(timer)
             if self._closed:
                 self._finished()
                 return
@@ -136,8 +144,12 @@ class EmbeddedRunner:
         elif len(self._threads) < self.max_threads:
             thread = threading.Thread(target=self._worker, daemon=True,
                                       name=f"web4os-job-{len(self._threads) + 1}")
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had now: a running job takes it later
+                log.warning("could not start a job thread; %d running", len(self._threads))
+                return
             self._threads.append(thread)
-            thread.start()
 
     def _finished(self) -> None:
         self._pending -= 1
@@ -151,6 +163,8 @@ class EmbeddedRunner:
                 if self._jobs and self._turn_free() and not self._returning:
                     name, kwargs = self._jobs.popleft()
                     self._take_turn()
+                    if self._jobs and not self._watching:
+                        self._wake()  # the jobs left behind need a thread watching for a stall
                     self._lock.release()
                     try:
                         self._run(name, kwargs)
@@ -195,7 +209,8 @@ class EmbeddedRunner:
             run_job(name, kwargs)
         except BaseException as exc:
             log.exception("job %s(%s) failed", name, kwargs)
-            self.errors.append(exc)
+            with self._lock:
+                self.errors = [*self.errors[-99:], exc]  # the last hundred (tests read them)
 
     # --- waiting, sweeping, stopping ----------------------------------------------
 
@@ -239,23 +254,30 @@ class EmbeddedRunner:
             self._stop.wait(interval)
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop taking jobs; ``wait``: finish the queued ones first, else drop them."""
+        """Stop taking jobs; ``wait``: finish the queued ones first, else drop them.
+        Delayed jobs not due yet are dropped either way (the sweeper finds their work)."""
         self._stop.set()
-        for timer in list(self._timers):
-            timer.cancel()
         with self._lock:
             self._closed = True
+            for timer in self._timers:
+                timer.cancel()
+                self._finished()
+            self._timers.clear()
             if not wait:
                 for _ in range(len(self._jobs)):
                     self._finished()
                 self._jobs.clear()
             self._work.notify_all()
             self._turn.notify_all()
-            threads = list(self._threads)
-        if wait:
+        joined: set[threading.Thread] = {threading.current_thread()}
+        while wait:  # a job still running may start a thread for the queue: join it too
+            with self._lock:
+                threads = [t for t in self._threads if t not in joined]
+            if not threads:
+                break
             for thread in threads:
-                if thread is not threading.current_thread():
-                    thread.join()
+                thread.join()
+                joined.add(thread)
         with EmbeddedRunner._shared_lock:
             if EmbeddedRunner._shared is self:
                 EmbeddedRunner._shared = None

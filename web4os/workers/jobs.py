@@ -347,8 +347,11 @@ class LeaseHeartbeat:
         self._runs: dict[int, _Run] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._pid = 0
         self._tick = threading.Event()  # never set: its wait() is the loop's sleep
+
+    def after_fork(self) -> None:
+        """In a forked child: none of the parent's runs, its lock or its thread."""
+        self._runs, self._lock, self._thread = {}, threading.Lock(), None
 
     @contextlib.contextmanager
     def hold(self, claim: Claim, account_id: int) -> Iterator[None]:
@@ -356,7 +359,7 @@ class LeaseHeartbeat:
         run = _Run(claim.task_id, claim.token, account_id, time.monotonic())
         with self._lock:
             self._runs[id(run)] = run
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+            if self._thread is None or not self._thread.is_alive():
                 self._start()
         try:
             yield
@@ -365,15 +368,14 @@ class LeaseHeartbeat:
                 self._runs.pop(id(run), None)
 
     def _start(self) -> None:
-        """Start (or, in a forked child, restart) the thread; the caller holds the lock."""
-        self._pid = os.getpid()
+        """Start (or restart) the thread; the caller holds the lock."""
         self._thread = threading.Thread(target=self._loop, daemon=True, name="web4os-leases")
         self._thread.start()
 
     def _loop(self) -> None:
         while True:
-            self._tick.wait(get_settings().task_lease_seconds / 3)
             try:
+                self._tick.wait(get_settings().task_lease_seconds / 3)
                 self.beat()
             except Exception:  # a missed beat only shortens the leases
                 log.exception("lease heartbeat failed")
@@ -415,6 +417,7 @@ def _renew_stmt() -> Any:
 
 
 LEASES = LeaseHeartbeat()
+os.register_at_fork(after_in_child=LEASES.after_fork)
 
 
 @dataclass
