@@ -89,8 +89,9 @@ def _insert_tasks(session: Session, goal: Goal, plan: Plan, by_slug: dict[str, A
         for i, spec in enumerate(plan.tasks)])
     keys = [spec.key for spec in plan.tasks]
     return {key: task_id for key, task_id in session.execute(
-        select(tasks.c.key, tasks.c.id).where(tasks.c.goal_id == goal.id,
-                                              tasks.c.key.in_(keys)))}
+        select(tasks.c.key, tasks.c.id).where(in_account(tasks), tasks.c.goal_id == goal.id,
+                                              tasks.c.key.in_(keys)),
+        {"tenant": goal.account_id})}
 
 
 def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *,
