@@ -42,7 +42,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, NewType, Protocol, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, event, select, text
+from sqlalchemy import ColumnElement, Select, bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from web4os.config import get_settings
@@ -107,7 +107,7 @@ def in_account(model: Any) -> ColumnElement[bool]:
     column has: an UPDATE would take a parameter named like a column for its SET).
     ``model`` is a mapped class or its ``Table`` (Core statements, which skip the ORM's
     per-statement work where no object is loaded)."""
-    column = model.c.account_id if isinstance(model, Table) else model.account_id
+    column = model.c.account_id if hasattr(model, "c") else model.account_id  # tables, aliases
     return cast(ColumnElement[bool], column == bindparam("tenant"))
 
 

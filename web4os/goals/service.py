@@ -114,7 +114,7 @@ def save_replan(session: Session, goal: Goal, plan: Plan, roster: list[Agent], *
         transition(session, task, TaskStatus.CANCELLED, actor="ceo", reason=reason,
                    values={"claim_token": None, "lease_expires_at": None})
     start = 1 + max((t.position for t in existing), default=-1)
-    session.flush()  # the cancellations above go first
+    session.flush()  # pending ORM changes first (the goal's), before Core statements
     ids = _insert_tasks(session, goal, plan, by_slug, start=start,
                         require_approval=require_approval)
     _add_edges(session, goal, [(ids[spec.key], ids[dep] if dep in ids else done_ids[dep])

@@ -154,10 +154,13 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
             transition_goal(s, goal, GoalStatus.RUNNING, actor="ceo",
                             reason=f"Planned {len(plan.tasks)} tasks.")
             # The cards that need no input start now, in this transaction: no
-            # ``advance_goal`` job has to load the whole new plan to find them.
-            _queue_ready(s, goal, goals.tasks_by_ids(s, aid, [
-                task_id for spec, task_id in zip(plan.tasks, ids, strict=True)
-                if not spec.depends_on]))
+            # ``advance_goal`` job has to load the whole new plan to find them. Not for
+            # an account suspended meanwhile (as ``advance_goal`` would not): once it is
+            # active again, the sweeper's look at idle goals starts them.
+            if _account_active(s, account_id):
+                _queue_ready(s, goal, goals.tasks_by_ids(s, aid, [
+                    task_id for spec, task_id in zip(plan.tasks, ids, strict=True)
+                    if not spec.depends_on]))
         else:
             _planning_failed(s, goal, error, attempt, settings.max_task_attempts)
 
@@ -396,9 +399,13 @@ class LeaseHeartbeat:
                     by_account.setdefault(run.account_id, []).append(run)
         until = utcnow() + timedelta(seconds=lease)
         for account_id, runs in by_account.items():
-            with tenant_session(account_id) as s:
-                s.execute(_renew_stmt(), [{"tenant": account_id, "task_id": r.task_id,
-                                           "token": r.token, "until": until} for r in runs])
+            try:  # one account's failure does not cost the others their renewal
+                with tenant_session(account_id) as s:
+                    s.execute(_renew_stmt(), [{"tenant": account_id, "task_id": r.task_id,
+                                               "token": r.token, "until": until}
+                                              for r in runs])
+            except Exception:
+                log.exception("lease renewal failed for account %s", account_id)
 
     def running(self) -> int:
         """How many runs are held (tests)."""
