@@ -11,9 +11,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, String, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -36,6 +36,12 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements: they skip the ORM's per-statement
+    work where no object is loaded (the workers' hot path)."""
+    return cast(Table, model.__table__)
 
 
 def utcnow() -> datetime:

@@ -76,6 +76,13 @@ def _race(monkeypatch: pytest.MonkeyPatch, claim: jobs.Claim, account_id: int,
     return errors
 
 
+def _by_key(db: Session, goal_id: int) -> dict[str, TaskStatus]:
+    """The goal's cards' statuses by key, as committed."""
+    db.rollback()
+    return {t.key: t.status for t in db.scalars(
+        select(Task).where(Task.goal_id == goal_id)).unique()}
+
+
 def _as_operator(tenant: Tenant, action: Callable[[Session], object]) -> Callable[[], None]:
     """An operator's request: its own session, committed."""
     def request() -> None:
@@ -103,10 +110,7 @@ def test_cancelling_a_goal_while_one_of_its_cards_finishes_does_not_deadlock(
     errors = _race(monkeypatch, claim, tenant.id, _as_operator(
         tenant, lambda s: actions.cancel_goal(s, tenant.ctx(), goal.id)), pause_in="_deliver")
     assert errors == []
-    db.rollback()
-    status = {t.key: t.status for t in db.scalars(
-        select(Task).where(Task.goal_id == goal.id)).unique()}
-    assert status == {"a": TaskStatus.DONE, "b": TaskStatus.CANCELLED}
+    assert _by_key(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.CANCELLED}
     assert db.get(Goal, goal.id).status == GoalStatus.CANCELLED  # type: ignore[union-attr]
 
 
@@ -180,8 +184,5 @@ def test_retrying_a_card_of_a_failed_goal_while_another_finishes_does_not_deadlo
     errors = _race(monkeypatch, claim, tenant.id, _as_operator(
         tenant, lambda s: actions.retry(s, tenant.ctx(), a_id)), pause_in="_touch_goal")
     assert errors == []
-    db.rollback()
-    status = {t.key: t.status for t in db.scalars(
-        select(Task).where(Task.goal_id == goal.id)).unique()}
-    assert status == {"a": TaskStatus.QUEUED, "b": TaskStatus.DONE}
+    assert _by_key(db, goal.id) == {"a": TaskStatus.QUEUED, "b": TaskStatus.DONE}
     assert db.get(Goal, goal.id).status == GoalStatus.RUNNING  # type: ignore[union-attr]

@@ -3,8 +3,6 @@ the plan; an account suspended while its plan was being made gets none started."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -15,15 +13,6 @@ from web4os.agents import brain
 from web4os.db import session_factory
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.workers import jobs
-from web4os.workers.queue import set_queue
-
-
-@pytest.fixture
-def queue() -> Iterator[HeldQueue]:
-    q = HeldQueue()
-    set_queue(q)
-    yield q
-    set_queue(None)
 
 
 def _statuses(db: Session, goal_id: int) -> list[TaskStatus]:
@@ -32,7 +21,7 @@ def _statuses(db: Session, goal_id: int) -> list[TaskStatus]:
 
 
 def test_the_plans_first_cards_are_queued_by_the_planning_job(
-        db: Session, tenant: Tenant, queue: HeldQueue) -> None:
+        db: Session, tenant: Tenant, held_queue: HeldQueue) -> None:
     goal = make_goal(db, tenant)
     db.commit()
     jobs.plan_goal(goal.id, account_id=tenant.id)
@@ -40,12 +29,12 @@ def test_the_plans_first_cards_are_queued_by_the_planning_job(
     assert db.scalar(select(Goal.status).where(Goal.id == goal.id)) == GoalStatus.RUNNING
     queued = statuses.count(TaskStatus.QUEUED)
     assert queued >= 1 and queued + statuses.count(TaskStatus.PLANNED) == len(statuses)
-    assert queue.names().count("run_task") == queued
-    assert "advance_goal" not in queue.names()
+    assert held_queue.names().count("run_task") == queued
+    assert "advance_goal" not in held_queue.names()
 
 
 def test_a_suspended_account_gets_its_plan_but_no_card_started(
-        db: Session, tenant: Tenant, queue: HeldQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch) -> None:
     goal_id, account_id = make_goal(db, tenant).id, tenant.id
     db.commit()
     db.close()  # holds nothing while the job runs
@@ -62,4 +51,4 @@ def test_a_suspended_account_gets_its_plan_but_no_card_started(
     jobs.plan_goal(goal_id, account_id=account_id)
     statuses = _statuses(db, goal_id)
     assert statuses and set(statuses) == {TaskStatus.PLANNED}, statuses
-    assert "run_task" not in queue.names()
+    assert "run_task" not in held_queue.names()

@@ -19,14 +19,15 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Select, String, Table, bindparam, func, or_, select
+from sqlalchemy import Select, String, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent, Note
 from web4os.agents.providers.base import ToolCall, ToolSpec
 from web4os.credits.pricing import cost_of_tool_run
+from web4os.db import table_of
 from web4os.errors import InvalidInput
 from web4os.tenancy import AccountId, TenantContext, get_owned, in_account, scoped
 
@@ -110,7 +111,7 @@ def _outputs_stmt(by_key: bool) -> Select[str, str, str]:
     output cut in SQL, the account and goal as bound parameters."""
     from web4os.goals.models import Task, TaskStatus
 
-    tasks, agents = cast(Table, Task.__table__), cast(Table, Agent.__table__)
+    tasks, agents = table_of(Task), table_of(Agent)
     t = tasks.c
     stmt = (select(t.title, agents.c.name, func.substr(t.output, 1, OUTPUT_CHARS))
             .join(agents, agents.c.id == t.agent_id)
@@ -145,7 +146,7 @@ class NotesTool:
 
 @functools.cache
 def _notes_stmt(by_query: bool) -> Select[str, str]:
-    notes = cast(Table, Note.__table__)
+    notes = table_of(Note)
     n = notes.c
     stmt = select(n.title, n.body).where(in_account(notes))
     if by_query:

@@ -23,16 +23,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy import Insert, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Account
 from web4os.credits.models import CreditLedgerEntry, EntryKind
-from web4os.db import utcnow
+from web4os.db import table_of, utcnow
 from web4os.errors import InsufficientCredits, InvalidInput
 from web4os.tenancy import AccountId
 from web4os.workers.queue import enqueue
@@ -48,11 +47,11 @@ class Refs:
 
 
 NO_REFS = Refs()
-_LEDGER = cast(Table, CreditLedgerEntry.__table__)
+_LEDGER = table_of(CreditLedgerEntry)
 
 # The statements every card runs, built once (building one costs more than running it),
 # on the tables: Core statements skip the ORM's per-statement work (no object is loaded).
-_ACCOUNTS_T = cast(Table, Account.__table__)
+_ACCOUNTS_T = table_of(Account)
 _ACCOUNTS = _ACCOUNTS_T.c
 _BALANCE = select(_ACCOUNTS.credit_balance).where(_ACCOUNTS.id == bindparam("account_id"))
 _key = _LEDGER.c.idempotency_key

@@ -10,15 +10,15 @@ savepoint takes its events with it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.orm import Session
 
-from web4os.db import utcnow
+from web4os.db import table_of, utcnow
 from web4os.goals.models import TaskEvent
 
-_TABLE = cast(Table, TaskEvent.__table__)
+_TABLE = table_of(TaskEvent)
 _INSERT: Insert = insert(_TABLE)
 
 

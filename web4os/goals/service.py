@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import cast
 
-from sqlalchemy import Select, Table, bindparam, func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from web4os.agents.models import Agent
-from web4os.db import Base
+from web4os.db import table_of
 from web4os.errors import InvalidPlan, NotFound
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
@@ -78,7 +77,7 @@ def _insert_tasks(session: Session, goal: Goal, plan: Plan, by_slug: dict[str, A
     Not ``session.add`` per card: SQLite cannot return the ids of a batch in order, so
     the ORM inserts such rows one statement at a time, and a 50-card plan made 50.
     """
-    tasks = _table(Task)
+    tasks = table_of(Task)
     session.execute(insert(tasks), [
         {"account_id": goal.account_id, "goal_id": goal.id, "key": spec.key,
          "title": spec.title, "instructions": spec.instructions,
@@ -128,7 +127,7 @@ def _add_edges(session: Session, goal: Goal, edges: list[tuple[int, int]]) -> No
     """The plan's dependency edges in one multi-row insert (a 5 x 10 plan has 400), a
     Core one: through the ORM's bulk path the rows cost several times more."""
     if edges:
-        session.execute(insert(_table(TaskDependency)), [
+        session.execute(insert(table_of(TaskDependency)), [
             {"account_id": goal.account_id, "goal_id": goal.id, "task_id": task_id,
              "depends_on_id": dep_id} for task_id, dep_id in edges])
 
@@ -241,31 +240,27 @@ def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> l
 def _inputs_stmt() -> Select[int, str, str, str]:
     # Columns of the tables, not of the classes: a Core select skips the ORM's
     # per-statement work, and no object is loaded here.
-    tasks, agents, edges = _table(Task), _table(Agent).c, _table(TaskDependency).c
+    tasks, agents, edges = table_of(Task), table_of(Agent), table_of(TaskDependency)
     t = tasks.c
-    return (select(t.id, t.title, agents.name, t.output)
+    return (select(t.id, t.title, agents.c.name, t.output)
             .where(in_account(tasks))
-            .join(_table(Agent), agents.id == t.agent_id)
-            .join(_table(TaskDependency), edges.depends_on_id == t.id)
-            .where(edges.task_id == bindparam("task_id"))
+            .join(agents, agents.c.id == t.agent_id)
+            .join(edges, edges.c.depends_on_id == t.id)
+            .where(edges.c.task_id == bindparam("task_id"))
             .order_by(t.position, t.id))
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
 
 
 @functools.cache
 def _counts_stmt() -> Select[TaskStatus, int]:
-    t = _table(Task).c
-    return (select(t.status, func.count()).where(in_account(_table(Task)),
+    t = table_of(Task).c
+    return (select(t.status, func.count()).where(in_account(table_of(Task)),
                                                  t.goal_id == bindparam("goal_id"))
             .group_by(t.status))
 
 
 @functools.cache
 def _ready_stmt() -> Select[int]:
-    tasks, edges = _table(Task), _table(TaskDependency)
+    tasks, edges = table_of(Task), table_of(TaskDependency)
     edge, parent = edges.alias("edge"), tasks.alias("parent")
     t = tasks.c
     unsettled = (select(edge.c.id).join(parent, parent.c.id == edge.c.depends_on_id)
@@ -278,7 +273,7 @@ def _ready_stmt() -> Select[int]:
 
 @functools.cache
 def _done_stmt() -> Select[int, str, str, str, str]:
-    tasks, agents = _table(Task), _table(Agent)
+    tasks, agents = table_of(Task), table_of(Agent)
     t = tasks.c
     return (select(t.id, t.title, agents.c.name, t.note, t.output)
             .join(agents, agents.c.id == t.agent_id)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import ClauseElement, Table, Update, bindparam, update
+from sqlalchemy import ClauseElement, Update, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from web4os.db import utcnow
+from web4os.db import table_of, utcnow
 from web4os.errors import Conflict
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
@@ -56,7 +56,7 @@ def can_transition(src: TaskStatus, dst: TaskStatus) -> bool:
 
 # Core statements on the table, not ``update(Task)``: the ORM's bulk-update path costs
 # more than the UPDATE itself, and the loaded card is mirrored by hand anyway.
-_TASKS = cast(Table, Task.__table__)
+_TASKS = table_of(Task)
 
 
 @functools.lru_cache(maxsize=512)

@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import aliased
 
 from web4os.accounts.models import Account, AccountStatus
@@ -42,7 +42,7 @@ from web4os.config import get_settings
 from web4os.credits import caps
 from web4os.credits import service as credits
 from web4os.credits.service import Refs
-from web4os.db import utcnow
+from web4os.db import table_of, utcnow
 from web4os.errors import InvalidInput, InvalidPlan, NotFound
 from web4os.goals import service as goals
 from web4os.goals.history import event_row, write_events
@@ -259,15 +259,15 @@ def _tool_run_event(task: Task, run: ToolRun) -> dict[str, Any]:
                      data=run.as_event_data())
 
 
-def _load_context(s: Any, task: Task, goal: tuple[str, str], inputs: list[goals.Input],
-                  scope: ToolScope, prerun: bool,
+def _load_context(s: Any, task: Task, goal_title: str, goal_brief: str,
+                  inputs: list[goals.Input], scope: ToolScope, prerun: bool,
                   history: list[dict[str, Any]]) -> tuple[TaskContext, int]:
-    """The specialist's context: the goal (title, brief), the card's inputs, plus what its
-    tools find (metered; their events added to ``history``)."""
+    """The specialist's context: the goal, the card's inputs, plus what its tools find
+    (metered; their events added to ``history``)."""
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
     history.extend(_tool_run_event(task, run) for run in runs)
     found = {run.tool: run.result.lines for run in runs}
-    ctx = TaskContext(goal_title=goal[0], goal_brief=goal[1], task_title=task.title,
+    ctx = TaskContext(goal_title=goal_title, goal_brief=goal_brief, task_title=task.title,
                       instructions=task.instructions,
                       inputs=[InputDoc(i.title, i.agent_name, i.output) for i in inputs],
                       notes=found.get("notes", []), feedback=task.feedback,
@@ -305,7 +305,7 @@ def _claim(task_id: int, account_id: int) -> Claim | None:
                           skip_task_ids=frozenset(i.task_id for i in inputs))
         functions = bool(get_settings().model_tool_calls and task.agent.tools
                          and not provider_for(task.agent).offline)
-        ctx, tool_credits = _load_context(s, task, (goal_title, goal_brief), inputs, scope,
+        ctx, tool_credits = _load_context(s, task, goal_title, goal_brief, inputs, scope,
                                           prerun=not functions, history=history)
         write_events(s, history)
         return Claim(task.id, goal_id, token, task.attempts, task.agent, ceo, ctx,
@@ -415,7 +415,7 @@ class LeaseHeartbeat:
 
 @functools.cache
 def _renew_stmt() -> Any:
-    tasks = cast(Table, Task.__table__)
+    tasks = table_of(Task)
     t = tasks.c
     return (update(tasks).where(in_account(tasks), t.id == bindparam("task_id"),
                                 t.claim_token == bindparam("token"),
@@ -551,7 +551,7 @@ def _touch_goal(s: Any, aid: AccountId, goal_id: int, charged: int) -> _Touched 
 
 @functools.cache
 def _touch_stmt() -> Any:
-    goals_t, accounts = cast(Table, Goal.__table__), cast(Table, Account.__table__).c
+    goals_t, accounts = table_of(Goal), table_of(Account).c
     g = goals_t.c
     account_status = (select(accounts.status).where(accounts.id == g.account_id)
                       .scalar_subquery())
@@ -586,19 +586,18 @@ def _advance_after_done(s: Any, task: Task, goal: _Touched,
 def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Review | None,
              spent: dict[str, Any], history: list[dict[str, Any]]) -> bool:
     """Record the result and the CEO agent's verdict; True if the card is now done."""
-    accepted = review is not None and review.verdict == "accept"
+    accepted = (Then(TaskStatus.DONE, actor="ceo",
+                     reason=review.feedback or "Accepted by the CEO agent.")
+                if review is not None and review.verdict == "accept" else None)
     transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
                reason=result.note or "Result ready for review.", claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None, **spent},
-               history=history,
-               then=Then(TaskStatus.DONE, actor="ceo",
-                         reason=review.feedback or "Accepted by the CEO agent.")
-               if review is not None and accepted else None)
+               history=history, then=accepted)
+    if accepted is not None:
+        return True
     if review is None:
         return False
-    if accepted:
-        return True
     if task.attempts < get_settings().max_task_attempts:
         write_events(s, history)  # in order, before the send-back's own events
         history.clear()
