@@ -239,14 +239,17 @@ def ready_dependents(session: Session, account_id: AccountId, task_id: int) -> l
 @functools.cache
 def _inputs_stmt() -> Select[int, str, str, str]:
     # Columns of the tables, not of the classes: a Core select skips the ORM's
-    # per-statement work, and no object is loaded here.
+    # per-statement work, and no object is loaded here. The tenant filter is on the
+    # card's edges, the rows the query starts from: on the cards, a planner whose
+    # statistics predate the account's growth read every card of the account to
+    # find a handful (seen: 2 ms a card at 2,000 cards, against 0.05 ms).
     tasks, agents, edges = table_of(Task), table_of(Agent), table_of(TaskDependency)
     t = tasks.c
     return (select(t.id, t.title, agents.c.name, t.output)
-            .where(in_account(tasks))
+            .select_from(edges)
+            .join(tasks, edges.c.depends_on_id == t.id)
             .join(agents, agents.c.id == t.agent_id)
-            .join(edges, edges.c.depends_on_id == t.id)
-            .where(edges.c.task_id == bindparam("task_id"))
+            .where(in_account(edges), edges.c.task_id == bindparam("task_id"))
             .order_by(t.position, t.id))
 
 
