@@ -7,14 +7,28 @@ gets a normal pool. Everything else is portable SQLAlchemy.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, Table, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    TextClause,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -231,6 +245,84 @@ def _sqlite_pool_args() -> dict[str, Any]:
             "pool_use_lifo": True}
 
 
+PING_IDLE_SECONDS = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle a while.
+
+    The pool's own ``pre_ping`` costs a round trip on every checkout, and a job
+    checks out twice per card. A connection returned under ``PING_IDLE_SECONDS``
+    ago is alive but for a server restart in that second, which the statement then
+    meets as an error (a job retries; the pool drops every connection older than
+    the failure). One idle longer is pinged, and replaced if the ping fails.
+    """
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["web4os.idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("web4os.idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
+
+
+def begin_with(conn: Connection, stmt: TextClause, params: dict[str, Any]) -> None:
+    """Run ``stmt`` as the first statement of the transaction ``conn`` has just begun.
+
+    psycopg sends ``BEGIN`` as a round trip of its own before the first statement;
+    in a pipeline the two travel together and cost one (every tenant transaction
+    starts with its settings: two round trips of a card's 25). Other drivers, or a
+    transaction already under way: a plain execute.
+    """
+    raw = conn.connection.driver_connection
+    if not (conn.dialect.driver == "psycopg" and _psycopg_idle(raw)):
+        conn.execute(stmt, params)
+        return
+    import psycopg
+
+    compiled = _compiled(stmt, conn.dialect)
+    try:
+        with raw.pipeline():  # type: ignore[union-attr]
+            raw.execute(str(compiled), compiled.construct_params(params))  # type: ignore[union-attr]
+    except psycopg.Error:
+        if getattr(raw, "broken", False):
+            conn.invalidate()  # a dead connection must not go back to the pool
+        raise
+
+
+def _psycopg_idle(raw: Any) -> bool:
+    """True if ``raw`` (a psycopg connection) is outside any transaction and can pipeline."""
+    import psycopg
+
+    return (_pipelines_supported()
+            and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
+
+
+@functools.cache
+def _pipelines_supported() -> bool:
+    import psycopg
+
+    return bool(psycopg.Pipeline.is_supported())
+
+
+_COMPILED: dict[tuple[int, str], Any] = {}
+
+
+def _compiled(stmt: TextClause, dialect: Any) -> Any:
+    """``stmt`` compiled for ``dialect`` (the statements passed in are module constants)."""
+    key = (id(stmt), dialect.name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = _COMPILED[key] = stmt.compile(dialect=dialect)
+    return compiled
+
+
 def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
     """One engine per URL per process.
 
@@ -257,7 +349,8 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
                 )
                 _configure_sqlite(engine, immediate=immediate)
             else:
-                engine = create_engine(url, pool_pre_ping=True, **_pool_args())
+                engine = create_engine(url, **_pool_args())
+                _ping_idle_connections(engine)
             _engines[key] = engine
         return engine
 
