@@ -66,7 +66,7 @@ from web4os.goals.work import (
 )
 from web4os.tenancy import AccountId, account_id_of, in_account
 from web4os.workers.context import system_session, tenant_session
-from web4os.workers.queue import enqueue, get_queue
+from web4os.workers.queue import enqueue, get_queue, handoff
 
 log = logging.getLogger("web4os.jobs")
 
@@ -84,10 +84,29 @@ def job(fn: Callable[..., None]) -> Callable[..., None]:
 
 
 def run_job(name: str, kwargs: dict[str, Any]) -> None:
-    """Run a registered job by name (both runners call this)."""
+    """Run a registered job by name (both runners call this), then the card it handed
+    to itself, if any, and so on (``workers.queue.handoff``).
+
+    A handed-off card that fails goes to the queue as a job of its own, so the
+    queue's retries apply to it; the job that handed it on has done its work.
+    """
     if "account_id" not in kwargs and name != "sweep":
         raise ValueError(f"Job {name} refused: no account_id (fail closed).")
-    JOBS[name](**kwargs)
+    handed = False
+    while True:
+        try:
+            with handoff() as slot:
+                JOBS[name](**kwargs)
+        except Exception:
+            if not handed:
+                raise
+            log.warning("handed-off %s %s failed; sent to the queue", name, kwargs,
+                        exc_info=True)
+            get_queue().submit(name, kwargs)
+            return
+        if slot.job is None:
+            return
+        (name, kwargs), handed = slot.job, True
 
 
 def brief_of(agent: Agent) -> AgentBrief:

@@ -1,0 +1,120 @@
+"""Hand-off: a job runs the first card it queues itself, next, in the same thread
+(``workers.queue.handoff``); the other cards go to the queue; nothing is lost when
+either fails. Runs on SQLite and, in CI's second pass, on Postgres."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.work import queue_task
+from web4os.workers import jobs
+from web4os.workers.queue import enqueue, handoff
+
+
+def _statuses(db: Session, goal_id: int) -> dict[str, TaskStatus]:
+    db.rollback()  # a fresh snapshot
+    return {t.key: t.status for t in db.scalars(select(Task).where(Task.goal_id == goal_id))
+            .unique()}
+
+
+def _start(db: Session, tenant: Tenant, goal: Goal, key: str, held_queue: HeldQueue) -> int:
+    task = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == key)).unique().one()
+    assert queue_task(db, task, actor="test", reason="go")
+    db.commit()
+    held_queue.jobs.clear()  # the test runs this card itself
+    return task.id
+
+
+def test_the_first_card_due_now_is_kept_and_everything_else_is_sent(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    with handoff() as slot:
+        enqueue(db, "run_task", task_id=1, account_id=tenant.id)
+        enqueue(db, "run_task", task_id=2, account_id=tenant.id)
+        enqueue(db, "run_task", countdown=5.0, task_id=3, account_id=tenant.id)
+        enqueue(db, "advance_goal", goal_id=9, account_id=tenant.id)
+        assert slot.job is None  # nothing before the commit
+        db.commit()
+    assert slot.job == ("run_task", {"task_id": 1, "account_id": tenant.id})
+    assert held_queue.jobs == [("run_task", {"task_id": 2, "account_id": tenant.id}),
+                               ("run_task", {"task_id": 3, "account_id": tenant.id}),
+                               ("advance_goal", {"goal_id": 9, "account_id": tenant.id})]
+
+
+def test_outside_a_job_every_card_goes_to_the_queue(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    enqueue(db, "run_task", task_id=1, account_id=tenant.id)
+    db.commit()
+    assert held_queue.names() == ["run_task"]
+
+
+def test_a_kept_card_goes_to_the_queue_when_the_job_fails_after_keeping_it(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    with pytest.raises(RuntimeError), handoff() as slot:
+        enqueue(db, "run_task", task_id=1, account_id=tenant.id)
+        db.commit()
+        assert slot.job is not None
+        raise RuntimeError("the job fails after its commit")
+    assert held_queue.jobs == [("run_task", {"task_id": 1, "account_id": tenant.id})]
+
+
+def test_a_chain_runs_to_the_end_in_one_job_without_the_queue(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"]),
+                                                 ("c", "analyst", ["b"])))
+    a = _start(db, tenant, goal, "a", held_queue)
+    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
+    assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.DONE,
+                                      "c": TaskStatus.DONE}
+    assert held_queue.names() == ["finish_goal"]  # no card went through the queue
+
+
+def test_a_fan_out_keeps_one_card_and_queues_the_others(
+    db: Session, tenant: Tenant, held_queue: HeldQueue,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"]),
+                                                 ("c", "analyst", ["a"]),
+                                                 ("d", "marketer", ["a"])))
+    a = _start(db, tenant, goal, "a", held_queue)
+    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
+    statuses = _statuses(db, goal.id)
+    assert statuses["a"] == TaskStatus.DONE
+    assert sorted(statuses[k] for k in "bcd") == sorted(
+        [TaskStatus.DONE, TaskStatus.QUEUED, TaskStatus.QUEUED])
+    queued = {t.id for t in db.scalars(select(Task).where(
+        Task.goal_id == goal.id, Task.status == TaskStatus.QUEUED)).unique()}
+    assert held_queue.names() == ["run_task", "run_task"]
+    assert {kw["task_id"] for _, kw in held_queue.jobs} == queued
+
+
+def test_a_handed_off_card_that_fails_is_sent_to_the_queue(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"])))
+    a = _start(db, tenant, goal, "a", held_queue)
+    b = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == "b")).unique().one()
+    claim = jobs._claim
+
+    def flaky_claim(task_id: int, account_id: int) -> jobs.Claim | None:
+        if task_id == b.id:
+            raise OSError("the database went away for a moment")
+        return claim(task_id, account_id)
+
+    monkeypatch.setattr(jobs, "_claim", flaky_claim)
+    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})  # does not raise: a is done
+    assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED}
+    assert held_queue.jobs == [("run_task", {"task_id": b.id, "account_id": tenant.id})]
+    monkeypatch.setattr(jobs, "_claim", claim)
+    jobs.run_job(*held_queue.jobs[0])  # the queue's own run of it
+    assert _statuses(db, goal.id)["b"] == TaskStatus.DONE
+    assert db.get(Goal, goal.id).status == GoalStatus.COMPLETING  # type: ignore[union-attr]
