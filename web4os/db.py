@@ -7,7 +7,6 @@ gets a normal pool. Everything else is portable SQLAlchemy.
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 import time
@@ -15,20 +14,9 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import (
-    JSON,
-    Connection,
-    DateTime,
-    Engine,
-    MetaData,
-    String,
-    Table,
-    TextClause,
-    create_engine,
-    event,
-)
+from sqlalchemy import JSON, DateTime, Engine, MetaData, String, Table, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -227,7 +215,8 @@ def _pool_args() -> dict[str, int]:
     """
     s = get_settings()
     threads = max(s.worker_concurrency, s.embedded_workers)
-    return {"pool_size": s.db_pool_size, "max_overflow": threads + 8, "pool_timeout": 60}
+    return {"pool_size": s.db_pool_size, "max_overflow": threads + 8, "pool_timeout": 60,
+            "pool_use_lifo": True}
 
 
 def _sqlite_pool_args() -> dict[str, Any]:
@@ -253,9 +242,12 @@ def _ping_idle_connections(engine: Engine) -> None:
 
     The pool's own ``pre_ping`` costs a round trip on every checkout, and a job
     checks out twice per card. A connection returned under ``PING_IDLE_SECONDS``
-    ago is alive but for a server restart in that second, which the statement then
-    meets as an error (a job retries; the pool drops every connection older than
-    the failure). One idle longer is pinged, and replaced if the ping fails.
+    ago is alive but for a server restart in that second, which its first statement
+    then meets as an error (a job retries; SQLAlchemy sees the disconnect and drops
+    every connection older than it). One idle longer is pinged; if the ping fails,
+    the whole pool is recycled, as ``pre_ping`` does. The pool hands out the most
+    recently returned connection first (``pool_use_lifo``), so a busy process mostly
+    gets connections that need no ping.
     """
     @event.listens_for(engine, "checkin")
     def _returned(_dbapi_conn: Any, record: Any) -> None:
@@ -269,58 +261,7 @@ def _ping_idle_connections(engine: Engine) -> None:
         try:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:
-            raise DisconnectionError(f"stale pooled connection: {exc}") from exc
-
-
-def begin_with(conn: Connection, stmt: TextClause, params: dict[str, Any]) -> None:
-    """Run ``stmt`` as the first statement of the transaction ``conn`` has just begun.
-
-    psycopg sends ``BEGIN`` as a round trip of its own before the first statement;
-    in a pipeline the two travel together and cost one (every tenant transaction
-    starts with its settings: two round trips of a card's 25). Other drivers, or a
-    transaction already under way: a plain execute.
-    """
-    raw = conn.connection.driver_connection
-    if not (conn.dialect.driver == "psycopg" and _psycopg_idle(raw)):
-        conn.execute(stmt, params)
-        return
-    import psycopg
-
-    compiled = _compiled(stmt, conn.dialect)
-    try:
-        with raw.pipeline():  # type: ignore[union-attr]
-            raw.execute(str(compiled), compiled.construct_params(params))  # type: ignore[union-attr]
-    except psycopg.Error:
-        if getattr(raw, "broken", False):
-            conn.invalidate()  # a dead connection must not go back to the pool
-        raise
-
-
-def _psycopg_idle(raw: Any) -> bool:
-    """True if ``raw`` (a psycopg connection) is outside any transaction and can pipeline."""
-    import psycopg
-
-    return (_pipelines_supported()
-            and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
-
-
-@functools.cache
-def _pipelines_supported() -> bool:
-    import psycopg
-
-    return bool(psycopg.Pipeline.is_supported())
-
-
-_COMPILED: dict[tuple[int, str], Any] = {}
-
-
-def _compiled(stmt: TextClause, dialect: Any) -> Any:
-    """``stmt`` compiled for ``dialect`` (the statements passed in are module constants)."""
-    key = (id(stmt), dialect.name)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        compiled = _COMPILED[key] = stmt.compile(dialect=dialect)
-    return compiled
+            raise InvalidatePoolError(f"stale pooled connection: {exc}") from exc
 
 
 def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:

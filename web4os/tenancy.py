@@ -46,7 +46,6 @@ from sqlalchemy import ColumnElement, Select, bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from web4os.config import get_settings
-from web4os.db import begin_with
 from web4os.errors import NotFound
 
 AccountId = NewType("AccountId", int)
@@ -207,10 +206,9 @@ def _apply(session: Session, conn: Any = None) -> None:
               "u": "" if user is None else str(int(user))}
     role = tenant_role()
     if role and _can_switch(conn, role):
-        begin_with(conn, _SET_TENANT_AND_ROLE,
-                   {**params, "r": role if account is not None else "none"})
+        conn.execute(_SET_TENANT_AND_ROLE, {**params, "r": role if account is not None else "none"})
     else:
-        begin_with(conn, _SET_TENANT, params)
+        conn.execute(_SET_TENANT, params)
 
 
 @event.listens_for(Session, "after_begin")

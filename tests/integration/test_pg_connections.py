@@ -1,6 +1,6 @@
 """Postgres connections: a pooled connection is pinged only after sitting idle, a dead
-one is replaced before use, and a transaction's tenant settings arrive with its
-``BEGIN`` (``db.begin_with``). Postgres only: runs in CI's second pass."""
+one is replaced before use, and every tenant transaction runs inside its wall from its
+first statement. Postgres only: runs in CI's second pass."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.conftest import IS_POSTGRES, TEST_DB_URL
 from tests.factories import Tenant
 from web4os import db as dbmod
 from web4os.db import get_engine, session_factory
-from web4os.tenancy import bind_account
+from web4os.tenancy import bind_account, tenant_role
 
 
 @pytest.fixture
@@ -72,13 +72,25 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
 def test_tenant_settings_hold_from_the_first_statement_and_after_a_late_binding(
     engine: Engine, tenant: Tenant,
 ) -> None:
-    setting = text("SELECT current_setting('web4os.account_id', true)")
+    setting = text("SELECT current_setting('web4os.account_id', true), current_user")
+    restricted = tenant_role() if _can_switch_roles() else None
     with session_factory(TEST_DB_URL)() as s:
         bind_account(s, tenant.id)
-        assert s.scalar(setting) == str(tenant.id)  # BEGIN and the settings went together
+        account, user = s.execute(setting).one()
+        assert account == str(tenant.id)
+        assert restricted is None or user == restricted
         s.rollback()
-        assert s.scalar(setting) == str(tenant.id)  # and again in the next transaction
+        assert s.execute(setting).one()[0] == str(tenant.id)  # the next transaction too
     with session_factory(TEST_DB_URL)() as s:
-        assert s.scalar(setting) in (None, "")  # unbound
-        bind_account(s, tenant.id)  # inside a transaction already begun: a plain execute
-        assert s.scalar(setting) == str(tenant.id)
+        assert s.execute(setting).one()[0] in (None, "")  # unbound
+        bind_account(s, tenant.id)  # inside a transaction already begun
+        account, user = s.execute(setting).one()
+        assert account == str(tenant.id)
+        assert restricted is None or user == restricted
+
+
+def _can_switch_roles() -> bool:
+    with get_engine(TEST_DB_URL).connect() as conn:
+        return bool(conn.scalar(text(
+            "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = :r"),
+            {"r": tenant_role()}))
