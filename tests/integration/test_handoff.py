@@ -4,6 +4,8 @@ either fails. Runs on SQLite and, in CI's second pass, on Postgres."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,7 +14,10 @@ from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.work import queue_task
 from web4os.workers import jobs
-from web4os.workers.queue import enqueue, handoff
+from web4os.workers import queue as queue_module
+from web4os.workers.embedded import EmbeddedRunner
+from web4os.workers.jobs import JOBS
+from web4os.workers.queue import enqueue, handoff, set_queue
 
 
 def _statuses(db: Session, goal_id: int) -> dict[str, TaskStatus]:
@@ -118,3 +123,55 @@ def test_a_handed_off_card_that_fails_is_sent_to_the_queue(
     jobs.run_job(*held_queue.jobs[0])  # the queue's own run of it
     assert _statuses(db, goal.id)["b"] == TaskStatus.DONE
     assert db.get(Goal, goal.id).status == GoalStatus.COMPLETING  # type: ignore[union-attr]
+
+
+class _BusyQueue(HeldQueue):
+    """A queue with work waiting: no job may keep a card for itself."""
+
+    def takes_handoffs(self) -> bool:
+        return False
+
+
+def test_no_card_is_kept_while_other_work_waits(db: Session, tenant: Tenant) -> None:
+    busy = _BusyQueue()
+    set_queue(busy)
+    try:
+        with handoff() as slot:
+            enqueue(db, "run_task", task_id=1, account_id=tenant.id)
+            db.commit()
+    finally:
+        set_queue(None)
+    assert slot.job is None
+    assert busy.names() == ["run_task"]
+
+
+def test_a_chain_hands_its_next_card_to_the_queue_after_its_time(
+    db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"])))
+    a = _start(db, tenant, goal, "a", held_queue)
+    monkeypatch.setattr(queue_module, "HANDOFF_SECONDS", 0.0)
+    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
+    assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED}
+    assert held_queue.names() == ["run_task"]
+
+
+def test_the_embedded_runner_takes_hand_offs_only_when_idle_and_open() -> None:
+    runner = EmbeddedRunner(workers=1)
+    try:
+        assert runner.takes_handoffs()
+        gate = threading.Event()
+        JOBS["_test_block"] = lambda **_: gate.wait(5)
+        try:
+            runner.submit("_test_block", {"account_id": 1})
+            runner.submit("_test_block", {"account_id": 1})  # waits behind the first
+            assert not runner.takes_handoffs()
+            gate.set()
+            assert runner.wait_idle(5)
+            assert runner.takes_handoffs()
+        finally:
+            del JOBS["_test_block"]
+    finally:
+        runner.shutdown(wait=True)
+    assert not runner.takes_handoffs()  # closed

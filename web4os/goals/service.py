@@ -247,7 +247,7 @@ def _inputs_stmt() -> Select[int, str, str, str]:
     t = tasks.c
     return (select(t.id, t.title, agents.c.name, t.output)
             .select_from(edges)
-            .join(tasks, edges.c.depends_on_id == t.id)
+            .join(tasks, (edges.c.depends_on_id == t.id) & (edges.c.account_id == t.account_id))
             .join(agents, agents.c.id == t.agent_id)
             .where(in_account(edges), edges.c.task_id == bindparam("task_id"))
             .order_by(t.position, t.id))

@@ -3,7 +3,8 @@
 Every Celery task is a thin entry point into the same job functions the
 embedded runner uses. Tasks are acknowledged late (after they finish), so a
 worker killed mid-task leaves its message to be redelivered; the jobs are
-idempotent and the lease sweeper catches anything the broker lost.
+idempotent and the lease sweeper catches anything the broker lost (a card a job
+had handed to itself, ``workers.queue``, comes back when its lease lapses).
 
 Workers use the threads pool: model calls are I/O bound, so one process runs
 dozens at once; its jobs take turns computing (``web4os.waits.Turn``). That pool
@@ -20,6 +21,7 @@ workers run, about one sweep happens per ``sweep_interval_seconds``.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from celery import Celery, signals
@@ -59,6 +61,7 @@ def make_celery(broker_url: str | None = None) -> Celery:
 
 celery = make_celery()
 TURN = Turn()
+_shutting_down = threading.Event()
 
 _housekeeper: Any = None
 _sweeper_wanted: bool | None = None  # set by ``run_worker``; else from settings
@@ -96,6 +99,13 @@ def _start_housekeeping(sender: Any = None, **_: Any) -> None:
     freeze_startup_objects()
     log.info("web4os worker %s ready (sweeper %s)", _housekeeper.hostname,
              "on" if sweeper else "off")
+
+
+@signals.worker_shutting_down.connect  # type: ignore[untyped-decorator]
+def _no_more_handoffs(**_: Any) -> None:
+    """A warm shutdown waits for running jobs: from now on they hand no card to
+    themselves, so the wait is one card long, not a chain."""
+    _shutting_down.set()
 
 
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
@@ -141,10 +151,26 @@ class CeleryQueue:
 
     def __init__(self, app: Celery | None = None) -> None:
         self.app = app or celery
+        self._redis: Any = None  # for takes_handoffs, made on first use
 
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
         self.app.send_task(f"web4os.{name}", kwargs=kwargs,
                            countdown=countdown if countdown > 0 else None)
+
+    def takes_handoffs(self) -> bool:
+        """A job may keep its next card only while no other job of this process waits
+        for its turn, no message waits in the broker's queue, and this worker is not
+        shutting down (``workers.queue.handoff``). One ``LLEN``."""
+        if _shutting_down.is_set() or TURN.queued():
+            return False
+        from web4os.workers.liveness import QUEUE_NAME, is_redis_url, redis_client
+
+        url = str(self.app.conf.broker_url)
+        if not is_redis_url(url):
+            return True
+        if self._redis is None:
+            self._redis = redis_client(url)
+        return not int(self._redis.llen(QUEUE_NAME))
 
     def backlog(self) -> int | None:
         """Messages waiting in the broker (None for brokers other than Redis)."""

@@ -253,6 +253,12 @@ class EmbeddedRunner:
                 log.exception("checkpoint failed")
             self._stop.wait(interval)
 
+    def takes_handoffs(self) -> bool:
+        """A job may keep its next card only while the runner is open and no job waits,
+        neither a new one nor one back from its model (``workers.queue.handoff``)."""
+        with self._lock:
+            return not self._closed and not self._jobs and not self._returning
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking jobs; ``wait``: finish the queued ones first, else drop them.
         Delayed jobs not due yet are dropped either way (the sweeper finds their work)."""

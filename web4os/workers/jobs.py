@@ -87,26 +87,26 @@ def run_job(name: str, kwargs: dict[str, Any]) -> None:
     """Run a registered job by name (both runners call this), then the card it handed
     to itself, if any, and so on (``workers.queue.handoff``).
 
-    A handed-off card that fails goes to the queue as a job of its own, so the
-    queue's retries apply to it; the job that handed it on has done its work.
+    A handed-off card that fails goes to the queue as a job of its own, after a short
+    wait, so the queue's retries apply to it; the job that handed it on has done its
+    work.
     """
     if "account_id" not in kwargs and name != "sweep":
         raise ValueError(f"Job {name} refused: no account_id (fail closed).")
-    handed = False
+    since: float | None = None  # when the chain of handed-off cards began
     while True:
         try:
-            with handoff() as slot:
+            with handoff(since) as slot:
                 JOBS[name](**kwargs)
         except Exception:
-            if not handed:
+            if since is None:
                 raise
-            log.warning("handed-off %s %s failed; sent to the queue", name, kwargs,
-                        exc_info=True)
-            get_queue().submit(name, kwargs)
+            log.exception("handed-off %s %s failed; sent to the queue", name, kwargs)
+            get_queue().submit(name, kwargs, _backoff(1))
             return
         if slot.job is None:
             return
-        (name, kwargs), handed = slot.job, True
+        (name, kwargs), since = slot.job, slot.since
 
 
 def brief_of(agent: Agent) -> AgentBrief:

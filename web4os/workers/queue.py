@@ -8,13 +8,17 @@ looks for a row that does not exist yet.
 (``run_task``, due now) and runs it itself next, instead of sending it through the
 queue: a finished card most often unblocks exactly one other, and that card then
 starts at once, in the thread that is already there, without a trip through the
-broker and a wait behind every message queued before it. The others go to the
-queue as before, for other threads and workers to run in parallel.
+broker. The others go to the queue as before, for other threads and workers to run
+in parallel. Only while nobody else waits: a card is kept only if the queue says it
+has no backlog and is not shutting down (``takes_handoffs``), and a chain of kept
+cards ends after ``HANDOFF_SECONDS``; past that, its next card queues behind the
+others like any card.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +31,12 @@ from web4os.db import on_commit
 
 
 class JobQueue(Protocol):
-    """Something that runs a named job with keyword arguments, now or after ``countdown``."""
+    """Something that runs a named job with keyword arguments, now or after ``countdown``.
+
+    It may also say whether a job may keep the next card for itself now
+    (``takes_handoffs() -> bool``: nothing waiting, not shutting down); a queue
+    without that method always lets it.
+    """
 
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None: ...
 
@@ -71,25 +80,34 @@ def enqueue(session: Session, name: str, countdown: float = 0.0, **kwargs: Any) 
 
 
 HANDED_OFF = "run_task"  # the only job a job keeps for itself
+HANDOFF_SECONDS = 5.0  # a chain of kept cards hands its next one to the queue after this
 
 
 @dataclass
 class Slot:
     """The job a running job keeps to run next (see ``handoff``)."""
 
+    since: float  # when the chain began (time.monotonic())
     job: tuple[str, dict[str, Any]] | None = None
+
+    def may_keep(self) -> bool:
+        if self.job is not None or time.monotonic() - self.since >= HANDOFF_SECONDS:
+            return False
+        takes = getattr(get_queue(), "takes_handoffs", None)
+        return bool(takes()) if callable(takes) else True
 
 
 _local = threading.local()
 
 
 @contextmanager
-def handoff() -> Iterator[Slot]:
-    """Run a job that keeps the first card it queues for this thread (``Slot.job``).
+def handoff(since: float | None = None) -> Iterator[Slot]:
+    """Run a job that may keep the first card it queues for this thread (``Slot.job``);
+    ``since``: when the chain it continues began.
 
     If the block fails, the kept card goes to the queue after all: nothing is lost.
     """
-    slot = Slot()
+    slot = Slot(time.monotonic() if since is None else since)
     outer = getattr(_local, "slot", None)
     _local.slot = slot
     try:
@@ -106,7 +124,7 @@ def handoff() -> Iterator[Slot]:
 
 def _send(name: str, kwargs: dict[str, Any], countdown: float) -> None:
     slot: Slot | None = getattr(_local, "slot", None)
-    if slot is not None and slot.job is None and name == HANDED_OFF and countdown <= 0:
+    if slot is not None and name == HANDED_OFF and countdown <= 0 and slot.may_keep():
         slot.job = (name, kwargs)
         return
     get_queue().submit(name, kwargs, countdown)
