@@ -62,12 +62,6 @@ class Turn:
         self._cond = threading.Condition()
         self._busy = 0
         self._since = 0.0
-        self._queued = 0  # jobs waiting for the turn
-
-    def queued(self) -> int:
-        """How many jobs of this process wait for their turn now."""
-        with self._cond:
-            return self._queued
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -83,10 +77,8 @@ class Turn:
 
     def _take(self) -> None:
         with self._cond:
-            self._queued += 1
             while self._busy and time.monotonic() - self._since <= STALL_SECONDS:
                 self._cond.wait(STALL_SECONDS)
-            self._queued -= 1
             self._busy += 1
             self._since = time.monotonic()
 

@@ -80,27 +80,3 @@ def test_a_turn_inside_a_turn_leaves_the_outer_handler_in_place() -> None:
             assert outer._busy == 0
         assert outer._busy == 1
 
-
-def test_the_turn_counts_the_jobs_waiting_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(waits, "STALL_SECONDS", 5.0)  # no stall lets the second one in
-    turn = waits.Turn()
-    entered, release = threading.Event(), threading.Event()
-
-    def holder() -> None:
-        with turn.held():
-            entered.set()
-            release.wait(5)
-
-    first = threading.Thread(target=holder)
-    first.start()
-    assert entered.wait(5)
-    second = threading.Thread(target=lambda: turn.held().__enter__())
-    second.start()
-    deadline = time.monotonic() + 5
-    while turn.queued() != 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert turn.queued() == 1
-    release.set()
-    first.join(5)
-    second.join(5)
-    assert turn.queued() == 0

@@ -158,10 +158,13 @@ class CeleryQueue:
                            countdown=countdown if countdown > 0 else None)
 
     def takes_handoffs(self) -> bool:
-        """A job may keep its next card only while no other job of this process waits
-        for its turn, no message waits in the broker's queue, and this worker is not
-        shutting down (``workers.queue.handoff``). One ``LLEN``."""
-        if _shutting_down.is_set() or TURN.queued():
+        """A job may keep its next card only while no message waits in the broker's
+        queue (every thread of every worker is busy: a chain would hold a thread that
+        waiting work needs) and this worker is not shutting down
+        (``workers.queue.handoff``). One ``LLEN``. Jobs of this process waiting for
+        their turn do not stop it: they get the turn as soon as the chain's card waits
+        on its model, or computes for longer than ``STALL_SECONDS``."""
+        if _shutting_down.is_set():
             return False
         from web4os.workers.liveness import QUEUE_NAME, is_redis_url, redis_client
 
