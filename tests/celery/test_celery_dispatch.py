@@ -73,7 +73,7 @@ def _net_charge(pg: Session, task_id: int) -> int:
 def test_goal_with_parallel_branches_runs_every_task_once_in_order(
         pg: Session, stack: CeleryStack) -> None:
     # a → four parallel branches (b_i → c_i) → d → two closing tasks: 12 tasks.
-    specs = [("a", "researcher", [])]
+    specs: list[tuple[str, str, list[str]]] = [("a", "researcher", [])]
     for i in range(1, 5):
         specs += [(f"b{i}", AGENTS[i % 5], ["a"]), (f"c{i}", AGENTS[(i + 1) % 5], [f"b{i}"])]
     specs += [("d", "analyst", [f"c{i}" for i in range(1, 5)]),
@@ -160,7 +160,7 @@ def test_sigkilled_worker_task_finishes_elsewhere_exactly_once(
 
 def test_goal_completes_after_the_queue_is_flushed(pg: Session, stack: CeleryStack) -> None:
     # Twelve independent tasks on two threads: most wait in Redis when it is flushed.
-    specs = [(f"t{i}", AGENTS[i % 5], []) for i in range(12)]
+    specs: list[tuple[str, str, list[str]]] = [(f"t{i}", AGENTS[i % 5], []) for i in range(12)]
     specs.append(("join", "analyst", [f"t{i}" for i in range(12)]))
     stack.start_worker(concurrency=2, env={"WEB4OS_OFFLINE_LATENCY_SECONDS": "0.2"})
     goal = _start_goal(pg, stack, specs)

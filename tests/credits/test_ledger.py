@@ -288,6 +288,7 @@ def test_what_an_attempt_did_not_use_pays_for_the_next_one(
     jobs._finish(claim, tenant.id, [], outcome)
     db.rollback()
     again = db.get(Task, task.id)
-    assert again is not None and again.status == TaskStatus.QUEUED, again.status_reason
+    assert again is not None
+    assert again.status == TaskStatus.QUEUED, again.status_reason
     assert credits.balance(db, tenant.id) == 0  # the same 2 credits, held for attempt 2
     assert credits.ledger_sum(db, tenant.id) == 0

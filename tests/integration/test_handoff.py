@@ -162,7 +162,10 @@ def test_the_embedded_runner_takes_hand_offs_only_when_idle_and_open() -> None:
     try:
         assert runner.takes_handoffs()
         gate = threading.Event()
-        JOBS["_test_block"] = lambda **_: gate.wait(5)
+        def block(**_: object) -> None:
+            gate.wait(5)
+
+        JOBS["_test_block"] = block
         try:
             runner.submit("_test_block", {"account_id": 1})
             runner.submit("_test_block", {"account_id": 1})  # waits behind the first

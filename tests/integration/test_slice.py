@@ -57,8 +57,9 @@ def test_goal_runs_end_to_end_in_the_browser_flow(
     started = {t.id: t.started_at for t in tasks}
     for task_id, parents in deps.items():
         for p in parents:
-            assert done_at[p] is not None and started[task_id] is not None
-            assert done_at[p] <= started[task_id]
+            finished, began = done_at[p], started[task_id]
+            assert finished is not None and began is not None
+            assert finished <= began
     assert any(len(ps) > 1 for ps in deps.values())  # a join: parallel branches exist
 
     # Every task has a history: queued → running → needs review → done, plus model calls.
