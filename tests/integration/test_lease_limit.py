@@ -8,7 +8,6 @@ run that hangs would hold its task forever if the heartbeat kept renewing the le
 from __future__ import annotations
 
 import time
-
 from datetime import timedelta
 from types import SimpleNamespace
 
