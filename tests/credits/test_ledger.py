@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -145,6 +145,41 @@ def test_settle_takes_the_extra_only_as_far_as_the_balance_goes(db: Session,
     assert credits.settle(db, aid, "job", 9, refs=NO_REFS, reason="costly") == 4
     assert credits.balance(db, aid) == 0
     assert credits.settle(db, aid, "job", 9, refs=NO_REFS, reason="again") == 0
+    db.commit()
+
+
+def test_a_settlement_given_the_hold_charges_once_and_reads_it_right(
+        db: Session, tenant: Tenant) -> None:
+    """``held`` read by the caller (``hold_amount``), as a finishing card does: the same
+    charges as reading it inside ``settle``, and a repeat moves nothing."""
+    aid = tenant.id
+    assert credits.reserve(db, aid, "task:y:a1", 5, refs=NO_REFS, reason="hold")
+    held = db.scalar(select(credits.hold_amount(literal("task:y:a1"))), {"tenant": aid})
+    assert held == 5
+    assert db.scalar(select(credits.hold_amount(literal("task:none:a1"))),
+                     {"tenant": aid}) is None
+    results = [credits.settle(db, aid, "task:y:a1", 3, refs=NO_REFS, reason="done", held=held)
+               for _ in range(3)]
+    db.commit()
+    assert results == [3, 0, 0]
+    assert credits.balance(db, aid) == 997
+    assert _entries(db, aid, EntryKind.SETTLEMENT) == 1
+
+
+def test_a_settlement_given_the_hold_on_a_drained_account_and_after_a_release(
+        db: Session, tenant: Tenant) -> None:
+    aid = tenant.id
+    credits.adjust(db, aid, -990, actor="test", reason="start at 10")
+    assert credits.reserve(db, aid, "job", 2, refs=NO_REFS, reason="hold")
+    assert credits.reserve(db, aid, "other", 8, refs=NO_REFS, reason="drain")  # 0 left
+    assert credits.settle(db, aid, "job", 5, refs=NO_REFS, reason="costly", held=2) == 2
+    assert credits.settle(db, aid, "job", 5, refs=NO_REFS, reason="again", held=2) == 0
+    assert credits.balance(db, aid) == 0
+    credits.release(db, aid, "other", refs=NO_REFS, reason="released")  # 8 back
+    assert credits.settle(db, aid, "other", 3, refs=NO_REFS, reason="late", held=8) == 0
+    assert credits.balance(db, aid) == 8
+    assert credits.settle(db, aid, "none", 0, refs=NO_REFS, reason="no hold", held=0) == 0
+    assert credits.balance(db, aid) == 8
     db.commit()
 
 

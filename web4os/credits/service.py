@@ -24,7 +24,7 @@ import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Insert, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Insert, ScalarSelect, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from web4os.accounts.models import Account
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.db import table_of, utcnow
 from web4os.errors import InsufficientCredits, InvalidInput
-from web4os.tenancy import AccountId
+from web4os.tenancy import AccountId, in_account
 from web4os.workers.queue import enqueue
 
 
@@ -297,7 +297,8 @@ def reserved_amount(session: Session, key: str) -> int:
 
 
 def settle(
-    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str
+    session: Session, account_id: AccountId, key: str, actual: int, *, refs: Refs, reason: str,
+    held: int | None = None,
 ) -> int:
     """Turn the reservation ``key`` into the actual charge; returns credits charged.
 
@@ -310,13 +311,20 @@ def settle(
     meanwhile (the balance only shrinks under contention, so this ends, at worst
     with extra 0). Idempotent on ``key``: a second settlement charges nothing
     and returns 0.
+
+    ``held``: the reservation's amount, if the caller read it with its own rows
+    (``hold_amount``; 0 if there is none); the settlement then skips reading it and
+    trusts it. A repeat is then caught by the entry's key instead: its balance change
+    is undone in the same transaction, or, if the account could not pay the extra,
+    none is made.
     """
     settle_key = f"{key}:settle"
-    seen: dict[str | None, int] = dict(session.execute(
-        _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
-    if settle_key in seen:
-        return 0
-    held = -int(seen.get(f"{key}:reserve") or 0)
+    if held is None:
+        seen: dict[str | None, int] = dict(session.execute(
+            _KEY_AMOUNTS, {"keys": [f"{key}:reserve", settle_key]}).all())
+        if settle_key in seen:
+            return 0
+        held = -int(seen.get(f"{key}:reserve") or 0)
     actual = max(0, actual)
     for attempt in range(100):
         charged = min(actual, held)
@@ -335,6 +343,16 @@ def settle(
     entry = _move(session, account_id, 0, EntryKind.SETTLEMENT, key=settle_key, refs=refs,
                   actor="system", reason=reason, guarded=True)
     return held if entry is not None else 0
+
+
+def hold_amount(key: ColumnElement[str]) -> ScalarSelect[int]:
+    """A scalar subquery: the credits the reservation ``key`` (a bound parameter or
+    expression naming the attempt, as given to ``settle``) holds, NULL if none; for a
+    caller that reads it together with its own rows and passes it to ``settle``.
+    The statement needs the ``tenant`` parameter (``tenancy.in_account``)."""
+    return (select(-_LEDGER.c.amount)
+            .where(_key == key + ":reserve", in_account(_LEDGER))
+            .scalar_subquery())
 
 
 def is_settled(session: Session, key: str) -> bool:

@@ -7,11 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, bindparam, func, insert, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent
 from web4os.db import table_of
-from web4os.errors import InvalidPlan, NotFound
+from web4os.errors import InvalidPlan
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.plans import validate_plan
@@ -138,22 +138,6 @@ def get_goal(session: Session, account_id: AccountId, goal_id: int) -> Goal:
 
 def get_task(session: Session, account_id: AccountId, task_id: int) -> Task:
     return get_owned(session, Task, task_id, account_id)
-
-
-def get_task_alone(session: Session, account_id: AccountId, task_id: int) -> Task:
-    """``get_task`` without joining the card's agent (loaded on first use): for a
-    finishing worker, which seldom needs it."""
-    task: Task | None = session.scalars(_task_alone_stmt(),
-                                        {"tenant": account_id, "row_id": task_id}).first()
-    if task is None:
-        raise NotFound("No such task.")
-    return task
-
-
-@functools.cache
-def _task_alone_stmt() -> Select[Task]:
-    return (select(Task).options(lazyload(Task.agent))
-            .where(in_account(Task), Task.id == bindparam("row_id")))
 
 
 def tasks_by_ids(session: Session, account_id: AccountId, ids: list[int]) -> list[Task]:
