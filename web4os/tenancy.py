@@ -101,7 +101,7 @@ def get_owned(session: Session, model: type[T], row_id: int, account_id: Account
 
 
 def in_account(model: Any) -> ColumnElement[bool]:
-    """``model.account_id = :account_id``, the account a bound parameter: the tenant filter
+    """``model.account_id = :tenant``, the account a bound parameter: the tenant filter
     of a statement built once and run for every account (the hot paths of the workers).
     Run such a statement with ``{"tenant": account_id}`` among its parameters (a name no
     column has: an UPDATE would take a parameter named like a column for its SET).
