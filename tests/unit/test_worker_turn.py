@@ -80,3 +80,10 @@ def test_a_turn_inside_a_turn_leaves_the_outer_handler_in_place() -> None:
             assert outer._busy == 0
         assert outer._busy == 1
 
+
+
+def test_a_celery_worker_keeps_no_card_when_the_broker_is_unreachable() -> None:
+    from web4os.workers.celery_app import CeleryQueue, make_celery
+
+    queue = CeleryQueue(make_celery("redis://127.0.0.1:9/0"))  # nothing listens on port 9
+    assert queue.takes_handoffs() is False

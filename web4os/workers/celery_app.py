@@ -24,6 +24,7 @@ import logging
 import threading
 from typing import Any
 
+import redis
 from celery import Celery, signals
 
 from web4os.config import get_settings
@@ -173,7 +174,10 @@ class CeleryQueue:
             return True
         if self._redis is None:
             self._redis = redis_client(url)
-        return not int(self._redis.llen(QUEUE_NAME))
+        try:
+            return not int(self._redis.llen(QUEUE_NAME))
+        except redis.RedisError:  # the broker is unreachable: the card goes the usual way
+            return False
 
     def backlog(self) -> int | None:
         """Messages waiting in the broker (None for brokers other than Redis)."""
