@@ -26,12 +26,16 @@ def _statuses(db: Session, goal_id: int) -> dict[str, TaskStatus]:
             .unique()}
 
 
-def _start(db: Session, tenant: Tenant, goal: Goal, key: str, held_queue: HeldQueue) -> int:
-    task = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == key)).unique().one()
+def _started(db: Session, tenant: Tenant, held_queue: HeldQueue,
+             *specs: tuple[str, str, list[str]]) -> tuple[Goal, int]:
+    """A goal of ``specs`` whose first card is queued for the test to run itself."""
+    goal = make_planned_goal(db, tenant, plan_of(*specs))
+    task = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == specs[0][0])
+                      ).unique().one()
     assert queue_task(db, task, actor="test", reason="go")
     db.commit()
-    held_queue.jobs.clear()  # the test runs this card itself
-    return task.id
+    held_queue.jobs.clear()
+    return goal, task.id
 
 
 def test_the_first_card_due_now_is_kept_and_everything_else_is_sent(
@@ -72,10 +76,8 @@ def test_a_kept_card_goes_to_the_queue_when_the_job_fails_after_keeping_it(
 def test_a_chain_runs_to_the_end_in_one_job_without_the_queue(
     db: Session, tenant: Tenant, held_queue: HeldQueue,
 ) -> None:
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
-                                                 ("b", "writer", ["a"]),
-                                                 ("c", "analyst", ["b"])))
-    a = _start(db, tenant, goal, "a", held_queue)
+    goal, a = _started(db, tenant, held_queue, ("a", "researcher", []),
+                       ("b", "writer", ["a"]), ("c", "analyst", ["b"]))
     jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
     assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.DONE,
                                       "c": TaskStatus.DONE}
@@ -85,11 +87,8 @@ def test_a_chain_runs_to_the_end_in_one_job_without_the_queue(
 def test_a_fan_out_keeps_one_card_and_queues_the_others(
     db: Session, tenant: Tenant, held_queue: HeldQueue,
 ) -> None:
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
-                                                 ("b", "writer", ["a"]),
-                                                 ("c", "analyst", ["a"]),
-                                                 ("d", "marketer", ["a"])))
-    a = _start(db, tenant, goal, "a", held_queue)
+    goal, a = _started(db, tenant, held_queue, ("a", "researcher", []),
+                       ("b", "writer", ["a"]), ("c", "analyst", ["a"]), ("d", "marketer", ["a"]))
     jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
     statuses = _statuses(db, goal.id)
     assert statuses["a"] == TaskStatus.DONE
@@ -104,9 +103,7 @@ def test_a_fan_out_keeps_one_card_and_queues_the_others(
 def test_a_handed_off_card_that_fails_is_sent_to_the_queue(
     db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
-                                                 ("b", "writer", ["a"])))
-    a = _start(db, tenant, goal, "a", held_queue)
+    goal, a = _started(db, tenant, held_queue, ("a", "researcher", []), ("b", "writer", ["a"]))
     b = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == "b")).unique().one()
     claim = jobs._claim
 
@@ -148,9 +145,7 @@ def test_no_card_is_kept_while_other_work_waits(db: Session, tenant: Tenant) -> 
 def test_a_chain_hands_its_next_card_to_the_queue_after_its_time(
     db: Session, tenant: Tenant, held_queue: HeldQueue, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
-                                                 ("b", "writer", ["a"])))
-    a = _start(db, tenant, goal, "a", held_queue)
+    goal, a = _started(db, tenant, held_queue, ("a", "researcher", []), ("b", "writer", ["a"]))
     monkeypatch.setattr(queue_module, "HANDOFF_SECONDS", 0.0)
     jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
     assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED}

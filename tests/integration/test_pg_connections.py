@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine, text
 from tests.conftest import IS_POSTGRES, TEST_DB_URL
 from tests.factories import Tenant
 from web4os import db as dbmod
+from web4os import tenancy
 from web4os.db import get_engine, session_factory
 from web4os.tenancy import bind_account, tenant_role
 
@@ -91,6 +92,4 @@ def test_tenant_settings_hold_from_the_first_statement_and_after_a_late_binding(
 
 def _can_switch_roles() -> bool:
     with get_engine(TEST_DB_URL).connect() as conn:
-        return bool(conn.scalar(text(
-            "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = :r"),
-            {"r": tenant_role()}))
+        return tenancy._can_switch(conn, tenant_role())

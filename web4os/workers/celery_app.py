@@ -152,7 +152,7 @@ class CeleryQueue:
 
     def __init__(self, app: Celery | None = None) -> None:
         self.app = app or celery
-        self._redis: Any = None  # for takes_handoffs, made on first use
+        self._redis: redis.Redis | None = None  # the broker's client, made on first use
 
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
         self.app.send_task(f"web4os.{name}", kwargs=kwargs,
@@ -167,24 +167,33 @@ class CeleryQueue:
         on its model, or computes for longer than ``STALL_SECONDS``."""
         if _shutting_down.is_set():
             return False
-        from web4os.workers.liveness import QUEUE_NAME, is_redis_url, redis_client
+        from web4os.workers.liveness import QUEUE_NAME
 
-        url = str(self.app.conf.broker_url)
-        if not is_redis_url(url):
+        broker = self._broker()
+        if broker is None:
             return True
-        if self._redis is None:
-            self._redis = redis_client(url)
         try:
-            return not int(self._redis.llen(QUEUE_NAME))
+            return not int(broker.llen(QUEUE_NAME))
         except redis.RedisError:  # the broker is unreachable: the card goes the usual way
             return False
 
     def backlog(self) -> int | None:
         """Messages waiting in the broker (None for brokers other than Redis)."""
-        from web4os.workers.liveness import is_redis_url, queue_depth, redis_client
+        from web4os.workers.liveness import queue_depth
+
+        broker = self._broker()
+        return queue_depth(broker)[0] if broker is not None else None
+
+    def _broker(self) -> redis.Redis | None:
+        """A client of the broker, made once (None for brokers other than Redis)."""
+        from web4os.workers.liveness import is_redis_url, redis_client
 
         url = str(self.app.conf.broker_url)
-        return queue_depth(redis_client(url))[0] if is_redis_url(url) else None
+        if not is_redis_url(url):
+            return None
+        if self._redis is None:
+            self._redis = redis_client(url)
+        return self._redis
 
 
 def run_worker(*, concurrency: int | None = None, sweeper: bool = True,
