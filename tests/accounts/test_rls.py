@@ -138,3 +138,18 @@ def test_requests_run_walled_in_and_the_admin_console_does_not(
     page = client.get("/admin")  # ...but the console is cross-account by design
     assert page.status_code == 200
     assert "Other Co" in page.text and "Acme Bakery" in page.text
+
+
+def test_the_policy_reads_the_bound_account_once_per_statement(db: Session) -> None:
+    """The policy's settings sit in scalar subqueries (InitPlans, migration 0003): worked
+    out once per statement and usable by an index, not parsed again for every row."""
+    a, _ = _two_accounts(db)
+    with session_factory(TEST_DB_URL)() as s:
+        bind_account(s, a)
+        plan = [str(line) for line in s.scalars(text(
+            "EXPLAIN SELECT * FROM task_events WHERE goal_id > 0"))]
+        visible = s.scalar(select(func.count()).select_from(TaskEvent))
+    assert any("InitPlan" in line for line in plan), plan
+    assert not any("current_setting" in line for line in plan if "Filter" in line), plan
+    assert visible and visible == db.scalar(select(func.count()).select_from(TaskEvent)
+                                            .where(TaskEvent.account_id == a))

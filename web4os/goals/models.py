@@ -140,11 +140,14 @@ class TaskEvent(Base):
     """Append-only history: state changes, model calls, operator actions."""
 
     __tablename__ = "task_events"
-    __table_args__ = (Index("ix_task_events_task_id_id", "task_id", "id"),)
+    # (goal_id, id): a goal's latest events (the board's activity feed, polled live)
+    # are read from the index's end, whatever the goal's history holds.
+    __table_args__ = (Index("ix_task_events_task_id_id", "task_id", "id"),
+                      Index("ix_task_events_goal_id_id", "goal_id", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id"), index=True)
+    goal_id: Mapped[int] = mapped_column(ForeignKey("goals.id"))
     task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(30))
     from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
