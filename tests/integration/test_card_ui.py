@@ -22,11 +22,11 @@ S = TaskStatus
 
 @contextmanager
 def count_selects() -> Iterator[list[str]]:
-    """Every SELECT any engine runs inside the block."""
+    """Every query (SELECT, or WITH ... SELECT) any engine runs inside the block."""
     seen: list[str] = []
 
     def listener(conn: object, cursor: object, statement: str, *args: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             seen.append(statement)
 
     event.listen(Engine, "before_cursor_execute", listener)

@@ -218,32 +218,34 @@ _COLUMN_OF = {status: i for i, (_, _, statuses) in enumerate(COLUMNS) for status
 
 def _visible_cards(session: Session, account_id: AccountId, goal_id: int, limit: int,
                    expanded: tuple[str, ...]) -> list[CardRow]:
-    """The cards on screen, in one query over the goal's cards, read once: each
-    column's first ``limit`` (all of an expanded column), numbered per column by a
-    window function, as plain rows of what a card shows (``_card.html``).
+    """The cards on screen, in one query: the goal's cards are numbered per column by a
+    window function over narrow rows (id, column, position), and only each column's
+    first ``limit`` (all of an expanded column) are then read whole, with their agent,
+    as plain rows of what a card shows (``_card.html``).
 
-    One scan and no self-join: joined to itself, a goal just filled (its row count not
-    yet in the planner's statistics) made Postgres rerun the window for every card.
+    The numbering is a materialized CTE on Postgres: read once, then joined to the
+    cards by primary key. A plain subquery joined to the cards could be rerun for every
+    card on a goal just filled (its row count not yet in the planner's statistics).
+    Numbering narrow rows keeps the sort small: a card's text is read only if shown.
     """
     column = case(_COLUMN_OF, value=Task.status)
-    ranked = (select(Task.id, Task.goal_id, Task.title, Task.status, Task.status_reason,
-                     Task.note, Task.output, Task.agent_id, Task.owner_id, Task.position,
-                     Task.estimated_credits, Task.actual_credits, Task.attempts,
-                     Task.started_at, Task.finished_at, Agent.id.label("a_id"), Agent.slug,
-                     Agent.name, Agent.role, column.label("col"),
+    ranked = (select(Task.id.label("id"), column.label("col"),
                      func.row_number().over(partition_by=column,
                                             order_by=(Task.position, Task.id)).label("n"))
-              .outerjoin(Agent, Agent.id == Task.agent_id)
-              .where(Task.account_id == account_id, Task.goal_id == goal_id).subquery())
+              .where(Task.account_id == account_id, Task.goal_id == goal_id)
+              .cte("ranked").prefix_with("MATERIALIZED", dialect="postgresql"))
     r = ranked.c
     open_cols = [i for i, (key, _, _) in enumerate(COLUMNS) if key in expanded]
     rows = session.execute(
-        select(r.id, r.goal_id, r.title, r.status, r.status_reason,
-               func.substr(r.note, 1, SNIPPET), func.substr(r.output, 1, SNIPPET),
-               r.agent_id, r.owner_id, r.position, r.estimated_credits, r.actual_credits,
-               r.attempts, r.started_at, r.finished_at, r.a_id, r.slug, r.name, r.role)
-        .where(or_(r.n <= limit, r.col.in_(open_cols)))
-        .order_by(r.position, r.id))
+        select(Task.id, Task.goal_id, Task.title, Task.status, Task.status_reason,
+               func.substr(Task.note, 1, SNIPPET), func.substr(Task.output, 1, SNIPPET),
+               Task.agent_id, Task.owner_id, Task.position, Task.estimated_credits,
+               Task.actual_credits, Task.attempts, Task.started_at, Task.finished_at,
+               Agent.id, Agent.slug, Agent.name, Agent.role)
+        .select_from(ranked).join(Task, Task.id == r.id)
+        .outerjoin(Agent, Agent.id == Task.agent_id)
+        .where(or_(r.n <= limit, r.col.in_(open_cols)))  # the CTE holds the account's only
+        .order_by(Task.position, Task.id))
     return [CardRow(tid, gid, title, status, reason, note, output, agent_id, owner_id, position,
                     estimated, actual, attempts, started, finished,
                     AgentBadge(a_id, a_slug, a_name, a_role))
