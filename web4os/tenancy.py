@@ -220,11 +220,8 @@ def _set_tenant_on_begin(session: Session, tx: SessionTransaction, conn: Any) ->
 
 # --- Postgres DDL for the second wall (used by migrations) --------------------------
 
-# Each in a scalar subquery: Postgres then works it out once per statement (an InitPlan)
-# and can use it in an index condition, instead of calling current_setting() and parsing
-# its text again for every row it looks at. On a board's 4,000 events that was 2 ms.
-_ACCOUNT_SETTING = "(SELECT NULLIF(current_setting('web4os.account_id', true), '')::integer)"
-_USER_SETTING = "(SELECT NULLIF(current_setting('web4os.user_id', true), '')::integer)"
+_ACCOUNT_SETTING = "NULLIF(current_setting('web4os.account_id', true), '')::integer"
+_USER_SETTING = "NULLIF(current_setting('web4os.user_id', true), '')::integer"
 
 
 def _literal(value: str) -> str:
@@ -272,13 +269,23 @@ END
 $$"""]
 
 
-def rls_enable_statements(table: str, role: str) -> list[str]:
+def rls_enable_statements(table: str, role: str, *, once_per_statement: bool = True) -> list[str]:
     """Enable and force RLS on a tenant-owned table.
 
     One policy: the restricted role sees and writes only the bound account's rows;
     every other role (system sessions, migrations, the table owner) passes.
+
+    ``once_per_statement`` (migration 0003; 0002 made the policies without it): the
+    settings and the role check sit in scalar subqueries, which Postgres works out
+    once per statement (InitPlans) instead of calling ``current_setting()`` and
+    parsing its text again for every row a query looks at. Same rows either way.
+    Each migration passes the flag explicitly, so what it creates never changes.
     """
-    only_tenant = f"(SELECT current_user <> {_literal(role)}) OR account_id = {_ACCOUNT_SETTING}"
+    role_check = f"current_user <> {_literal(role)}"
+    account, user = _ACCOUNT_SETTING, _USER_SETTING
+    if once_per_statement:
+        role_check, account, user = (f"(SELECT {x})" for x in (role_check, account, user))
+    only_tenant = f"{role_check} OR account_id = {account}"
     stmts = [
         f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY',
         f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY',
@@ -291,7 +298,7 @@ def rls_enable_statements(table: str, role: str) -> list[str]:
         stmts += [
             'DROP POLICY IF EXISTS own_memberships ON "memberships"',
             f'CREATE POLICY own_memberships ON "memberships" FOR SELECT '
-            f"USING (user_id = {_USER_SETTING})",
+            f"USING (user_id = {user})",
         ]
     return stmts
 

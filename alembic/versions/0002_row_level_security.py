@@ -41,7 +41,7 @@ def upgrade() -> None:
     for stmt in rls_role_statements(_role()):
         op.execute(stmt)
     for table in TENANT_TABLES:
-        for stmt in rls_enable_statements(table, _role()):
+        for stmt in rls_enable_statements(table, _role(), once_per_statement=False):
             op.execute(stmt)
     forget_role_checks()
 

@@ -2,10 +2,16 @@
 latest events from an index
 
 The policies now read the bound account (and the role check) in scalar subqueries:
-Postgres evaluates them once per statement instead of once per row, and can use them in
-index conditions. Same rows visible as before. ``task_events`` gets a (goal_id, id)
-index in place of the one on goal_id alone: the board's activity feed reads a goal's
-15 latest events without sorting the goal's whole history.
+Postgres works them out once per statement (InitPlans) instead of once per row it
+looks at. The same rows are visible as before. ``task_events`` gets a (goal_id, id)
+index in place of the one on goal_id alone, so a goal's latest events (the board's
+activity feed) can be read from the index's end without sorting the goal's history.
+
+On Postgres the index is built ``CONCURRENTLY`` (outside the migration's transaction:
+writes to the events go on meanwhile), and the policies are replaced under a lock
+timeout: each ``CREATE POLICY`` needs its table to itself for a moment, and a migration
+that waited behind a long transaction would hold up every request queued behind it.
+If the timeout hits, the migration stops with the error and can simply be run again.
 
 Revision ID: 0003
 Revises: 0002
@@ -26,46 +32,47 @@ TENANT_TABLES = (
     "agents", "api_tokens", "credit_ledger", "goals", "invites", "memberships", "notes",
     "task_dependencies", "task_events", "tasks",
 )
+LOCK_TIMEOUT = "10s"
 
 
 def _role() -> str:
     return get_settings().tenant_db_role or "web4os_app"
 
 
-def _old_policies(table: str) -> list[str]:
-    """The policies as 0002 first made them (per-row settings), for the downgrade."""
-    role = _role().replace("'", "''")
-    account = "NULLIF(current_setting('web4os.account_id', true), '')::integer"
-    only_tenant = f"current_user <> '{role}' OR account_id = {account}"
-    stmts = [f'DROP POLICY IF EXISTS tenant_isolation ON "{table}"',
-             f'CREATE POLICY tenant_isolation ON "{table}" USING ({only_tenant}) '
-             f"WITH CHECK ({only_tenant})"]
-    if table == "memberships":
-        user = "NULLIF(current_setting('web4os.user_id', true), '')::integer"
-        stmts += ['DROP POLICY IF EXISTS own_memberships ON "memberships"',
-                  f'CREATE POLICY own_memberships ON "memberships" FOR SELECT '
-                  f"USING (user_id = {user})"]
-    return stmts
-
-
-def upgrade() -> None:
-    with op.batch_alter_table('task_events', schema=None) as batch_op:
-        batch_op.create_index('ix_task_events_goal_id_id', ['goal_id', 'id'], unique=False)
-        batch_op.drop_index('ix_task_events_goal_id')
+def _swap_index(create: tuple[str, list[str]], drop: str) -> None:
+    """Create one index on task_events and drop another (concurrently on Postgres)."""
+    name, columns = create
     if op.get_bind().dialect.name != "postgresql":
+        with op.batch_alter_table('task_events', schema=None) as batch_op:
+            batch_op.create_index(name, columns, unique=False)
+            batch_op.drop_index(drop)
         return
+    with op.get_context().autocommit_block():
+        # A run stopped half-way may have left it behind, perhaps invalid: build it anew.
+        op.drop_index(name, table_name='task_events', postgresql_concurrently=True,
+                      if_exists=True)
+        op.create_index(name, 'task_events', columns, unique=False,
+                        postgresql_concurrently=True)
+        op.drop_index(drop, table_name='task_events', postgresql_concurrently=True,
+                      if_exists=True)
+
+
+def _policies(once_per_statement: bool) -> None:
+    op.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
     for table in TENANT_TABLES:
-        for stmt in rls_enable_statements(table, _role()):
+        for stmt in rls_enable_statements(table, _role(),
+                                          once_per_statement=once_per_statement):
             op.execute(stmt)
     forget_role_checks()
 
 
+def upgrade() -> None:
+    _swap_index(('ix_task_events_goal_id_id', ['goal_id', 'id']), 'ix_task_events_goal_id')
+    if op.get_bind().dialect.name == "postgresql":
+        _policies(once_per_statement=True)
+
+
 def downgrade() -> None:
-    with op.batch_alter_table('task_events', schema=None) as batch_op:
-        batch_op.create_index('ix_task_events_goal_id', ['goal_id'], unique=False)
-        batch_op.drop_index('ix_task_events_goal_id_id')
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in TENANT_TABLES:
-        for stmt in _old_policies(table):
-            op.execute(stmt)
+    _swap_index(('ix_task_events_goal_id', ['goal_id']), 'ix_task_events_goal_id_id')
+    if op.get_bind().dialect.name == "postgresql":
+        _policies(once_per_statement=False)

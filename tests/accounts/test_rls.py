@@ -141,8 +141,8 @@ def test_requests_run_walled_in_and_the_admin_console_does_not(
 
 
 def test_the_policy_reads_the_bound_account_once_per_statement(db: Session) -> None:
-    """The policy's settings sit in scalar subqueries (InitPlans, migration 0003): worked
-    out once per statement and usable by an index, not parsed again for every row."""
+    """The policies' settings sit in scalar subqueries (migration 0003): Postgres works
+    them out once per statement (an InitPlan), not again for every row it reads."""
     a, _ = _two_accounts(db)
     with session_factory(TEST_DB_URL)() as s:
         bind_account(s, a)
@@ -153,3 +153,11 @@ def test_the_policy_reads_the_bound_account_once_per_statement(db: Session) -> N
     assert not any("current_setting" in line for line in plan if "Filter" in line), plan
     assert visible and visible == db.scalar(select(func.count()).select_from(TaskEvent)
                                             .where(TaskEvent.account_id == a))
+    # every policy, both clauses: USING and WITH CHECK, own_memberships too
+    rows = db.execute(text("SELECT tablename, policyname, qual, with_check FROM pg_policies "
+                           "WHERE schemaname = current_schema()")).all()
+    assert len(rows) == 11
+    per_row = [(table, name) for table, name, *clauses in rows
+               for clause in clauses if clause and "current_setting" in clause
+               and "SELECT" not in clause]
+    assert not per_row, per_row

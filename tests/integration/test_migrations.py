@@ -59,3 +59,5 @@ def test_the_latest_migration_goes_down_and_up_again(tmp_path: Path) -> None:
                 "SELECT tablename, qual FROM pg_policies WHERE policyname = 'tenant_isolation'")
             ).all())
             assert policies["tasks"] and "SELECT" in policies["tasks"]
+    if not IS_POSTGRES:
+        engine.dispose()  # the scratch file's pool
