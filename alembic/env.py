@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 
 from web4os.config import get_settings
