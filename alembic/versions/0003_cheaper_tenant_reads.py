@@ -28,6 +28,8 @@ down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# 0002's tables, copied on purpose rather than shared: what a migration touches must
+# stay as it was written, whatever tables later migrations add.
 TENANT_TABLES = (
     "agents", "api_tokens", "credit_ledger", "goals", "invites", "memberships", "notes",
     "task_dependencies", "task_events", "tasks",
