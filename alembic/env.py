@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 from web4os.config import get_settings
 from web4os.db import get_engine
 from web4os.models import Base
+from web4os.tenancy import forget_role_checks
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,6 +28,7 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+    forget_role_checks()  # a migration may have created the tenant role this process checked
 
 
 def run_migrations_offline() -> None:

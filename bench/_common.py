@@ -50,7 +50,7 @@ def configure(mode: str, *, pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_R
         os.environ.pop(key, None)
     from web4os.config import get_settings
     from web4os.db import dispose_engines
-    from web4os.workers.queue import set_queue
+    from web4os.queue import set_queue
 
     get_settings.cache_clear()
     dispose_engines()
@@ -71,11 +71,11 @@ def embedded_runner(workers: int | None = None) -> Any:
     """The in-process runner as ``web4os serve`` starts it: its sweeper thread runs too
     (it also checkpoints SQLite's log in the background), installed as the queue, and
     what start-up allocated is frozen out of the garbage collector's sight, as the app's
-    start-up does (``web4os.memory``; once per process)."""
+    start-up does (``web4os.gc_freeze``; once per process)."""
     from web4os.config import get_settings
-    from web4os.memory import freeze_startup_objects
+    from web4os.gc_freeze import freeze_startup_objects
+    from web4os.queue import set_queue
     from web4os.workers.embedded import EmbeddedRunner
-    from web4os.workers.queue import set_queue
 
     freeze_startup_objects()
 
@@ -99,10 +99,11 @@ def make_account(name: str = "Bench Bakery") -> tuple[int, int]:
     from web4os.accounts import service as accounts
     from web4os.accounts.models import AccountKind, Membership, Role
     from web4os.db import session_factory
+    from web4os.onboarding.service import create_account
 
     with session_factory()() as s:
-        account = accounts.create_account(s, name=name, kind=AccountKind.INDIVIDUAL,
-                                          credit_grant=BIG_GRANT, actor="bench")
+        account = create_account(s, name=name, kind=AccountKind.INDIVIDUAL,
+                                 credit_grant=BIG_GRANT, actor="bench")
         user = accounts.create_user(s, f"owner{account.id}@bench.example", "bench password 123",
                                     display_name="Bench owner")
         s.add(Membership(account_id=account.id, user_id=user.id, role=Role.OWNER))
@@ -167,16 +168,16 @@ def start_planned_goal(account_id: int, user_id: int, plan: Any, title: str) -> 
     from web4os.db import session_factory
     from web4os.goals.models import GoalStatus
     from web4os.goals.schemas import GoalCreate
-    from web4os.goals.service import create_goal, save_plan
+    from web4os.goals.service import record_goal, save_plan
     from web4os.goals.statemachine import transition_goal
+    from web4os.queue import enqueue
     from web4os.tenancy import AccountId, TenantContext, bind_account
-    from web4os.workers.queue import enqueue
 
     aid = AccountId(account_id)
     ctx = TenantContext(account_id=aid, user_id=user_id, role="owner", actor="bench")
     with session_factory()() as s:
         bind_account(s, aid)
-        goal = create_goal(s, ctx, GoalCreate(title=title))
+        goal = record_goal(s, ctx, GoalCreate(title=title))
         save_plan(s, goal, plan, agents.list_agents(s, aid), max_tasks=200)
         transition_goal(s, goal, GoalStatus.RUNNING, actor="bench")
         enqueue(s, "advance_goal", goal_id=goal.id, account_id=account_id)
@@ -190,14 +191,12 @@ def submit_goal(account_id: int, user_id: int, title: str) -> int:
     from web4os.goals.schemas import GoalCreate
     from web4os.goals.service import create_goal
     from web4os.tenancy import AccountId, TenantContext, bind_account
-    from web4os.workers.queue import enqueue
 
     aid = AccountId(account_id)
     ctx = TenantContext(account_id=aid, user_id=user_id, role="owner", actor="bench")
     with session_factory()() as s:
         bind_account(s, aid)
         goal = create_goal(s, ctx, GoalCreate(title=title))
-        enqueue(s, "plan_goal", goal_id=goal.id, account_id=account_id)
         s.commit()
         return goal.id
 
@@ -215,8 +214,8 @@ def wait_goal_timed(goal_id: int, started: float, timeout: float = 600.0) -> tup
 
     from web4os.db import session_factory
     from web4os.goals.models import Goal
+    from web4os.queue import get_queue
     from web4os.workers.embedded import EmbeddedRunner
-    from web4os.workers.queue import get_queue
 
     runner = get_queue()
     if isinstance(runner, EmbeddedRunner) and not runner.wait_idle(timeout):
@@ -246,9 +245,9 @@ def wait_goal(goal_id: int, timeout: float = 600.0, poll: float = 0.005) -> str:
 # --- the model --------------------------------------------------------------------
 
 def _waiting() -> Any:
-    """``web4os.waits.waiting()``; a no-op on checkouts older than it (before/after runs)."""
+    """``web4os.turns.waiting()``; a no-op on checkouts older than it (before/after runs)."""
     try:
-        from web4os.waits import waiting
+        from web4os.turns import waiting
     except ImportError:
         return contextlib.nullcontext()
     return waiting()

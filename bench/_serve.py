@@ -3,6 +3,6 @@ benchmark's data is not changed by background work while it is measured."""
 
 from __future__ import annotations
 
-from web4os.web.app import create_app
+from web4os.app import create_app
 
 app = create_app(start_worker=False)

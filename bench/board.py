@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["WEB4OS_DISPATCH"] = "embedded"
     from fastapi.testclient import TestClient
 
-    from web4os.web.app import create_app
+    from web4os.app import create_app
 
     fill_other_accounts(args.accounts, args.tasks_per_account)
     account_id, user_id = c.make_account()

@@ -30,7 +30,7 @@ def run_mode(mode: str, tasks: int, goals: int, workers: int,
     c.configure(mode)
     c.install_model(0.0)
     if mode == "embedded":
-        from web4os.workers.queue import set_queue
+        from web4os.queue import set_queue
 
         runner = c.embedded_runner(workers)
         try:

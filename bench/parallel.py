@@ -55,7 +55,7 @@ def _run_goal(tasks: int) -> tuple[float, float]:
 def run_embedded(tasks: int, concurrency: int | None) -> tuple[float, float, int]:
     c.configure("embedded")
     from web4os.config import get_settings
-    from web4os.workers.queue import set_queue
+    from web4os.queue import set_queue
 
     threads = concurrency or get_settings().embedded_workers
     runner = c.embedded_runner(threads)
@@ -75,8 +75,8 @@ def run_celery(tasks: int, concurrency: int | None) -> tuple[float, float, int]:
         raise SystemExit(f"celery mode needs Postgres and Redis: {missing}")
     c.configure("celery", pg_url=PG_URL, redis_url=REDIS_URL)
     from web4os.config import get_settings
+    from web4os.queue import set_queue
     from web4os.workers.celery_app import CeleryQueue, make_celery
-    from web4os.workers.queue import set_queue
 
     threads = concurrency or get_settings().worker_concurrency
     stack = CeleryStack(PG_URL, REDIS_URL, Path(tempfile.mkdtemp(prefix="web4os-bench-")),

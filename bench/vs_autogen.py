@@ -125,7 +125,7 @@ def run_web4os(mode: str, layers: int, width: int, latency: float,
         return c.median([w for w, _ in runs]), runs[-1][1]
 
     if mode == "embedded":
-        from web4os.workers.queue import set_queue
+        from web4os.queue import set_queue
 
         runner = c.embedded_runner()  # the default pool size from settings
         try:
@@ -161,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"AutoGen is not available: {missing}")
     # What start-up allocated (both systems' modules) leaves the collector's sight before
     # anything is timed, as web4os serve and web4os worker do: both run the same GC.
-    import web4os.workers.jobs  # noqa: F401  (web4os's modules, as a started app has them)
-    from web4os.memory import freeze_startup_objects
+    import web4os.goals.jobs  # noqa: F401  (web4os's modules, as a started app has them)
+    from web4os.gc_freeze import freeze_startup_objects
 
     freeze_startup_objects()
     modes = args.modes.split(",")

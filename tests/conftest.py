@@ -32,8 +32,8 @@ from web4os.agents.providers import set_provider_override  # noqa: E402
 from web4os.config import get_settings  # noqa: E402
 from web4os.db import dispose_engines, get_engine, is_sqlite, session_factory  # noqa: E402
 from web4os.models import Base  # noqa: E402
+from web4os.queue import set_queue  # noqa: E402
 from web4os.workers.embedded import EmbeddedRunner  # noqa: E402
-from web4os.workers.queue import set_queue  # noqa: E402
 
 IS_POSTGRES = not is_sqlite(TEST_DB_URL)
 
@@ -117,7 +117,7 @@ def runner() -> Iterator[EmbeddedRunner]:
 
 @pytest.fixture
 def client(runner: EmbeddedRunner) -> Iterator[TestClient]:
-    from web4os.web.app import create_app
+    from web4os.app import create_app
 
     with TestClient(create_app(start_worker=False)) as c:
         yield c

@@ -16,7 +16,8 @@ from web4os.agents import service as agents
 from web4os.agents.models import Agent
 from web4os.goals.models import Goal
 from web4os.goals.schemas import GoalCreate, Plan, PlannedTask
-from web4os.goals.service import create_goal, save_plan
+from web4os.goals.service import record_goal, save_plan
+from web4os.onboarding import service as onboarding
 from web4os.tenancy import AccountId, TenantContext
 
 PASSWORD = "correct horse battery"
@@ -55,7 +56,7 @@ def add_member(db: Session, account: Account, user: User, role: Role) -> Members
 
 def make_tenant(db: Session, name: str = "Acme", *, credits: int = 1000) -> Tenant:
     n = next(_seq)
-    account = accounts.create_account(db, name=name, kind=AccountKind.INDIVIDUAL,
+    account = onboarding.create_account(db, name=name, kind=AccountKind.INDIVIDUAL,
                                       credit_grant=credits, actor="test")
     owner = make_user(db, f"owner{n}@example.com")
     operator = make_user(db, f"operator{n}@example.com")
@@ -74,7 +75,7 @@ def make_goal(db: Session, tenant: Tenant, title: str = "Launch a newsletter",
               **kwargs: object) -> Goal:
     # The arranging session stays unbound (it builds rows for several accounts; on
     # Postgres a bound session would be walled into one by row-level security).
-    return create_goal(db, tenant.ctx(), GoalCreate(title=title, **kwargs))  # type: ignore[arg-type]
+    return record_goal(db, tenant.ctx(), GoalCreate(title=title, **kwargs))  # type: ignore[arg-type]
 
 
 def plan_of(*specs: tuple[str, str, list[str]], credits: int = 2) -> Plan:

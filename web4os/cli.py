@@ -15,8 +15,8 @@ from web4os.config import get_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from web4os.app import create_app
     from web4os.migrate import upgrade
-    from web4os.web.app import create_app
 
     settings = get_settings()
     upgrade()

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
+
 
 class Settings(BaseSettings):
     """Everything web4os reads from its environment."""

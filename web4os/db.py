@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -343,13 +344,15 @@ def _drop_after_rollback(session: Session, _previous: Any) -> None:
         session.info.pop(_AFTER_COMMIT, None)
 
 
-def get_session() -> Iterator[Session]:
-    """Request-scoped session: commits on success, rolls back on error."""
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A session that commits when the block succeeds and rolls back when it fails
+    (a request, a job's transaction)."""
     session = session_factory()()
     try:
         yield session
         session.commit()
-    except Exception:
+    except BaseException:
         session.rollback()
         raise
     finally:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from web4os.accounts import service as accounts
 from web4os.accounts.models import AccountKind
 from web4os.config import get_settings
 from web4os.db import session_factory
@@ -12,9 +11,10 @@ from web4os.goals import service as goals
 from web4os.goals.models import GoalStatus
 from web4os.goals.schemas import GoalCreate
 from web4os.migrate import upgrade
+from web4os.onboarding import service as onboarding
+from web4os.queue import set_queue
 from web4os.tenancy import AccountId, TenantContext, bind_account
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.queue import enqueue, set_queue
 
 TERMINAL = {GoalStatus.COMPLETED, GoalStatus.FAILED, GoalStatus.CANCELLED, GoalStatus.PAUSED}
 
@@ -26,14 +26,13 @@ def run_demo(title: str, *, timeout: float = 120.0) -> int:
     set_queue(runner)
     factory = session_factory()
     with factory() as s:
-        account = accounts.create_account(s, name=f"Demo {int(time.time())}",
+        account = onboarding.create_account(s, name=f"Demo {int(time.time())}",
                                           kind=AccountKind.INDIVIDUAL,
                                           credit_grant=get_settings().signup_credit_grant,
                                           actor="demo")
         ctx = TenantContext.system(account.id, actor="demo")
         bind_account(s, ctx.account_id)
         goal = goals.create_goal(s, ctx, GoalCreate(title=title))
-        enqueue(s, "plan_goal", goal_id=goal.id, account_id=account.id)
         s.commit()
         goal_id, aid = goal.id, AccountId(account.id)
     deadline = time.monotonic() + timeout

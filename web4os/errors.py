@@ -55,3 +55,15 @@ class InvalidPlan(DomainError):
     """The CEO agent's plan breaks a planning rule (cycle, unknown agent, too many tasks)."""
 
     status_code = 422
+
+
+class NotAuthenticated(DomainError):
+    """No valid login; pages redirect to /login, the API answers 401."""
+
+    status_code = 401
+
+
+class CsrfFailed(DomainError):
+    """A form or htmx post without the right CSRF token."""
+
+    status_code = 403

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 from alembic import op
 from web4os.config import get_settings
-from web4os.tenancy import (
-    forget_role_checks,
+from web4os.rls import (
     rls_disable_statements,
     rls_enable_statements,
     rls_role_statements,
@@ -43,7 +42,6 @@ def upgrade() -> None:
     for table in TENANT_TABLES:
         for stmt in rls_enable_statements(table, _role(), once_per_statement=False):
             op.execute(stmt)
-    forget_role_checks()
 
 
 def downgrade() -> None:

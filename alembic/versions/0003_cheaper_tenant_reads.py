@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 from alembic import op
 from web4os.config import get_settings
-from web4os.tenancy import forget_role_checks, rls_enable_statements
+from web4os.rls import rls_enable_statements
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -65,7 +65,6 @@ def _policies(once_per_statement: bool) -> None:
         for stmt in rls_enable_statements(table, _role(),
                                           once_per_statement=once_per_statement):
             op.execute(stmt)
-    forget_role_checks()
 
 
 def upgrade() -> None:

@@ -29,8 +29,8 @@ from web4os.accounts.models import (
 from web4os.credits import service as credits
 from web4os.db import utcnow
 from web4os.goals.models import Goal, GoalStatus
+from web4os.queue import set_queue
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.queue import set_queue
 
 
 def _counts(db: Session) -> tuple[int, int, int, int]:

@@ -16,8 +16,8 @@ from tests.agents.conftest import wait_for_goal
 from tests.factories import Tenant, csrf_from, login, make_goal
 from tests.support.fake_openai import FakeOpenAI
 from web4os.goals.models import GoalStatus, Task, TaskEvent, TaskStatus
+from web4os.goals.replanning import replan_event_kinds
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.replan import replan_event_kinds
 
 
 def plan_json(*specs: tuple[str, str, list[str]]) -> dict[str, Any]:

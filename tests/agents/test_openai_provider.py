@@ -11,11 +11,12 @@ import pytest
 from pydantic import BaseModel, Field
 
 from tests.support.fake_openai import FakeOpenAI
-from web4os.agents import brain
-from web4os.agents.brain import AgentBrief
+from web4os.agents import prompts as brain
+from web4os.agents.prompts import AgentBrief
 from web4os.agents.providers import ModelError, ModelRequest
 from web4os.agents.providers.openai_compat import OpenAICompatible
 from web4os.agents.structured import CallRecord, StructuredOutputError, ask_structured
+from web4os.goals import prompts as ceo_prompts
 
 CEO = AgentBrief("ceo", "CEO", "Plans the work", "Plan well.")
 ROSTER = [AgentBrief("researcher", "Researcher", "Finds facts", ""),
@@ -37,7 +38,7 @@ def provider(fake: FakeOpenAI, **kw: Any) -> OpenAICompatible:
 
 
 def make_plan(p: OpenAICompatible, calls: list[CallRecord]) -> Any:
-    return brain.plan_goal(p, CEO, title="Launch a newsletter", brief="For a bakery",
+    return ceo_prompts.plan_goal(p, CEO, title="Launch a newsletter", brief="For a bakery",
                            roster=ROSTER, max_tasks=5, calls=calls)
 
 
@@ -113,7 +114,7 @@ def test_a_timeout_is_a_retryable_model_error_and_is_recorded(fake: FakeOpenAI) 
     calls: list[CallRecord] = []
     with pytest.raises(ModelError) as info:
         ask_structured(provider(fake, timeout=0.3), [{"role": "user", "content": "hi"}],
-                       brain.Summary, purpose="summary", agent_slug="ceo", calls=calls)
+                       ceo_prompts.Summary, purpose="summary", agent_slug="ceo", calls=calls)
     assert info.value.retryable
     assert "did not answer within" in str(info.value)
     [call] = calls  # the failed call is on record, with no tokens and no charge

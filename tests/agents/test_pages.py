@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Tenant, csrf_from, login, make_tenant, roster
 from web4os.agents import service as agents
-from web4os.agents.tools import list_notes, save_note
+from web4os.agents.notes import list_notes, save_note
 from web4os.tenancy import bind_account
 
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from tests.agents.conftest import wait_for_goal
 from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.agents.providers import ModelError, ModelReply, ModelRequest, OfflineModel, set_provider_override
+from web4os.goals import replanning
 from web4os.goals.models import GoalStatus, Task, TaskEvent, TaskStatus
-from web4os.workers import jobs
+from web4os.goals.replanning import replan_event_kinds
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.replan import replan_event_kinds
 
 
 class FailsFirstTry:
@@ -75,7 +75,7 @@ class ReplanBusyOnce(FailsFirstTry):
 def test_a_busy_endpoint_during_the_replan_is_retried_and_does_not_use_up_the_replan(
     db: Session, tenant: Tenant, runner: EmbeddedRunner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(jobs, "_backoff", lambda attempt: 0.05)
+    monkeypatch.setattr(replanning, "backoff", lambda attempt: 0.05)
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
                                                  ("b", "writer", ["a"])))
     db.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from tests.agents.conftest import wait_for_goal
 from tests.factories import Tenant, make_goal, make_tenant
 from tests.support.fake_openai import FakeOpenAI
-from web4os.agents.tools import save_note
+from web4os.agents.notes import save_note
 from web4os.config import get_settings
 from web4os.goals.models import GoalStatus, Task, TaskEvent
 from web4os.tenancy import bind_account

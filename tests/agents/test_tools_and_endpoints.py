@@ -11,6 +11,7 @@ from tests.factories import Tenant, make_planned_goal, make_tenant, plan_of, ros
 from tests.support.fake_openai import FakeOpenAI
 from web4os.agents import service as agents
 from web4os.agents.models import Agent
+from web4os.agents.notes import save_note
 from web4os.agents.providers import (
     ModelError,
     ModelReply,
@@ -20,11 +21,12 @@ from web4os.agents.providers import (
     set_provider_override,
 )
 from web4os.agents.providers.openai_compat import OpenAICompatible
-from web4os.agents.tools import ToolScope, context_tools, run_tool, save_note
+from web4os.agents.tools import ToolScope
 from web4os.config import get_settings
 from web4os.errors import InvalidInput
 from web4os.goals.models import Task, TaskEvent, TaskStatus
 from web4os.goals.statemachine import transition
+from web4os.goals.tools import context_tools, run_tool
 from web4os.tenancy import bind_account
 from web4os.workers.embedded import EmbeddedRunner
 

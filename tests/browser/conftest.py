@@ -67,7 +67,7 @@ def _free_port() -> int:
 def _server(_chromium: Path) -> Iterator[str]:
     import uvicorn
 
-    from web4os.web.app import create_app
+    from web4os.app import create_app
 
     port = _free_port()
     config = uvicorn.Config(create_app(start_worker=False), host="127.0.0.1", port=port,

@@ -19,14 +19,14 @@ from tests.factories import (
     roster,
 )
 from web4os.accounts.models import Role
-from web4os.credits import caps
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.errors import Forbidden
+from web4os.goals import caps
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
-from web4os.goals.work import OUT_OF_CREDITS
+from web4os.goals.scheduling import OUT_OF_CREDITS
+from web4os.queue import enqueue
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.queue import enqueue
 
 SETTLED = (GoalStatus.COMPLETED, GoalStatus.FAILED, GoalStatus.PAUSED)
 
@@ -260,7 +260,7 @@ def test_retrying_a_card_that_is_still_blocked_says_why_and_changes_nothing(
 ) -> None:
     from web4os.errors import InsufficientCredits
     from web4os.goals import actions
-    from web4os.goals.work import queue_task
+    from web4os.goals.scheduling import queue_task
 
     tenant = make_tenant(db, "Broke", credits=1)
     goal = make_planned_goal(db, tenant, plan_of(("a", "writer", []), credits=2))

@@ -13,17 +13,17 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import TEST_DB_URL
 from tests.factories import HeldQueue, Tenant, make_planned_goal, make_tenant, plan_of
-from web4os.agents.brain import Deliverable, Review
+from web4os.agents.prompts import Deliverable, Review
 from web4os.agents.providers.base import ModelError, ModelReply
 from web4os.agents.structured import CallRecord
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.credits.service import NO_REFS
 from web4os.db import session_factory
+from web4os.goals import execution
 from web4os.goals.models import Task, TaskStatus
-from web4os.goals.work import attempt_key, queue_task
+from web4os.goals.scheduling import attempt_key, queue_task
 from web4os.tenancy import AccountId, bind_account
-from web4os.workers import jobs
 
 
 def _connected(factory: Callable[[], Session], account_id: AccountId) -> Session:
@@ -207,15 +207,15 @@ def test_finished_task_redelivered_three_times_is_charged_once(
     task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
     assert queue_task(db, task, actor="test", reason="go")
     db.commit()
-    claim = jobs._claim(task.id, tenant.id)
+    claim = execution._claim(task.id, tenant.id)
     assert claim is not None
     calls = [CallRecord("task", "researcher", _reply(2500), 3),
              CallRecord("review", "ceo", _reply(500), 1)]
-    outcome = jobs.Outcome(deliverable=Deliverable(deliverable="The work.", note="ok"),
+    outcome = execution.Outcome(deliverable=Deliverable(deliverable="The work.", note="ok"),
                            review=Review(verdict="accept"))
     for _ in range(4):  # the first delivery and three redeliveries
-        jobs._finish(claim, tenant.id, calls, outcome)
-        jobs.run_task(task.id, account_id=tenant.id)  # a redelivered message: no claim
+        execution._finish(claim, tenant.id, calls, outcome)
+        execution.run_task(task.id, account_id=tenant.id)  # a redelivered message: no claim
     # The one follow-up (its last card done, the goal closes) is sent exactly once.
     assert [name for name, _ in held_queue.jobs if name != "run_task"] == ["finish_goal"]
     db.rollback()
@@ -250,7 +250,7 @@ def test_a_movement_repeated_with_its_key_moves_nothing_even_when_the_balance_is
     assert credits.balance(db, aid) == 405
 
 
-def _running_with_nothing_but_its_hold(db: Session, tenant: Tenant) -> tuple[Task, jobs.Claim]:
+def _running_with_nothing_but_its_hold(db: Session, tenant: Tenant) -> tuple[Task, execution.Claim]:
     """A card (2 credits held) that a worker runs, in an account with nothing else left."""
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=2))
     task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
@@ -258,7 +258,7 @@ def _running_with_nothing_but_its_hold(db: Session, tenant: Tenant) -> tuple[Tas
     credits.adjust(db, tenant.id, -credits.balance(db, tenant.id), actor="test",
                    reason="nothing left after the hold")
     db.commit()
-    claim = jobs._claim(task.id, tenant.id)
+    claim = execution._claim(task.id, tenant.id)
     assert claim is not None
     return task, claim
 
@@ -273,8 +273,8 @@ def test_a_card_whose_extra_cost_the_balance_lost_meanwhile_records_what_was_cha
     stale = iter([50])  # what the first read sees; the locked update then finds 0
     monkeypatch.setattr(credits, "balance", lambda s, a: next(stale, None) or real(s, a))
     calls = [CallRecord("task", "researcher", _reply(2500), 5)]
-    jobs._finish(claim, tenant.id, calls,
-                 jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note="ok"),
+    execution._finish(claim, tenant.id, calls,
+                 execution.Outcome(deliverable=Deliverable(deliverable="Done.", note="ok"),
                               review=Review(verdict="accept")))
     db.rollback()
     done = db.get(Task, task.id)
@@ -316,11 +316,11 @@ def test_what_an_attempt_did_not_use_pays_for_the_next_one(
     the retry (or the send-back) can hold it again and starts, instead of waiting blocked."""
     task, claim = _running_with_nothing_but_its_hold(db, tenant)
     if how.startswith("retry"):
-        outcome = jobs.Outcome(error=ModelError("The model timed out.", retryable=True))
+        outcome = execution.Outcome(error=ModelError("The model timed out.", retryable=True))
     else:
-        outcome = jobs.Outcome(deliverable=Deliverable(deliverable="Draft.", note=""),
+        outcome = execution.Outcome(deliverable=Deliverable(deliverable="Draft.", note=""),
                                review=Review(verdict="revise", feedback="Shorter, please."))
-    jobs._finish(claim, tenant.id, [], outcome)
+    execution._finish(claim, tenant.id, [], outcome)
     db.rollback()
     again = db.get(Task, task.id)
     assert again is not None

@@ -15,11 +15,11 @@ from tests.factories import Tenant, login, make_planned_goal, make_tenant, plan_
 from web4os.accounts.models import Role
 from web4os.accounts.tokens import create_token
 from web4os.credits import service as credits
-from web4os.credits import usage
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.credits.service import Refs
 from web4os.db import utcnow
 from web4os.goals.models import Goal, Task
+from web4os.usage import service as usage
 from web4os.workers.embedded import EmbeddedRunner
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.accounts.models import Role
 from web4os.accounts.tokens import create_token
+from web4os.app import create_app
 from web4os.tenancy import bind_account
-from web4os.web.app import create_app
 from web4os.workers.embedded import EmbeddedRunner
 
 # The schema also lists the HTML pages; those are covered by test_forms.py.

@@ -26,9 +26,9 @@ from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.accounts.models import User
 from web4os.accounts.service import start_session
 from web4os.agents.models import Agent, Note
+from web4os.app import MAX_BODY_BYTES, create_app
 from web4os.db import session_factory
 from web4os.goals.models import Task
-from web4os.web.app import MAX_BODY_BYTES, create_app
 from web4os.workers.embedded import EmbeddedRunner
 
 APP = create_app(start_worker=False)

@@ -15,17 +15,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
-from web4os.agents.brain import Deliverable, Review
+from web4os.agents.prompts import Deliverable, Review
 from web4os.agents.providers.base import ModelReply
 from web4os.agents.structured import CallRecord
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.goals import execution, scheduling
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.scheduling import OUT_OF_CREDITS, queue_task
 from web4os.goals.service import task_events
-from web4os.goals.work import OUT_OF_CREDITS, queue_task
-from web4os.workers import jobs
 
-ACCEPTED = jobs.Outcome(deliverable=Deliverable(deliverable="Result.", note="ok"),
+ACCEPTED = execution.Outcome(deliverable=Deliverable(deliverable="Result.", note="ok"),
                         review=Review(verdict="accept"))
 
 
@@ -36,9 +36,9 @@ def _calls() -> list[CallRecord]:
 
 
 def _run(task_id: int, account_id: int) -> None:
-    claim = jobs._claim(task_id, account_id)
+    claim = execution._claim(task_id, account_id)
     assert claim is not None
-    jobs._finish(claim, account_id, _calls(), ACCEPTED)
+    execution._finish(claim, account_id, _calls(), ACCEPTED)
 
 
 def _status(db: Session, goal_id: int) -> dict[str, TaskStatus]:
@@ -79,15 +79,15 @@ def test_siblings_finishing_together_start_their_join_exactly_once(
     for task in siblings:
         assert queue_task(db, task, actor="test", reason="go")
     db.commit()
-    claims = [jobs._claim(t.id, tenant.id) for t in siblings]
+    claims = [execution._claim(t.id, tenant.id) for t in siblings]
     assert all(c is not None for c in claims)
     start = threading.Barrier(2)
     errors: list[BaseException] = []
 
-    def finish(claim: jobs.Claim) -> None:
+    def finish(claim: execution.Claim) -> None:
         try:
             start.wait(timeout=10)
-            jobs._finish(claim, tenant.id, _calls(), ACCEPTED)
+            execution._finish(claim, tenant.id, _calls(), ACCEPTED)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -146,7 +146,7 @@ def test_unblocked_cards_are_queued_together_each_with_its_own_hold_and_history(
         history = [(e.kind, e.from_status, e.to_status) for e in task_events(db, tenant.id,
                                                                              one.id)]
         assert history == [("status", "planned", "queued")]
-        assert one.queued_at is not None and one.status_reason == jobs.READY
+        assert one.queued_at is not None and one.status_reason == scheduling.READY
     sent = [kw["task_id"] for name, kw in held_queue.jobs if name == "run_task"]
     assert len(sent) == len(set(sent)) == 4  # a, then b, c and d once each
 
@@ -180,7 +180,7 @@ def test_two_workers_queuing_the_same_cards_hold_credits_for_each_card_once(
     def advance() -> None:
         try:
             start.wait(timeout=10)
-            jobs.advance_goal(goal_id, account_id=account_id)
+            scheduling.advance_goal(goal_id, account_id=account_id)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, csrf_from, login, make_planned_goal, plan_of
 from tests.support.boards import big_goal
 from web4os.goals import board
+from web4os.goals import graph as plan_graph_module
 from web4os.goals.models import Task, TaskStatus
 from web4os.goals.statemachine import transition
 
@@ -84,14 +85,14 @@ def test_the_plan_graph_links_every_card_and_gives_way_to_the_board_when_huge(
     assert page.count(f'<a href="/goals/{task.goal_id}/tasks/') >= 2  # one per graph node
     assert 'class="edge edge-needs_review"' in page
     db.rollback()  # SQLite: writing from a stale read snapshot would be refused
-    huge = big_goal(db, tenant, ((S.PLANNED, board.GRAPH_MAX_NODES + 1),))
+    huge = big_goal(db, tenant, ((S.PLANNED, plan_graph_module.GRAPH_MAX_NODES + 1),))
     assert "graph-note" in client.get(f"/goals/{huge.id}").text
 
 
 def test_graph_titles_wrap_on_two_lines() -> None:
-    assert board._wrap("Short") == ("Short",)
-    lines = board._wrap("Research the audience and landscape for the spring promotion")
-    assert len(lines) == 2 and all(len(line) <= board.TITLE_CHARS for line in lines)
+    assert plan_graph_module._wrap("Short") == ("Short",)
+    lines = plan_graph_module._wrap("Research the audience and landscape for the spring promotion")
+    assert len(lines) == 2 and all(len(line) <= plan_graph_module.TITLE_CHARS for line in lines)
     assert lines[1].endswith("…")
 
 
@@ -202,7 +203,7 @@ def test_a_20_card_plan_graph_has_no_overlapping_nodes_and_edges_run_forwards() 
     deps[20] = [1, 7, 19]
     b = board.Board(goal=Goal(), columns=[], counts={S.PLANNED: 20}, links=21, tasks=tasks,
                     deps=deps)
-    graph = board.plan_graph(b)
+    graph = plan_graph_module.plan_graph(b)
     assert len(graph.nodes) == 20 and len(graph.edges) == 21
     boxes = [(n.x, n.y, n.x + graph.node_w, n.y + graph.node_h) for n in graph.nodes]
     for i, a in enumerate(boxes):

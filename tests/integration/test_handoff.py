@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
+from web4os import queue as queue_module
+from web4os.goals import execution
+from web4os.goals.jobs import JOBS
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.work import queue_task
-from web4os.workers import jobs
-from web4os.workers import queue as queue_module
+from web4os.goals.scheduling import queue_task
+from web4os.queue import enqueue, handoff, set_queue
+from web4os.workers import registry
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.jobs import JOBS
-from web4os.workers.queue import enqueue, handoff, set_queue
 
 
 def _statuses(db: Session, goal_id: int) -> dict[str, TaskStatus]:
@@ -78,7 +79,7 @@ def test_a_chain_runs_to_the_end_in_one_job_without_the_queue(
 ) -> None:
     goal, a = _started(db, tenant, held_queue, ("a", "researcher", []),
                        ("b", "writer", ["a"]), ("c", "analyst", ["b"]))
-    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
+    registry.run_job("run_task", {"task_id": a, "account_id": tenant.id})
     assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.DONE,
                                       "c": TaskStatus.DONE}
     assert held_queue.names() == ["finish_goal"]  # no card went through the queue
@@ -89,7 +90,7 @@ def test_a_fan_out_keeps_one_card_and_queues_the_others(
 ) -> None:
     goal, a = _started(db, tenant, held_queue, ("a", "researcher", []),
                        ("b", "writer", ["a"]), ("c", "analyst", ["a"]), ("d", "marketer", ["a"]))
-    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
+    registry.run_job("run_task", {"task_id": a, "account_id": tenant.id})
     statuses = _statuses(db, goal.id)
     assert statuses["a"] == TaskStatus.DONE
     assert sorted(statuses[k] for k in "bcd") == sorted(
@@ -105,19 +106,19 @@ def test_a_handed_off_card_that_fails_is_sent_to_the_queue(
 ) -> None:
     goal, a = _started(db, tenant, held_queue, ("a", "researcher", []), ("b", "writer", ["a"]))
     b = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == "b")).unique().one()
-    claim = jobs._claim
+    claim = execution._claim
 
-    def flaky_claim(task_id: int, account_id: int) -> jobs.Claim | None:
+    def flaky_claim(task_id: int, account_id: int) -> execution.Claim | None:
         if task_id == b.id:
             raise OSError("the database went away for a moment")
         return claim(task_id, account_id)
 
-    monkeypatch.setattr(jobs, "_claim", flaky_claim)
-    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})  # does not raise: a is done
+    monkeypatch.setattr(execution, "_claim", flaky_claim)
+    registry.run_job("run_task", {"task_id": a, "account_id": tenant.id})  # does not raise: a is done
     assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED}
     assert held_queue.jobs == [("run_task", {"task_id": b.id, "account_id": tenant.id})]
-    monkeypatch.setattr(jobs, "_claim", claim)
-    jobs.run_job(*held_queue.jobs[0])  # the queue's own run of it
+    monkeypatch.setattr(execution, "_claim", claim)
+    registry.run_job(*held_queue.jobs[0])  # the queue's own run of it
     assert _statuses(db, goal.id)["b"] == TaskStatus.DONE
     assert db.get(Goal, goal.id).status == GoalStatus.COMPLETING  # type: ignore[union-attr]
 
@@ -147,7 +148,7 @@ def test_a_chain_hands_its_next_card_to_the_queue_after_its_time(
 ) -> None:
     goal, a = _started(db, tenant, held_queue, ("a", "researcher", []), ("b", "writer", ["a"]))
     monkeypatch.setattr(queue_module, "HANDOFF_SECONDS", 0.0)
-    jobs.run_job("run_task", {"task_id": a, "account_id": tenant.id})
+    registry.run_job("run_task", {"task_id": a, "account_id": tenant.id})
     assert _statuses(db, goal.id) == {"a": TaskStatus.DONE, "b": TaskStatus.QUEUED}
     assert held_queue.names() == ["run_task"]
 

@@ -54,7 +54,7 @@ def test_health_page_lists_celery_workers(client: TestClient, db: Session,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    from web4os.web import health as health_routes
+    from web4os.admin import health as health_routes
     from web4os.workers.health import HealthReport, Probe
     from web4os.workers.liveness import WorkerBeat
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.config import get_settings
 from web4os.db import utcnow
+from web4os.goals import execution, leases
 from web4os.goals.models import Task, TaskStatus
-from web4os.workers import jobs
 
 
 def _running_tasks(db: Session, tenant: Tenant) -> list[Task]:
@@ -38,7 +38,7 @@ def _lease(db: Session, task_id: int) -> object:
     return db.scalars(select(Task.lease_expires_at).where(Task.id == task_id)).one()
 
 
-def _claim(task: Task, token: str | None = None) -> jobs.Claim:
+def _claim(task: Task, token: str | None = None) -> execution.Claim:
     return SimpleNamespace(task_id=task.id, token=token or task.claim_token)  # type: ignore[return-value]
 
 
@@ -46,7 +46,7 @@ def test_a_beat_renews_every_held_run_and_only_while_it_is_held(
         db: Session, tenant: Tenant) -> None:
     a, b = _running_tasks(db, tenant)
     first_a, first_b = _lease(db, a.id), _lease(db, b.id)
-    beats = jobs.LeaseHeartbeat()
+    beats = leases.LeaseHeartbeat()
     with beats.hold(_claim(a), tenant.id), beats.hold(_claim(b), tenant.id):
         assert beats.running() == 2
         beats.beat()
@@ -61,7 +61,7 @@ def test_a_beat_renews_every_held_run_and_only_while_it_is_held(
 def test_a_stale_claim_is_not_renewed(db: Session, tenant: Tenant) -> None:
     a, _ = _running_tasks(db, tenant)
     first = _lease(db, a.id)
-    beats = jobs.LeaseHeartbeat()
+    beats = leases.LeaseHeartbeat()
     with beats.hold(_claim(a, token="an-older-attempt"), tenant.id):
         beats.beat()
     assert _lease(db, a.id) == first, "only the attempt that holds the card renews it"
@@ -72,9 +72,9 @@ def test_past_the_time_limit_the_lease_is_left_to_lapse(
     monkeypatch.setenv("WEB4OS_TASK_SOFT_TIME_LIMIT", "60")
     get_settings.cache_clear()
     a, _ = _running_tasks(db, tenant)
-    beats = jobs.LeaseHeartbeat()
+    beats = leases.LeaseHeartbeat()
     clock = [0.0]
-    monkeypatch.setattr(jobs, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(leases, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     with beats.hold(_claim(a), tenant.id):
         clock[0] = 59.0
         beats.beat()
@@ -91,7 +91,7 @@ def test_the_heartbeat_thread_renews_a_run_by_itself(
     get_settings.cache_clear()
     a, _ = _running_tasks(db, tenant)
     first = _lease(db, a.id)
-    beats = jobs.LeaseHeartbeat()
+    beats = leases.LeaseHeartbeat()
     with beats.hold(_claim(a), tenant.id):
         deadline = utcnow() + timedelta(seconds=5)
         while _lease(db, a.id) == first and utcnow() < deadline:

@@ -23,29 +23,30 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import IS_POSTGRES
 from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
-from web4os.agents.brain import Deliverable, Review
+from web4os.agents.prompts import Deliverable, Review
 from web4os.db import session_factory, utcnow
 from web4os.errors import Conflict
-from web4os.goals import actions
+from web4os.goals import actions, execution, recovery
+from web4os.goals import service as goal_service
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.work import queue_task
+from web4os.goals.scheduling import queue_task
 from web4os.tenancy import bind_account
-from web4os.workers import jobs
 
 pytestmark = pytest.mark.skipif(not IS_POSTGRES, reason="row locks: the Postgres pass")
 
-ACCEPTED = jobs.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
+ACCEPTED = execution.Outcome(deliverable=Deliverable(deliverable="Done.", note=""),
                         review=Review(verdict="accept"))
 
 
-def _race(monkeypatch: pytest.MonkeyPatch, claim: jobs.Claim, account_id: int,
+def _race(monkeypatch: pytest.MonkeyPatch, claim: execution.Claim, account_id: int,
           other: Callable[[], object], *, pause_in: str, after: bool = False,
           ) -> list[BaseException]:
-    """Finish ``claim`` and stop it in ``jobs.<pause_in>`` (before that step, or ``after``
+    """Finish ``claim`` and stop it in ``<pause_in>`` (before that step, or ``after``
     it); run ``other`` meanwhile, give it time to reach its first lock, then let the
     finish go on. Returns what either raised (Postgres fails one side of a deadlock)."""
     holding, go_on = threading.Event(), threading.Event()
-    step = getattr(jobs, pause_in)
+    where = goal_service if pause_in == "add_goal_spend" else execution
+    step = getattr(where, pause_in)
 
     def held(*args: Any, **kwargs: Any) -> Any:
         if after:
@@ -54,7 +55,7 @@ def _race(monkeypatch: pytest.MonkeyPatch, claim: jobs.Claim, account_id: int,
         go_on.wait(10)
         return result if after else step(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, pause_in, held)
+    monkeypatch.setattr(where, pause_in, held)
     errors: list[BaseException] = []
 
     def run(job: Callable[[], object]) -> None:
@@ -64,7 +65,7 @@ def _race(monkeypatch: pytest.MonkeyPatch, claim: jobs.Claim, account_id: int,
             errors.append(exc)
 
     finishing = threading.Thread(target=run, args=(
-        lambda: jobs._finish(claim, account_id, [], ACCEPTED),))
+        lambda: execution._finish(claim, account_id, [], ACCEPTED),))
     finishing.start()
     assert holding.wait(10)
     racing = threading.Thread(target=run, args=(other,))
@@ -102,8 +103,8 @@ def test_cancelling_a_goal_while_one_of_its_cards_finishes_does_not_deadlock(
     for task in (a, b):
         assert queue_task(db, task, actor="test", reason="go")
     db.commit()
-    claim = jobs._claim(a.id, tenant.id)
-    assert claim is not None and jobs._claim(b.id, tenant.id) is not None  # both running
+    claim = execution._claim(a.id, tenant.id)
+    assert claim is not None and execution._claim(b.id, tenant.id) is not None  # both running
 
     # The finishing card stops once it holds the account and the goal, before it
     # writes its own row.
@@ -121,14 +122,14 @@ def test_recovering_a_card_whose_worker_is_finishing_it_waits_and_leaves_it_done
     a = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
     assert queue_task(db, a, actor="test", reason="go")
     db.commit()
-    claim = jobs._claim(a.id, tenant.id)
+    claim = execution._claim(a.id, tenant.id)
     assert claim is not None
     db.execute(update(Task).where(Task.id == a.id)
                .values(lease_expires_at=utcnow() - timedelta(seconds=5)))  # the lease ran out
     db.commit()
     # The finish stops once the card's row is written (and locked).
     errors = _race(monkeypatch, claim, tenant.id,
-                   lambda: jobs.recover_task(a.id, account_id=tenant.id),
+                   lambda: recovery.recover_task(a.id, account_id=tenant.id),
                    pause_in="_deliver", after=True)
     assert errors == []
     db.rollback()
@@ -144,7 +145,7 @@ def test_cancelling_a_card_of_a_failed_goal_while_it_finishes_does_not_deadlock(
     a = db.scalars(select(Task).where(Task.goal_id == goal.id, Task.key == "a")).unique().one()
     assert queue_task(db, a, actor="test", reason="go")
     db.commit()
-    claim = jobs._claim(a.id, tenant.id)
+    claim = execution._claim(a.id, tenant.id)
     assert claim is not None
     db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
     db.commit()  # e.g. a re-plan failed while this card was still running
@@ -171,18 +172,18 @@ def test_retrying_a_card_of_a_failed_goal_while_another_finishes_does_not_deadlo
     db.execute(update(Task).where(Task.id == a_id).values(status=TaskStatus.FAILED))
     db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
     db.commit()
-    claim = jobs._claim(b_id, tenant.id)
+    claim = execution._claim(b_id, tenant.id)
     assert claim is None  # a failed goal starts nothing new ...
     db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.RUNNING))
     db.commit()
-    claim = jobs._claim(b_id, tenant.id)  # ... so b started before the goal failed
+    claim = execution._claim(b_id, tenant.id)  # ... so b started before the goal failed
     assert claim is not None
     db.execute(update(Goal).where(Goal.id == goal.id).values(status=GoalStatus.FAILED))
     db.commit()
 
     # The finish stops once its settlement holds the account row; the goal comes next.
     errors = _race(monkeypatch, claim, tenant.id, _as_operator(
-        tenant, lambda s: actions.retry(s, tenant.ctx(), a_id)), pause_in="_touch_goal")
+        tenant, lambda s: actions.retry(s, tenant.ctx(), a_id)), pause_in="add_goal_spend")
     assert errors == []
     assert _by_key(db, goal.id) == {"a": TaskStatus.QUEUED, "b": TaskStatus.DONE}
     assert db.get(Goal, goal.id).status == GoalStatus.RUNNING  # type: ignore[union-attr]

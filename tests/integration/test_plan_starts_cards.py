@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from tests.factories import HeldQueue, Tenant, make_goal
 from web4os.accounts.models import Account, AccountStatus
-from web4os.agents import brain
 from web4os.db import session_factory
+from web4os.goals import planning
+from web4os.goals import prompts as brain
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.workers import jobs
 
 
 def _statuses(db: Session, goal_id: int) -> list[TaskStatus]:
@@ -24,7 +24,7 @@ def test_the_plans_first_cards_are_queued_by_the_planning_job(
         db: Session, tenant: Tenant, held_queue: HeldQueue) -> None:
     goal = make_goal(db, tenant)
     db.commit()
-    jobs.plan_goal(goal.id, account_id=tenant.id)
+    planning.plan_goal(goal.id, account_id=tenant.id)
     statuses = _statuses(db, goal.id)
     assert db.scalar(select(Goal.status).where(Goal.id == goal.id)) == GoalStatus.RUNNING
     queued = statuses.count(TaskStatus.QUEUED)
@@ -48,7 +48,7 @@ def test_a_suspended_account_gets_its_plan_but_no_card_started(
         return plan(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(brain, "plan_goal", suspended_meanwhile)
-    jobs.plan_goal(goal_id, account_id=account_id)
+    planning.plan_goal(goal_id, account_id=account_id)
     statuses = _statuses(db, goal_id)
     assert statuses and set(statuses) == {TaskStatus.PLANNED}, statuses
     assert "run_task" not in held_queue.names()

@@ -9,19 +9,19 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import HeldQueue, Tenant, make_planned_goal, plan_of
-from web4os.agents.brain import Deliverable
+from web4os.agents.prompts import Deliverable
 from web4os.agents.providers.base import ModelReply
 from web4os.agents.structured import CallRecord
 from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.credits.service import Refs, reserve
 from web4os.db import utcnow
-from web4os.goals import actions
+from web4os.goals import actions, execution
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
-from web4os.goals.work import attempt_key, queue_task
-from web4os.workers import jobs
+from web4os.goals.recovery import recover_after_restart, sweep
+from web4os.goals.scheduling import attempt_key, queue_task
+from web4os.workers import registry
 from web4os.workers.embedded import EmbeddedRunner
-from web4os.workers.jobs import recover_after_restart, sweep
 
 
 def test_running_and_queued_work_resumes_after_a_restart(
@@ -57,14 +57,14 @@ def test_running_and_queued_work_resumes_after_a_restart(
     assert any("stopped responding" in m for m in messages)
 
 
-def _running_card_cancelled(db: Session, tenant: Tenant) -> tuple[Task, jobs.Claim]:
+def _running_card_cancelled(db: Session, tenant: Tenant) -> tuple[Task, execution.Claim]:
     """A card whose worker is running it (its 2 credits held) when the operator cancels it."""
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), credits=2))
     task = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
     assert queue_task(db, task, actor="test", reason="go")
     db.commit()
     task_id = task.id
-    claim = jobs._claim(task_id, tenant.id)
+    claim = execution._claim(task_id, tenant.id)
     assert claim is not None
     db.rollback()  # see the card as the worker left it: running
     actions.cancel(db, tenant.ctx(), task_id)
@@ -84,7 +84,7 @@ def _sweep_after_the_time_limit(db: Session, task: Task, held_queue: HeldQueue) 
     held_queue.jobs.clear()
     sweep()
     for name, kwargs in list(held_queue.jobs):
-        jobs.run_job(name, kwargs)
+        registry.run_job(name, kwargs)
     db.rollback()
 
 
@@ -111,8 +111,8 @@ def test_a_card_cancelled_while_running_pays_for_what_its_worker_used_and_no_mor
     task, claim = _running_card_cancelled(db, tenant)
     reply = ModelReply(content="{}", model="web4os-offline-1", prompt_tokens=10,
                        completion_tokens=0, latency_ms=1, offline=True)
-    jobs._finish(claim, tenant.id, [CallRecord("task", "researcher", reply, 1)],
-                 jobs.Outcome(deliverable=Deliverable(deliverable="Late.", note="")))
+    execution._finish(claim, tenant.id, [CallRecord("task", "researcher", reply, 1)],
+                 execution.Outcome(deliverable=Deliverable(deliverable="Late.", note="")))
     db.rollback()
     assert credits.balance(db, tenant.id) == 999  # the late result paid its 1 credit
     _sweep_after_the_time_limit(db, task, held_queue)

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.db import utcnow
 from web4os.goals.models import Task, TaskStatus
-from web4os.workers.jobs import sweep
-from web4os.workers.queue import set_queue
+from web4os.goals.recovery import sweep
+from web4os.queue import set_queue
 
 
 class RecordingQueue:

@@ -4,6 +4,7 @@ its turn too long (a wait nobody marked) does not hold the others up."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from web4os import waits
-from web4os.workers import embedded, jobs
+from web4os.goals import jobs as goal_jobs
+from web4os.turns import install, waiting
+from web4os.workers import embedded
 from web4os.workers.embedded import EmbeddedRunner
 
 
@@ -50,7 +52,7 @@ def turns(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[EmbeddedRunner, Log
     def test_job(name: str, *, account_id: int) -> None:
         bodies[name]()
 
-    monkeypatch.setitem(jobs.JOBS, "test_job", test_job)
+    monkeypatch.setitem(goal_jobs.JOBS, "test_job", test_job)
     monkeypatch.setattr(embedded, "STALL_SECONDS", 5.0)  # a slow CI machine is no stall
     runner = EmbeddedRunner(8)
 
@@ -81,7 +83,7 @@ def test_jobs_that_wait_on_their_model_overlap(turns: Any) -> None:
     runner, log, submit = turns
     for name in ("a", "b", "c", "d"):
         def body(name: str = name) -> None:
-            with waits.waiting():
+            with waiting():
                 log(f"{name} waits")
                 time.sleep(0.3)
                 log(f"{name} answered")
@@ -97,7 +99,7 @@ def test_a_job_back_from_its_model_goes_before_one_not_started(turns: Any) -> No
     back = threading.Event()
 
     def a() -> None:
-        with waits.waiting():
+        with waiting():
             submit("b", b)
             submit("c", c)  # queued while b computes
             time.sleep(0.05)
@@ -139,7 +141,7 @@ def test_a_wait_inside_a_wait_gives_the_turn_up_once(turns: Any) -> None:
     runner, log, submit = turns
 
     def nested() -> None:
-        with waits.waiting(), waits.waiting():
+        with waiting(), waiting():
             time.sleep(0.01)
         log("nested done")
 
@@ -151,15 +153,31 @@ def test_a_wait_inside_a_wait_gives_the_turn_up_once(turns: Any) -> None:
 
 
 def test_outside_a_runner_thread_waiting_does_nothing() -> None:
-    with waits.waiting():
-        pass  # no handler installed on this thread: nothing to give up
+    entered: list[str] = []
+
+    @contextlib.contextmanager
+    def handler() -> Iterator[None]:
+        entered.append(threading.current_thread().name)
+        yield
+
+    def runner_thread() -> None:
+        install(handler)  # as a runner's own thread does when it starts
+        with waiting():
+            pass
+
+    thread = threading.Thread(target=runner_thread, name="runner")
+    thread.start()
+    thread.join(5)
+    with waiting():  # this thread installed nothing: its wait gives nothing up
+        pass
+    assert entered == ["runner"]
 
 
 def test_shutdown_finishes_the_queue_then_stops_every_thread(turns: Any) -> None:
     runner, log, submit = turns
     for name in ("a", "b"):
         def body(name: str = name) -> None:
-            with waits.waiting():
+            with waiting():
                 time.sleep(0.05)
             log(f"{name} done")
         submit(name, body)
@@ -182,7 +200,7 @@ def test_a_job_queued_behind_a_stalled_one_still_starts(
         submit("stuck", stuck)
         time.sleep(0.05)  # a thread is up, watching the queue
         submit("last", lambda: log("last starts"))
-        with waits.waiting():  # hands the turn on: "stuck" takes it, "last" waits behind
+        with waiting():  # hands the turn on: "stuck" takes it, "last" waits behind
             time.sleep(2.0)
 
     submit("first", first)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, make_goal, make_planned_goal, plan_of
 from web4os.agents import service as agents
 from web4os.errors import InvalidPlan
+from web4os.goals import scheduling
 from web4os.goals import service as goals
 from web4os.goals.models import Task, TaskDependency, TaskStatus
 from web4os.goals.plans import find_cycle, layers, topological_order, validate_plan
@@ -56,15 +57,15 @@ def test_ready_tasks_follow_the_dag(db: Session, tenant: Tenant) -> None:
     tasks = goals.goal_tasks(db, tenant.id, goal.id)
     deps = goals.dependency_map(db, tenant.id, goal.id)
     by_key = {t.key: t for t in tasks}
-    assert {t.key for t in goals.ready_tasks(tasks, deps)} == {"a", "b"}
+    assert {t.key for t in scheduling.ready_tasks(tasks, deps)} == {"a", "b"}
     by_key["a"].status = TaskStatus.DONE
-    assert {t.key for t in goals.ready_tasks(tasks, deps)} == {"b"}
+    assert {t.key for t in scheduling.ready_tasks(tasks, deps)} == {"b"}
     by_key["b"].status = TaskStatus.RUNNING
-    assert {t.key for t in goals.ready_tasks(tasks, deps)} == {"b"} - {"b"}
+    assert {t.key for t in scheduling.ready_tasks(tasks, deps)} == {"b"} - {"b"}
     by_key["b"].status = TaskStatus.DONE
-    assert {t.key for t in goals.ready_tasks(tasks, deps)} == {"c"}
+    assert {t.key for t in scheduling.ready_tasks(tasks, deps)} == {"c"}
     by_key["c"].status = TaskStatus.CANCELLED  # skipped by the operator: d may go ahead
-    assert {t.key for t in goals.ready_tasks(tasks, deps)} == {"d"}
+    assert {t.key for t in scheduling.ready_tasks(tasks, deps)} == {"d"}
 
 
 def test_an_invalid_plan_writes_nothing(db: Session, tenant: Tenant) -> None:

@@ -1,4 +1,4 @@
-"""A Celery worker process's turn (``web4os.waits.Turn``): its jobs compute one at a
+"""A Celery worker process's turn (``web4os.turns.Turn``): its jobs compute one at a
 time, a job waiting on its model lets the next one compute, and a job that keeps the
 turn too long does not hold the others up."""
 
@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from web4os import waits
+from web4os import turns
 
 
-def _run_together(turn: waits.Turn, bodies: list[tuple[str, float, float]]) -> list[str]:
+def _run_together(turn: turns.Turn, bodies: list[tuple[str, float, float]]) -> list[str]:
     """Start one thread per ``(name, compute s, wait s)``: each holds the turn, computes,
     then (if any) waits on its "model"; returns what happened, in order."""
     events: list[str] = []
@@ -29,7 +29,7 @@ def _run_together(turn: waits.Turn, bodies: list[tuple[str, float, float]]) -> l
             while time.monotonic() < end:
                 pass
             if wait:
-                with waits.waiting():
+                with turns.waiting():
                     log(f"{name} waits")
                     time.sleep(wait)
             log(f"{name} done")
@@ -45,38 +45,42 @@ def _run_together(turn: waits.Turn, bodies: list[tuple[str, float, float]]) -> l
 
 
 def test_jobs_compute_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(waits, "STALL_SECONDS", 5.0)
-    events = _run_together(waits.Turn(), [("a", 0.1, 0), ("b", 0.1, 0)])
+    monkeypatch.setattr(turns, "STALL_SECONDS", 5.0)
+    events = _run_together(turns.Turn(), [("a", 0.1, 0), ("b", 0.1, 0)])
     assert events == ["a computes", "a done", "b computes", "b done"]
 
 
 def test_a_job_waiting_on_its_model_lets_the_next_compute(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(waits, "STALL_SECONDS", 5.0)
-    events = _run_together(waits.Turn(), [("a", 0.0, 0.3), ("b", 0.05, 0)])
+    monkeypatch.setattr(turns, "STALL_SECONDS", 5.0)
+    events = _run_together(turns.Turn(), [("a", 0.0, 0.3), ("b", 0.05, 0)])
     assert events == ["a computes", "a waits", "b computes", "b done", "a done"]
 
 
 def test_a_turn_held_too_long_lets_the_next_job_in(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(waits, "STALL_SECONDS", 0.1)
-    events = _run_together(waits.Turn(), [("a", 0.6, 0), ("b", 0.0, 0)])
+    monkeypatch.setattr(turns, "STALL_SECONDS", 0.1)
+    events = _run_together(turns.Turn(), [("a", 0.6, 0), ("b", 0.0, 0)])
     assert events == ["a computes", "b computes", "b done", "a done"]
 
 
 def test_outside_a_turn_waiting_changes_nothing() -> None:
-    turn = waits.Turn()
+    turn = turns.Turn()
     with turn.held():
-        pass
-    with waits.waiting():  # the thread's handler went with its turn
-        pass
+        assert turn._busy == 1
+    assert turn._busy == 0
+    with turns.waiting():  # the thread's handler went with its turn: nothing is given up
+        assert turn._busy == 0
+    assert turn._busy == 0
+    with turn.held():  # and the turn is still free to take at once
+        assert turn._busy == 1
 
 
 def test_a_turn_inside_a_turn_leaves_the_outer_handler_in_place() -> None:
-    outer, inner = waits.Turn(), waits.Turn()
+    outer, inner = turns.Turn(), turns.Turn()
     with outer.held():
         with inner.held():
             pass
         assert outer._busy == 1
-        with waits.waiting():  # still the outer turn's: it is given up meanwhile
+        with turns.waiting():  # still the outer turn's: it is given up meanwhile
             assert outer._busy == 0
         assert outer._busy == 1
 

@@ -20,7 +20,7 @@ from web4os.accounts.security import hash_password, new_token, token_hash
 from web4os.config import get_settings
 from web4os.db import utcnow
 from web4os.errors import Conflict, DomainError, InvalidInput
-from web4os.tenancy import AccountId, TenantContext, get_owned, scoped
+from web4os.tenancy import AccountId, TenantContext, get_owned, of_account, scoped
 
 
 class InviteUnusable(DomainError):
@@ -55,7 +55,7 @@ def issue(session: Session, account_id: AccountId, *, email: str, role: Role,
         raise InvalidInput(str(exc), field="email") from None
     taken = session.scalar(
         select(Membership.id).join(User, User.id == Membership.user_id)
-        .where(Membership.account_id == account_id, User.email == email))
+        .where(of_account(Membership, account_id), User.email == email))
     if taken is not None:
         raise Conflict("That person is already a member of this account.", field="email")
     secret = new_token(24)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Membership, Role
 from web4os.errors import Conflict, InvalidInput
-from web4os.tenancy import AccountId, TenantContext, get_owned, scoped
+from web4os.tenancy import AccountId, TenantContext, get_owned, of_account, scoped
 
 
 def list_members(session: Session, account_id: AccountId) -> list[Membership]:
@@ -25,7 +25,7 @@ def list_members(session: Session, account_id: AccountId) -> list[Membership]:
 def _owner_count(session: Session, account_id: AccountId) -> int:
     return int(session.scalar(
         select(func.count()).select_from(Membership)
-        .where(Membership.account_id == account_id, Membership.role == Role.OWNER)) or 0)
+        .where(of_account(Membership, account_id), Membership.role == Role.OWNER)) or 0)
 
 
 def change_role(session: Session, ctx: TenantContext, membership_id: int,

@@ -1,23 +1,15 @@
-"""Signup, login, logout, switching accounts and accepting invites (HTML)."""
+"""Login, logout, switching accounts and accepting invites (HTML)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 
 from web4os.accounts import invites, service
-from web4os.accounts.schemas import SignupForm
-from web4os.config import get_settings
+from web4os.accounts.deps import SESSION_COOKIE, CsrfDep, ViewerDep, logged_in, optional_viewer
 from web4os.errors import DomainError, RateLimited
 from web4os.tenancy import bind_system
-from web4os.web.deps import (
-    SESSION_COOKIE,
-    CsrfDep,
-    SessionDep,
-    ViewerDep,
-    optional_viewer,
-)
+from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 
@@ -29,38 +21,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return "/"
-
-
-def _logged_in(token: str, target: str = "/") -> RedirectResponse:
-    resp = RedirectResponse(target, status_code=303)
-    settings = get_settings()
-    resp.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
-                    secure=settings.secure_cookies, max_age=settings.session_days * 86400)
-    return resp
-
-
-@router.get("/signup")
-def signup_page(request: Request, session: SessionDep) -> Response:
-    if optional_viewer(request, session) is not None:
-        return RedirectResponse("/", status_code=303)
-    return render(request, "accounts/signup.html", {"values": {}, "errors": {}})
-
-
-@router.post("/signup", dependencies=[CsrfDep])
-async def signup(request: Request, session: SessionDep) -> Response:
-    values = await form_data(request)
-    bind_system(session)  # a new tenant is created: no existing account's wall applies
-    try:
-        form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
-                          account_name=values.get("account_name", ""),
-                          display_name=values.get("display_name", ""))
-        user, account = service.signup(session, form)
-    except (ValidationError, DomainError) as exc:
-        values.pop("password", None)
-        return render(request, "accounts/signup.html",
-                      {"values": values, "errors": field_errors(exc)}, status_code=400)
-    login = service.start_session(session, user, account.id)
-    return _logged_in(login.token, "/?welcome=1")
 
 
 @router.get("/login")
@@ -85,7 +45,7 @@ async def login(request: Request, session: SessionDep) -> Response:
                       {"values": values, "errors": field_errors(exc)}, status_code=status)
     login = service.start_session(session, user)
     target = "/admin" if user.is_platform_admin and login.row.account_id is None else "/"
-    return _logged_in(login.token, _safe_next(values.get("next")) if values.get("next") else target)
+    return logged_in(login.token, _safe_next(values.get("next")) if values.get("next") else target)
 
 
 @router.post("/logout", dependencies=[CsrfDep])
@@ -152,4 +112,4 @@ async def accept_invite(request: Request, token: str, session: SessionDep) -> Re
         return _invite_page(request, session, token, values, field_errors(exc),
                             status_code=exc.status_code)
     login = service.start_session(session, user, member.account_id)
-    return _logged_in(login.token, "/?welcome=1")
+    return logged_in(login.token, "/?welcome=1")

@@ -15,23 +15,17 @@ from sqlalchemy.orm import Session
 
 from web4os.accounts.models import (
     Account,
-    AccountKind,
     AccountStatus,
     LoginAttempt,
     Membership,
-    Role,
     User,
     WebSession,
 )
-from web4os.accounts.schemas import SignupForm, check_password, normalise_email
+from web4os.accounts.schemas import check_password, normalise_email
 from web4os.accounts.security import hash_password, new_token, token_hash, verify_password
-from web4os.agents.service import create_default_roster
 from web4os.config import get_settings
-from web4os.credits import service as credits
-from web4os.credits.models import EntryKind
 from web4os.db import utcnow
 from web4os.errors import Conflict, Forbidden, InvalidInput, RateLimited
-from web4os.tenancy import AccountId
 
 LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILS_PER_EMAIL = 5
@@ -44,40 +38,6 @@ def find_user(session: Session, email: str) -> User | None:
     except ValueError:
         return None
     return session.scalar(select(User).where(User.email == email))
-
-
-def create_account(
-    session: Session, *, name: str, kind: AccountKind, credit_grant: int, actor: str,
-    plan_notes: str = "",
-) -> Account:
-    """An account with its roster and starting credits (no members yet)."""
-    account = Account(name=name, kind=kind, status=AccountStatus.ACTIVE, credit_balance=0,
-                      plan_notes=plan_notes)
-    session.add(account)
-    session.flush()
-    create_default_roster(session, AccountId(account.id))
-    if credit_grant > 0:
-        credits.grant(session, AccountId(account.id), credit_grant, actor=actor,
-                      reason="Starting credits", kind=EntryKind.GRANT)
-        session.refresh(account, ["credit_balance"])  # the grant was a guarded UPDATE
-    return account
-
-
-def signup(session: Session, form: SignupForm) -> tuple[User, Account]:
-    """Self-serve: a new individual account owned by a new user."""
-    if find_user(session, form.email) is not None:
-        raise Conflict("An account with that email already exists. Log in instead, or reset "
-                       "your password with your admin.", field="email")
-    user = User(email=form.email, password_hash=hash_password(form.password),
-                display_name=form.display_name)
-    session.add(user)
-    session.flush()
-    account = create_account(session, name=form.account_name, kind=AccountKind.INDIVIDUAL,
-                             credit_grant=get_settings().signup_credit_grant,
-                             actor=f"signup:{user.email}")
-    session.add(Membership(account_id=account.id, user_id=user.id, role=Role.OWNER))
-    session.flush()
-    return user, account
 
 
 def create_user(session: Session, email: str, password: str, *, display_name: str = "",
@@ -195,3 +155,9 @@ def ensure_admin(session: Session, email: str, password: str) -> User:
         user.password_hash = hash_password(password)
     session.flush()
     return user
+
+
+def account_is_active(session: Session, account_id: int) -> bool:
+    """Whether the account may run new work (a suspended one only reads)."""
+    status = session.scalar(select(Account.status).where(Account.id == account_id))
+    return bool(status == AccountStatus.ACTIVE)

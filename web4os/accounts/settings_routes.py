@@ -12,10 +12,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from web4os.accounts import invites, members, tokens
+from web4os.accounts.deps import CsrfDep, OwnerCtx
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Role
 from web4os.errors import DomainError
-from web4os.web.deps import CsrfDep, OwnerCtx, SessionDep
+from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 

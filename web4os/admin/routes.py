@@ -8,11 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from web4os.accounts.deps import AdminDep, CsrfDep
 from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import service
 from web4os.errors import DomainError
-from web4os.web.deps import AdminDep, CsrfDep, SessionDep
+from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from web4os.accounts import service as accounts
 from web4os.accounts.invites import IssuedInvite, issue
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.errors import InvalidInput, NotFound
 from web4os.goals.models import Goal
+from web4os.onboarding import service as onboarding
+from web4os.queue import enqueue
 from web4os.tenancy import AccountId
-from web4os.workers.queue import enqueue
 
 SPEND_KINDS = (EntryKind.RESERVATION, EntryKind.SETTLEMENT, EntryKind.REFUND)
 MAX_GRANT = 10_000_000
@@ -97,7 +97,7 @@ def create_concierge(session: Session, admin: User, *, name: str, owner_email: s
         raise InvalidInput("Keep the account name under 120 characters.", field="name")
     if len(plan_notes) > 5000:
         raise InvalidInput("Keep the plan notes under 5,000 characters.", field="plan_notes")
-    account = accounts.create_account(session, name=name, kind=AccountKind.CONCIERGE,
+    account = onboarding.create_account(session, name=name, kind=AccountKind.CONCIERGE,
                                       credit_grant=credit_allowance,
                                       actor=f"admin:{admin.email}", plan_notes=plan_notes.strip())
     invite = issue(session, AccountId(account.id), email=owner_email, role=Role.OWNER,

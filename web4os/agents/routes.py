@@ -9,23 +9,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from web4os.accounts.deps import CsrfDep, OperatorCtx, OwnerCtx, ReaderCtx, ViewerDep, require_active
 from web4os.accounts.models import Role
-from web4os.agents import service, tools
+from web4os.agents import notes, service, tools
 from web4os.agents.models import Agent
 from web4os.agents.providers import normalize_url
 from web4os.config import get_settings
+from web4os.credits.caps import parse_cap
 from web4os.errors import DomainError, InvalidInput, NotFound
-from web4os.goals import board
 from web4os.tenancy import AccountId
-from web4os.web.deps import (
-    CsrfDep,
-    OperatorCtx,
-    OwnerCtx,
-    ReaderCtx,
-    SessionDep,
-    ViewerDep,
-    require_active,
-)
+from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 
@@ -46,7 +39,7 @@ def _model_defaults() -> dict[str, Any]:
         "default_endpoint": normalize_url(settings.openai_base_url) or (
             "" if settings.offline_model else "https://api.openai.com/v1"),
         "allowed_endpoints": sorted(normalize_url(u) for u in settings.model_endpoints),
-        "tool_choices": [(t.name, t.label, t.description) for t in tools.TOOLS.values()],
+        "tool_choices": [(t.name, t.label, t.description) for t in tools.CATALOGUE.values()],
     }
 
 
@@ -60,7 +53,7 @@ def _list_page(request: Request, session: Session, viewer: ViewerDep, account_id
         "agents": service.list_agents(session, account_id),
         "can_edit": _can(viewer, Role.OWNER),
         "values": values or {"tools": list(service.DEFAULT_TOOLS)}, "errors": errors or {},
-        "needs_you": board.needs_you_count(session, account_id), **_model_defaults(),
+        **_model_defaults(),
     }, status_code=status_code)
 
 
@@ -96,7 +89,6 @@ def _edit_page(request: Request, session: Session, viewer: ViewerDep, agent: Age
     return render(request, "agents/edit.html", {
         "agent": agent, "can_edit": _can(viewer, Role.OWNER),
         "values": values or current, "errors": errors or {},
-        "needs_you": board.needs_you_count(session, AccountId(agent.account_id)),
         **_model_defaults(),
     }, status_code=status_code)
 
@@ -106,16 +98,6 @@ def agent_page(request: Request, agent_id: int, session: SessionDep, ctx: Reader
                viewer: ViewerDep) -> Response:
     return _edit_page(request, session, viewer, service.get_agent(session, ctx.account_id,
                                                                   agent_id))
-
-
-def _cap(raw: str) -> int | None:
-    raw = raw.strip().replace(",", "")
-    if not raw:
-        return None
-    if not raw.isdigit():
-        raise InvalidInput("Enter a whole number of credits, or leave it empty.",
-                           field="credit_cap")
-    return int(raw)
 
 
 @router.post("/agents/{agent_id}", dependencies=[CsrfDep])
@@ -129,7 +111,7 @@ async def edit_agent(request: Request, agent_id: int, session: SessionDep, ctx: 
             session, ctx.account_id, agent.id, name=values.get("name", ""),
             role=values.get("role", ""), instructions=values.get("instructions", ""),
             model=values.get("model", ""), base_url=values.get("base_url", ""),
-            enabled=values.get("enabled") == "on", credit_cap=_cap(values.get("credit_cap", "")),
+            enabled=values.get("enabled") == "on", credit_cap=parse_cap(values.get("credit_cap", "")),
             tools=chosen)
     except DomainError as exc:
         session.rollback()
@@ -159,9 +141,8 @@ def _notes_page(request: Request, session: Session, viewer: ViewerDep, account_i
                 *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                 editing: int | None = None, status_code: int = 200) -> Response:
     return render(request, "agents/notes.html", {
-        "notes": tools.list_notes(session, account_id), "can_edit": _can(viewer, Role.OPERATOR),
+        "notes": notes.list_notes(session, account_id), "can_edit": _can(viewer, Role.OPERATOR),
         "values": values or {}, "errors": errors or {}, "editing": editing,
-        "needs_you": board.needs_you_count(session, account_id),
     }, status_code=status_code)
 
 
@@ -170,7 +151,7 @@ def notes_page(request: Request, session: SessionDep, ctx: ReaderCtx,
                viewer: ViewerDep, edit: int | None = None) -> Response:
     values: dict[str, Any] = {}
     if edit is not None:
-        note = tools.get_note(session, ctx.account_id, edit)
+        note = notes.get_note(session, ctx.account_id, edit)
         values = {"title": note.title, "body": note.body}
     return _notes_page(request, session, viewer, ctx.account_id, values=values, editing=edit)
 
@@ -182,7 +163,7 @@ async def save_note(request: Request, session: SessionDep, ctx: OperatorCtx,
     raw_id = values.get("note_id", "")
     note_id = int(raw_id) if raw_id.isdigit() else None
     try:
-        tools.save_note(session, ctx, title=values.get("title", ""), body=values.get("body", ""),
+        notes.save_note(session, ctx, title=values.get("title", ""), body=values.get("body", ""),
                         note_id=note_id)
     except NotFound:
         raise
@@ -194,5 +175,5 @@ async def save_note(request: Request, session: SessionDep, ctx: OperatorCtx,
 
 @router.post("/notes/{note_id}/delete", dependencies=[CsrfDep])
 def delete_note(note_id: int, session: SessionDep, ctx: OperatorCtx) -> Response:
-    tools.delete_note(session, ctx, note_id)
+    notes.delete_note(session, ctx, note_id)
     return RedirectResponse("/notes", status_code=303)

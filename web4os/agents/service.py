@@ -11,14 +11,14 @@ from web4os.agents.models import Agent
 from web4os.agents.providers import endpoint_allowed
 from web4os.agents.roster import DEFAULT_ROSTER
 from web4os.errors import Conflict, InvalidInput, NotFound
-from web4os.tenancy import AccountId, get_owned, in_account, scoped
+from web4os.tenancy import AccountId, get_owned, in_account, of_account, scoped
 
 DEFAULT_TOOLS = ("read_goal_outputs", "notes")
 
 
 def _tools(names: list[str]) -> list[str]:
     """Known tool names, each once, in a stable order."""
-    from web4os.agents.tools import TOOLS
+    from web4os.agents.tools import CATALOGUE as TOOLS
 
     unknown = [n for n in names if n not in TOOLS]
     if unknown:
@@ -141,4 +141,4 @@ def update_agent(
 
 def agents_by_id(session: Session, account_id: AccountId) -> dict[int, Agent]:
     """All the account's agents keyed by id (one query, for rendering boards)."""
-    return {a.id: a for a in session.scalars(select(Agent).where(Agent.account_id == account_id))}
+    return {a.id: a for a in session.scalars(select(Agent).where(of_account(Agent, account_id)))}

@@ -9,9 +9,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from web4os.accounts.models import AccountStatus, Role
 from web4os.accounts.tokens import resolve_token
-from web4os.errors import Forbidden
+from web4os.errors import Forbidden, NotAuthenticated
 from web4os.tenancy import AccountId, TenantContext, bind_account
-from web4os.web.deps import NotAuthenticated, SessionDep
+from web4os.web.deps import SessionDep
 
 _bearer = HTTPBearer(auto_error=False, description="An API token created on the Settings page.")
 

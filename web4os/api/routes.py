@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Account
 from web4os.agents import service as agents
-from web4os.api.deps import ApiOperator, ApiReader
+from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
 from web4os.api.schemas import (
     AgentOut,
     EditIn,
@@ -19,13 +19,15 @@ from web4os.api.schemas import (
 )
 from web4os.config import get_settings
 from web4os.credits import service as credits
+from web4os.credits.caps import parse_cap
 from web4os.credits.models import CreditLedgerEntry
-from web4os.goals import actions, service
+from web4os.goals import actions, caps, service
 from web4os.goals.models import Goal, Task
 from web4os.goals.schemas import GoalCreate, GoalOut, TaskOut
 from web4os.tenancy import AccountId, scoped
+from web4os.usage import service as usage
+from web4os.usage.schemas import CapIn, UsageOut
 from web4os.web.deps import SessionDep
-from web4os.workers.queue import enqueue
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -65,7 +67,6 @@ def list_goals(session: SessionDep, ctx: ApiReader) -> list[GoalOut]:
 @router.post("/goals", status_code=201)
 def create_goal(body: GoalCreate, session: SessionDep, ctx: ApiOperator) -> GoalOut:
     goal = service.create_goal(session, ctx, body)
-    enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id)
     return _goal_out(session, ctx.account_id, goal)
 
 
@@ -151,3 +152,21 @@ def ledger(session: SessionDep, ctx: ApiReader, limit: int = 100) -> list[Ledger
 @router.get("/credits")
 def balance(session: SessionDep, ctx: ApiReader) -> dict[str, int]:
     return {"balance": credits.balance(session, ctx.account_id)}
+
+
+@router.get("/credits/usage", tags=["credits"])
+def usage_json(session: SessionDep, ctx: ApiReader) -> UsageOut:
+    """Balance, held credits, spend per goal / agent / day (last 30 days)."""
+    return UsageOut.model_validate(usage.usage_summary(session, ctx.account_id))
+
+
+@router.put("/goals/{goal_id}/credit-cap", tags=["credits"])
+def put_goal_cap(goal_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
+    goal = caps.set_goal_cap(session, ctx, goal_id, parse_cap(body.credit_cap))
+    return CapIn(credit_cap=goal.credit_cap)
+
+
+@router.put("/agents/{agent_id}/credit-cap", tags=["credits"])
+def put_agent_cap(agent_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
+    agent = caps.set_agent_cap(session, ctx, agent_id, parse_cap(body.credit_cap))
+    return CapIn(credit_cap=agent.credit_cap)

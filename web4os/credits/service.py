@@ -11,7 +11,7 @@ derived ``SUM(amount)`` would need a table lock or SERIALIZABLE retries to stop
 two reservations from both seeing the same last credit. The ledger keeps the
 full history, ``ledger_sum == balance`` is asserted after every test, and the
 account row lock also serialises every movement of one account, which is what
-makes the cap checks in ``credits.caps`` race-free.
+makes the cap checks in ``goals.caps`` race-free.
 
 Every entry a retry could repeat carries a unique ``idempotency_key``
 (``task:{id}:a{attempt}:reserve`` / ``:settle``, ``goal:{id}:plan{n}``…), so a
@@ -33,8 +33,8 @@ from web4os.accounts.models import Account
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.db import table_of, utcnow
 from web4os.errors import InsufficientCredits, InvalidInput
-from web4os.tenancy import AccountId, in_account
-from web4os.workers.queue import enqueue
+from web4os.queue import enqueue
+from web4os.tenancy import AccountId, in_account, of_account
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def ledger_sum(session: Session, account_id: AccountId) -> int:
     return int(
         session.scalar(
             select(func.coalesce(func.sum(CreditLedgerEntry.amount), 0)).where(
-                CreditLedgerEntry.account_id == account_id
+                of_account(CreditLedgerEntry, account_id)
             )
         )
         or 0

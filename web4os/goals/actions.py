@@ -10,12 +10,11 @@ from web4os.credits import service as credits
 from web4os.errors import Conflict, InvalidInput
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.scheduling import attempt_key, queue_task, refs_of
 from web4os.goals.statemachine import TERMINAL, transition, transition_goal
-from web4os.goals.work import attempt_key, queue_task, refs_of
+from web4os.queue import enqueue
 from web4os.tenancy import TenantContext, account_id_of
-from web4os.workers.queue import enqueue
 
-S = TaskStatus
 MAX_FEEDBACK = 4000
 
 
@@ -37,7 +36,7 @@ def _advance(session: Session, task: Task) -> None:
 
 
 def _editable(task: Task, verb: str) -> None:
-    if task.status in TERMINAL or task.status == S.RUNNING:
+    if task.status in TERMINAL or task.status == TaskStatus.RUNNING:
         raise Conflict(f"You can't {verb} a card that is {task.status.value.replace('_', ' ')}.")
 
 
@@ -45,9 +44,9 @@ def approve(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Accept a result that waits for review."""
     _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
-    if task.status != S.NEEDS_REVIEW:
+    if task.status != TaskStatus.NEEDS_REVIEW:
         raise Conflict("Only a card that needs review can be approved.")
-    transition(session, task, S.DONE, actor=ctx.actor, reason="Approved.")
+    transition(session, task, TaskStatus.DONE, actor=ctx.actor, reason="Approved.")
     _advance(session, task)
     return task
 
@@ -61,7 +60,7 @@ def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) ->
         raise InvalidInput(f"Keep feedback under {MAX_FEEDBACK} characters.", field="feedback")
     _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
-    if task.status != S.NEEDS_REVIEW:
+    if task.status != TaskStatus.NEEDS_REVIEW:
         raise Conflict("Only a card that needs review can be sent back.")
     queue_task(session, task, actor=ctx.actor, reason=f"Sent back: {feedback}",
                values={"feedback": feedback})
@@ -72,7 +71,7 @@ def retry(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Run a failed or blocked card again."""
     _lock(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
-    if task.status not in (S.FAILED, S.BLOCKED):
+    if task.status not in (TaskStatus.FAILED, TaskStatus.BLOCKED):
         raise Conflict("Only a failed or blocked card can be retried.")
     _ensure_goal_running(session, ctx, task)
     queue_task(session, task, actor=ctx.actor, reason="Retried by the operator.")
@@ -89,7 +88,7 @@ def _ensure_goal_running(session: Session, ctx: TenantContext, task: Task) -> No
 
 
 def _rerun_if_waiting(session: Session, ctx: TenantContext, task: Task, reason: str) -> None:
-    if task.status in (S.NEEDS_REVIEW, S.FAILED, S.BLOCKED):
+    if task.status in (TaskStatus.NEEDS_REVIEW, TaskStatus.FAILED, TaskStatus.BLOCKED):
         _ensure_goal_running(session, ctx, task)
         queue_task(session, task, actor=ctx.actor, reason=reason)
 
@@ -153,13 +152,13 @@ def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
 def _cancel_task(session: Session, ctx: TenantContext, task: Task) -> None:
     if task.status in TERMINAL:
         raise Conflict(f"This card is already {task.status.value}.")
-    if task.status == S.QUEUED:
+    if task.status == TaskStatus.QUEUED:
         credits.release(session, account_id_of(task), attempt_key(task.id, task.attempts + 1),
                         refs=refs_of(task), reason="Released: card cancelled")
     # A running card keeps its lease: its worker may still finish and settle what it
     # used; if it never does, the sweeper gives the hold back once the lease and the
-    # run's time limit are past (``jobs.recover_task``).
-    transition(session, task, S.CANCELLED, actor=ctx.actor, reason="Cancelled by the operator.",
+    # run's time limit are past (``recovery.recover_task``).
+    transition(session, task, TaskStatus.CANCELLED, actor=ctx.actor, reason="Cancelled by the operator.",
                values={"claim_token": None})
 
 

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from fastapi import Request
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -16,27 +17,23 @@ from web4os.accounts.models import Membership, User
 from web4os.agents import service as agents
 from web4os.agents.models import Agent, initials_of
 from web4os.goals import service as goals
+from web4os.goals.graph import GRAPH_MAX_NODES
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent, TaskStatus
-from web4os.goals.plans import layers
 from web4os.goals.statemachine import WAITING_ON_OPERATOR
-from web4os.tenancy import AccountId, scoped
-
-S = TaskStatus
+from web4os.tenancy import AccountId, of_account, scoped
 
 COLUMNS: tuple[tuple[str, str, tuple[TaskStatus, ...]], ...] = (
-    ("planned", "Planned", (S.PLANNED,)),
-    ("queued", "Queued", (S.QUEUED,)),
-    ("running", "Running", (S.RUNNING,)),
-    ("needs_review", "Needs review", (S.NEEDS_REVIEW,)),
-    ("done", "Done", (S.DONE,)),
-    ("stuck", "Failed or stopped", (S.FAILED, S.BLOCKED, S.CANCELLED)),
+    ("planned", "Planned", (TaskStatus.PLANNED,)),
+    ("queued", "Queued", (TaskStatus.QUEUED,)),
+    ("running", "Running", (TaskStatus.RUNNING,)),
+    ("needs_review", "Needs review", (TaskStatus.NEEDS_REVIEW,)),
+    ("done", "Done", (TaskStatus.DONE,)),
+    ("stuck", "Failed or stopped", (TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED)),
 )
 COLUMN_KEYS = frozenset(key for key, _, _ in COLUMNS)
-
 COLUMN_LIMIT = 25
 """Cards drawn per column before "show all": keeps a 300-card board (and its poll) light."""
 
-GRAPH_MAX_NODES = 60
 """Above this the plan graph is unreadable; the board is the better view."""
 
 
@@ -126,7 +123,7 @@ class Board:
 
     @property
     def done(self) -> int:
-        return self.counts.get(S.DONE, 0)
+        return self.counts.get(TaskStatus.DONE, 0)
 
     @property
     def percent(self) -> int:
@@ -134,7 +131,7 @@ class Board:
 
     @property
     def moving(self) -> bool:
-        return bool(self.counts.get(S.QUEUED) or self.counts.get(S.RUNNING))
+        return bool(self.counts.get(TaskStatus.QUEUED) or self.counts.get(TaskStatus.RUNNING))
 
     @property
     def live(self) -> bool:
@@ -157,7 +154,7 @@ class Board:
     @property
     def now_count(self) -> int:
         """How many cards the "Running right now" (else "Up next") strip stands for."""
-        return self.counts.get(S.RUNNING) or self.counts.get(S.QUEUED, 0)
+        return self.counts.get(TaskStatus.RUNNING) or self.counts.get(TaskStatus.QUEUED, 0)
 
     @property
     def waiting(self) -> int:
@@ -205,7 +202,7 @@ def board(session: Session, account_id: AccountId, goal_id: int,
         cards = list(_visible_cards(session, account_id, goal_id, COLUMN_LIMIT, expanded))
         deps = {}
         links = int(session.scalar(select(func.count()).select_from(TaskDependency).where(
-            TaskDependency.account_id == account_id, TaskDependency.goal_id == goal_id)) or 0)
+            of_account(TaskDependency, account_id), TaskDependency.goal_id == goal_id)) or 0)
     for card in cards:
         columns[_COLUMN_OF[card.status]].cards.append(card)
     return Board(goal=goal, columns=columns, counts=counts, links=links, tasks=tasks, deps=deps,
@@ -228,15 +225,14 @@ def _visible_cards(session: Session, account_id: AccountId, goal_id: int, limit:
     card on a goal just filled (its row count not yet in the planner's statistics).
     Numbering narrow rows keeps the sort small: a card's text is read only if shown.
     The outer query takes the CTE's ids (this account's only) and does not filter by
-    account again: on such a goal, that filter made Postgres read the account's cards
-    once per card shown (11 ms instead of 3 for 1,000 cards). Row-level security still
-    walls in both reads.
+    account again: on such a goal, that filter makes Postgres read the account's cards
+    once per card shown. Row-level security still walls in both reads.
     """
     column = case(_COLUMN_OF, value=Task.status)
     ranked = (select(Task.id.label("id"), column.label("col"),
                      func.row_number().over(partition_by=column,
                                             order_by=(Task.position, Task.id)).label("n"))
-              .where(Task.account_id == account_id, Task.goal_id == goal_id)
+              .where(of_account(Task, account_id), Task.goal_id == goal_id)
               .cte("ranked").prefix_with("MATERIALIZED", dialect="postgresql"))
     r = ranked.c
     open_cols = [i for i, (key, _, _) in enumerate(COLUMNS) if key in expanded]
@@ -265,90 +261,9 @@ def owner_names(session: Session, account_id: AccountId, user_ids: Collection[in
         return {}
     rows = session.execute(
         select(User.id, User.display_name, User.email).join(Membership, Membership.user_id == User.id)
-        .where(Membership.account_id == account_id, User.id.in_(ids))
+        .where(of_account(Membership, account_id), User.id.in_(ids))
     )
     return {uid: name or email.split("@")[0] for uid, name, email in rows}
-
-
-# --- the plan graph -------------------------------------------------------------
-
-@dataclass
-class GraphNode:
-    task: Task
-    x: int
-    y: int
-    lines: tuple[str, ...] = ()
-
-
-@dataclass
-class Graph:
-    nodes: list[GraphNode]
-    edges: list[tuple[GraphNode, GraphNode]]
-    width: int
-    height: int
-    too_big: bool = False
-    node_w: int = 0
-    node_h: int = 0
-    limit: int = GRAPH_MAX_NODES
-
-
-NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 224, 64, 56, 16, 12
-TITLE_CHARS = 27
-
-
-def _wrap(title: str, width: int = TITLE_CHARS, lines: int = 2) -> tuple[str, ...]:
-    """Break a title into at most two short lines for an SVG label (SVG has no wrapping)."""
-    out: list[str] = []
-    current = ""
-    words = title.split()
-    for i, word in enumerate(words):
-        candidate = f"{current} {word}".strip()
-        if len(candidate) <= width:
-            current = candidate
-            continue
-        if current:
-            out.append(current)
-        current = word
-        if len(out) == lines - 1:
-            rest = " ".join([current, *words[i + 1:]])
-            out.append(rest if len(rest) <= width else rest[: width - 1].rstrip() + "…")
-            return tuple(out)
-    if current:
-        out.append(current if len(current) <= width else current[: width - 1] + "…")
-    return tuple(out[:lines])
-
-
-def plan_graph(b: Board) -> Graph:
-    """Lay the DAG out in columns by depth, for a server-rendered SVG.
-
-    Within a column, cards sit near the average row of what they depend on
-    (barycentre ordering), which keeps edges short and mostly uncrossed.
-    """
-    if b.total > GRAPH_MAX_NODES:
-        return Graph([], [], 0, 0, too_big=True, node_w=NODE_W, node_h=NODE_H)
-    by_key = {t.id: t for t in b.tasks}
-    depth = layers({str(t.id): [str(d) for d in b.deps.get(t.id, []) if d in by_key]
-                    for t in b.tasks})
-    columns: dict[int, list[Task]] = {}
-    for task in b.tasks:
-        columns.setdefault(depth.get(str(task.id), 0), []).append(task)
-    row_of: dict[int, float] = {}
-    nodes: dict[int, GraphNode] = {}
-    for col, col_tasks in sorted(columns.items()):
-        if col > 0:
-            def centre(t: Task) -> float:
-                parents = [row_of[d] for d in b.deps.get(t.id, []) if d in row_of]
-                return sum(parents) / len(parents) if parents else float(t.position)
-            col_tasks.sort(key=lambda t: (centre(t), t.position))
-        for row, task in enumerate(col_tasks):
-            row_of[task.id] = row
-            nodes[task.id] = GraphNode(task, PAD + col * (NODE_W + GAP_X),
-                                       PAD + row * (NODE_H + GAP_Y), _wrap(task.title))
-    edges = [(nodes[d], nodes[t.id]) for t in b.tasks for d in b.deps.get(t.id, [])
-             if d in nodes]
-    width = PAD + max((n.x + NODE_W for n in nodes.values()), default=0)
-    height = PAD + max((n.y + NODE_H for n in nodes.values()), default=0)
-    return Graph(list(nodes.values()), edges, width, height, node_w=NODE_W, node_h=NODE_H)
 
 
 # --- one card -------------------------------------------------------------------
@@ -376,7 +291,7 @@ class CardDetail:
     @property
     def live(self) -> bool:
         """Poll while the card may still move on its own (waiting, queued or running)."""
-        return self.task.status in (S.PLANNED, S.QUEUED, S.RUNNING) and \
+        return self.task.status in (TaskStatus.PLANNED, TaskStatus.QUEUED, TaskStatus.RUNNING) and \
             self.goal.status.value in ("planning", "running", "completing")
 
     def actor(self, raw: str) -> str:
@@ -425,5 +340,13 @@ def needs_you(session: Session, account_id: AccountId, *, limit: int = 200) -> l
 def needs_you_count(session: Session, account_id: AccountId) -> int:
     return int(session.scalar(
         select(func.count()).select_from(Task).where(
-            Task.account_id == account_id, Task.status.in_(WAITING_ON_OPERATOR))
+            of_account(Task, account_id), Task.status.in_(WAITING_ON_OPERATOR))
     ) or 0)
+
+
+def needs_you_on_page(request: Request) -> int | None:
+    """The nav's "Needs you" count for the signed-in viewer's account (``page_value``)."""
+    viewer, session = getattr(request.state, "viewer", None), getattr(request.state, "session", None)
+    if viewer is None or viewer.account is None or session is None:
+        return None
+    return needs_you_count(session, AccountId(viewer.account.id))

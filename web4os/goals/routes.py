@@ -6,16 +6,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from web4os.credits import caps
+from web4os.accounts.deps import CsrfDep, OperatorCtx, ReaderCtx, require_active
 from web4os.credits import service as credits
+from web4os.credits.caps import parse_cap
 from web4os.errors import Conflict, DomainError, NotFound
-from web4os.goals import actions, board, service
+from web4os.goals import actions, board, graph, service
 from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
-from web4os.web.deps import CsrfDep, HtmxDep, OperatorCtx, ReaderCtx, SessionDep, require_active
+from web4os.web.deps import HtmxDep, SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
-from web4os.workers.queue import enqueue
 
 router = APIRouter()
 
@@ -33,7 +33,6 @@ def _home_context(request: Request, session: SessionDep, ctx: ReaderCtx) -> dict
         "goals": goal_list,
         "progress": service.progress_for(session, ctx.account_id, [g.id for g in goal_list]),
         "balance": credits.balance(session, ctx.account_id),
-        "needs_you": board.needs_you_count(session, ctx.account_id),
         "examples": EXAMPLES,
         "welcome": request.query_params.get("welcome") == "1",
     }
@@ -51,7 +50,7 @@ async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -
     try:
         data = GoalCreate(title=values.get("title", ""), brief=values.get("brief", ""),
                           require_approval=values.get("require_approval") == "on",
-                          credit_cap=caps.parse_cap(values.get("credit_cap")))
+                          credit_cap=parse_cap(values.get("credit_cap")))
         goal = service.create_goal(session, ctx, data)
     except (ValidationError, DomainError) as exc:
         context = _home_context(request, session, ctx)
@@ -60,7 +59,6 @@ async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -
                       status_code=400)
         resp.headers["HX-Push-Url"] = "/"  # a boosted post would otherwise show /goals
         return resp
-    enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id)
     return RedirectResponse(f"/goals/{goal.id}", status_code=303)
 
 
@@ -68,9 +66,8 @@ def _board_context(request: Request, session: SessionDep, ctx: ReaderCtx,
                    goal_id: int) -> dict[str, object]:
     b = board.board(session, ctx.account_id, goal_id, request.query_params.getlist("show"))
     return {
-        "board": b, "graph": board.plan_graph(b),
+        "board": b, "graph": graph.plan_graph(b),
         "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
-        "needs_you": board.needs_you_count(session, ctx.account_id),
     }
 
 
@@ -89,7 +86,7 @@ def goal_board_fragment(request: Request, goal_id: int, session: SessionDep,
 
 def _card_context(session: SessionDep, ctx: ReaderCtx, task_id: int) -> dict[str, object]:
     return {"d": board.card_detail(session, ctx.account_id, task_id),
-            "needs_you": board.needs_you_count(session, ctx.account_id), "errors": {}}
+            "errors": {}}
 
 
 @router.get("/goals/{goal_id}/tasks/{task_id}")

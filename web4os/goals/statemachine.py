@@ -22,23 +22,28 @@ from web4os.errors import Conflict
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 
-S = TaskStatus
-
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
-    S.PLANNED: frozenset({S.QUEUED, S.BLOCKED, S.CANCELLED}),
-    S.QUEUED: frozenset({S.RUNNING, S.PLANNED, S.BLOCKED, S.CANCELLED}),
+    TaskStatus.PLANNED: frozenset({TaskStatus.QUEUED, TaskStatus.BLOCKED, TaskStatus.CANCELLED}),
+    TaskStatus.QUEUED: frozenset({
+        TaskStatus.RUNNING, TaskStatus.PLANNED, TaskStatus.BLOCKED, TaskStatus.CANCELLED,
+    }),
     # → BLOCKED from running / needs review: a retry or send-back that the account
     # (or a credit cap) can't pay for waits blocked instead of starting.
-    S.RUNNING: frozenset({S.NEEDS_REVIEW, S.QUEUED, S.FAILED, S.CANCELLED, S.BLOCKED}),
-    S.NEEDS_REVIEW: frozenset({S.DONE, S.QUEUED, S.FAILED, S.CANCELLED, S.BLOCKED}),
-    S.FAILED: frozenset({S.QUEUED, S.PLANNED, S.CANCELLED}),
-    S.BLOCKED: frozenset({S.PLANNED, S.QUEUED, S.CANCELLED}),
-    S.DONE: frozenset(),
-    S.CANCELLED: frozenset(),
+    TaskStatus.RUNNING: frozenset({
+        TaskStatus.NEEDS_REVIEW, TaskStatus.QUEUED, TaskStatus.FAILED, TaskStatus.CANCELLED,
+        TaskStatus.BLOCKED,
+    }),
+    TaskStatus.NEEDS_REVIEW: frozenset({
+        TaskStatus.DONE, TaskStatus.QUEUED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.BLOCKED,
+    }),
+    TaskStatus.FAILED: frozenset({TaskStatus.QUEUED, TaskStatus.PLANNED, TaskStatus.CANCELLED}),
+    TaskStatus.BLOCKED: frozenset({TaskStatus.PLANNED, TaskStatus.QUEUED, TaskStatus.CANCELLED}),
+    TaskStatus.DONE: frozenset(),
+    TaskStatus.CANCELLED: frozenset(),
 }
 
-TERMINAL = frozenset({S.DONE, S.CANCELLED})
-WAITING_ON_OPERATOR = frozenset({S.NEEDS_REVIEW, S.FAILED, S.BLOCKED})
+TERMINAL = frozenset({TaskStatus.DONE, TaskStatus.CANCELLED})
+WAITING_ON_OPERATOR = frozenset({TaskStatus.NEEDS_REVIEW, TaskStatus.FAILED, TaskStatus.BLOCKED})
 
 
 class IllegalTransition(Conflict):
@@ -71,7 +76,7 @@ def _task_update(columns: tuple[str, ...], with_token: bool) -> Update:
 
 
 @dataclass(frozen=True)
-class Then:
+class FollowUp:
     """A second move, made in the same UPDATE as the first (each is its own event)."""
 
     to: TaskStatus
@@ -91,7 +96,7 @@ def transition(
     values: dict[str, Any] | None = None,
     claim_token: str | None = None,
     history: list[dict[str, Any]] | None = None,
-    then: Then | None = None,
+    then: FollowUp | None = None,
 ) -> None:
     """Move ``task`` to ``to``, atomically, and record why.
 
@@ -173,9 +178,9 @@ def _changes(src: TaskStatus, to: TaskStatus, reason: str,
         )
     now = utcnow()
     changes: dict[str, Any] = {"status": to, "updated_at": now, "status_reason": reason}
-    if to == S.QUEUED:
+    if to == TaskStatus.QUEUED:
         changes["queued_at"] = now
-    if to in TERMINAL or to in (S.NEEDS_REVIEW, S.FAILED):
+    if to in TERMINAL or to in (TaskStatus.NEEDS_REVIEW, TaskStatus.FAILED):
         changes.setdefault("finished_at", now)
     changes.update(values or {})
     return changes
@@ -192,16 +197,19 @@ def _many_update(columns: tuple[str, ...]) -> Update:
 
 # --- goals --------------------------------------------------------------------
 
-G = GoalStatus
 
 GOAL_TRANSITIONS: dict[GoalStatus, frozenset[GoalStatus]] = {
-    G.PLANNING: frozenset({G.RUNNING, G.PAUSED, G.FAILED, G.CANCELLED}),
-    G.RUNNING: frozenset({G.COMPLETING, G.PAUSED, G.FAILED, G.CANCELLED}),
-    G.PAUSED: frozenset({G.PLANNING, G.RUNNING, G.CANCELLED}),
-    G.COMPLETING: frozenset({G.COMPLETED, G.RUNNING, G.CANCELLED}),
-    G.COMPLETED: frozenset(),
-    G.FAILED: frozenset({G.PLANNING, G.RUNNING, G.CANCELLED}),
-    G.CANCELLED: frozenset(),
+    GoalStatus.PLANNING: frozenset({
+        GoalStatus.RUNNING, GoalStatus.PAUSED, GoalStatus.FAILED, GoalStatus.CANCELLED,
+    }),
+    GoalStatus.RUNNING: frozenset({
+        GoalStatus.COMPLETING, GoalStatus.PAUSED, GoalStatus.FAILED, GoalStatus.CANCELLED,
+    }),
+    GoalStatus.PAUSED: frozenset({GoalStatus.PLANNING, GoalStatus.RUNNING, GoalStatus.CANCELLED}),
+    GoalStatus.COMPLETING: frozenset({GoalStatus.COMPLETED, GoalStatus.RUNNING, GoalStatus.CANCELLED}),
+    GoalStatus.COMPLETED: frozenset(),
+    GoalStatus.FAILED: frozenset({GoalStatus.PLANNING, GoalStatus.RUNNING, GoalStatus.CANCELLED}),
+    GoalStatus.CANCELLED: frozenset(),
 }
 
 
@@ -214,7 +222,7 @@ def transition_goal(
     if to not in GOAL_TRANSITIONS[src]:
         raise IllegalTransition(f"A goal that is {src.value} cannot become {to.value}.")
     changes: dict[str, Any] = {"status": to, "status_reason": reason, "updated_at": utcnow()}
-    if to == G.COMPLETED:
+    if to == GoalStatus.COMPLETED:
         changes["completed_at"] = utcnow()
     changes.update(values or {})
     result = session.execute(

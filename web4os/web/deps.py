@@ -1,58 +1,28 @@
-"""Request dependencies: the session, who is logged in, which account, which role.
-
-Routes declare their permission in their signature (``OperatorCtx``,
-``OwnerCtx``…); the role check is enforced here, on the server, for every
-page and action.
-"""
+"""Request plumbing every router shares: the database session and whether htmx asked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from web4os.accounts import service as accounts
-from web4os.accounts.models import Account, AccountStatus, Role, User, WebSession
-from web4os.accounts.security import same
-from web4os.db import get_session
-from web4os.errors import DomainError, Forbidden, NotFound
-from web4os.tenancy import AccountId, TenantContext, bind_account, bind_system
-
-SESSION_COOKIE = "w4_session"
-CSRF_COOKIE = "w4_csrf"
-
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+from web4os.db import unit_of_work
 
 
-class NotAuthenticated(DomainError):
-    """No valid login; pages redirect to /login, the API answers 401."""
+def request_session(request: Request) -> Iterator[Session]:
+    """The request's unit of work, also kept on ``request.state`` so values every page
+    shows (``templating.page_value``) are read through the same session."""
+    with unit_of_work() as session:
+        request.state.session = session
+        try:
+            yield session
+        finally:
+            request.state.session = None
 
-    status_code = 401
 
-
-class CsrfFailed(DomainError):
-    """A form or htmx post without the right CSRF token."""
-
-    status_code = 403
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """The logged-in person and the account they are looking at."""
-
-    user: User
-    web_session: WebSession
-    account: Account | None
-    role: Role | None
-
-    @property
-    def ctx(self) -> TenantContext:
-        if self.account is None or self.role is None:
-            raise Forbidden("Pick an account first.")
-        return TenantContext(account_id=AccountId(self.account.id), user_id=self.user.id,
-                             role=self.role.value, actor=f"user:{self.user.email}")
+SessionDep = Annotated[Session, Depends(request_session, scope="function")]
 
 
 def is_htmx(request: Request) -> bool:
@@ -60,105 +30,3 @@ def is_htmx(request: Request) -> bool:
 
 
 HtmxDep = Annotated[bool, Depends(is_htmx)]
-
-
-def optional_viewer(request: Request, session: SessionDep) -> Viewer | None:
-    """The viewer if a valid session cookie is present (and binds the tenant)."""
-    row = accounts.resolve_session(session, request.cookies.get(SESSION_COOKIE, ""))
-    if row is None:
-        return None
-    user = session.get(User, row.user_id)
-    if user is None:
-        return None
-    account, role = None, None
-    if row.account_id is not None:
-        member = accounts.membership(session, user.id, row.account_id)
-        if member is not None:
-            account, role = member.account, member.role
-    if account is None:
-        first = next(iter(accounts.memberships_of(session, user.id)), None)
-        if first is not None:
-            account, role = first.account, first.role
-            row.account_id = first.account_id
-    if account is not None:
-        bind_account(session, AccountId(account.id), user_id=user.id)
-    request.state.viewer = Viewer(user, row, account, role)
-    return request.state.viewer  # type: ignore[no-any-return]
-
-
-def current_viewer(viewer: Annotated[Viewer | None, Depends(optional_viewer)]) -> Viewer:
-    if viewer is None:
-        raise NotAuthenticated("Please log in.")
-    return viewer
-
-
-ViewerDep = Annotated[Viewer, Depends(current_viewer)]
-
-
-def _ctx_at_least(role: Role) -> object:
-    def dep(viewer: ViewerDep) -> TenantContext:
-        if viewer.account is None or viewer.role is None:
-            raise NotFound("You don't belong to an account yet.")
-        if not viewer.role.at_least(role):
-            raise Forbidden(f"Your role ({viewer.role.value}) can't do this; ask an account "
-                            f"owner for {role.value} access.")
-        return viewer.ctx
-
-    return dep
-
-
-ReaderCtx = Annotated[TenantContext, Depends(_ctx_at_least(Role.VIEWER))]
-OperatorCtx = Annotated[TenantContext, Depends(_ctx_at_least(Role.OPERATOR))]
-OwnerCtx = Annotated[TenantContext, Depends(_ctx_at_least(Role.OWNER))]
-
-
-def require_active(viewer: ViewerDep) -> None:
-    """New work needs an active account (suspended accounts can still read)."""
-    if viewer.account is not None and viewer.account.status != AccountStatus.ACTIVE:
-        raise Forbidden("This account is suspended: you can read everything, but no new work "
-                        "runs. Contact your admin to reactivate it.")
-
-
-def admin_user(viewer: ViewerDep, session: SessionDep) -> User:
-    """Platform admins only; everyone else gets a plain 404 (the console is not advertised).
-
-    The admin console works across accounts, so its session leaves the tenant wall
-    deliberately (``bind_system``).
-    """
-    if not viewer.user.is_platform_admin:
-        raise NotFound("There's nothing here. Check the address, or go back to your goals.")
-    bind_system(session)
-    return viewer.user
-
-
-AdminDep = Annotated[User, Depends(admin_user)]
-
-
-# --- CSRF -----------------------------------------------------------------------
-
-def csrf_token_for(request: Request) -> str:
-    """The token forms must echo: the session's, or the pre-login cookie's."""
-    viewer: Viewer | None = getattr(request.state, "viewer", None)
-    if viewer is not None:
-        return viewer.web_session.csrf_token
-    token: str = getattr(request.state, "csrf_cookie", "") or request.cookies.get(CSRF_COOKIE, "")
-    return token
-
-
-async def verify_csrf(
-    request: Request, _viewer: Annotated[Viewer | None, Depends(optional_viewer)]
-) -> None:
-    """Every state-changing form or htmx post must carry the CSRF token."""
-    sent = request.headers.get("X-CSRF-Token", "")
-    if not sent:
-        content_type = request.headers.get("content-type", "")
-        if "form" in content_type:
-            form = await request.form()
-            sent = str(form.get("csrf_token", ""))
-    expected = csrf_token_for(request)
-    if not expected or not sent or not same(sent, expected):
-        raise CsrfFailed("This form expired or was sent from elsewhere. Reload the page and "
-                         "try again.")
-
-
-CsrfDep = Depends(verify_csrf)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,9 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from web4os import __version__
-from web4os.agents.providers.offline import OFFLINE_LABEL
-from web4os.config import get_settings
+from web4os.config import OFFLINE_LABEL, get_settings
 from web4os.db import utcnow
-from web4os.web.deps import csrf_token_for
+from web4os.web.csrf import csrf_token_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES_DIR = ROOT / "templates"
@@ -78,6 +78,17 @@ templates.env.globals["duration"] = duration
 templates.env.globals["version"] = __version__
 
 
+PageValue = Callable[[Request], Any]
+_page_values: dict[str, PageValue] = {}
+
+
+def page_value(name: str, compute: PageValue) -> None:
+    """Register a value every signed-in page shows (the nav's counts): ``render`` computes
+    it unless the page passed it. Start-up registers these, so this package needs no
+    domain's code."""
+    _page_values[name] = compute
+
+
 def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     """Render a page with what every page needs (viewer, CSRF token, model banner)."""
@@ -90,4 +101,7 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
         "model_label": settings.openai_model if not settings.offline_model else OFFLINE_LABEL,
     }
     base.update(context or {})
+    for key, compute in _page_values.items():
+        if key not in base:
+            base[key] = compute(request)
     return templates.TemplateResponse(request, name, base, status_code=status_code)

@@ -4,10 +4,10 @@ Every Celery task is a thin entry point into the same job functions the
 embedded runner uses. Tasks are acknowledged late (after they finish), so a
 worker killed mid-task leaves its message to be redelivered; the jobs are
 idempotent and the lease sweeper catches anything the broker lost (a card a job
-had handed to itself, ``workers.queue``, comes back when its lease lapses).
+had handed to itself, ``queue``, comes back when its lease lapses).
 
 Workers use the threads pool: model calls are I/O bound, so one process runs
-dozens at once; its jobs take turns computing (``web4os.waits.Turn``). That pool
+dozens at once; its jobs take turns computing (``web4os.turns.Turn``). That pool
 does not enforce Celery's ``time_limit`` or ``soft_time_limit`` (only prefork
 does); the lease does instead: a run stops renewing its lease after
 ``task_soft_time_limit`` seconds, the sweeper requeues the task, and the late
@@ -28,12 +28,11 @@ import redis
 from celery import Celery, signals
 
 from web4os.config import get_settings
-from web4os.waits import Turn
+from web4os.goals.jobs import CROSS_ACCOUNT, JOBS
+from web4os.turns import Turn
 
 log = logging.getLogger("web4os.celery")
 
-JOB_NAMES = ("plan_goal", "advance_goal", "run_task", "finish_goal", "recover_task",
-             "resume_account", "sweep", "replan_goal")
 
 
 def make_celery(broker_url: str | None = None) -> Celery:
@@ -79,7 +78,7 @@ def _fresh_connections(**_: Any) -> None:
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
 def _install_queue(**_: Any) -> None:
     """Jobs a worker enqueues go back to Celery, whatever ``WEB4OS_DISPATCH`` says."""
-    from web4os.workers.queue import set_queue
+    from web4os.queue import set_queue
 
     set_queue(CeleryQueue())
 
@@ -95,7 +94,7 @@ def _start_housekeeping(sender: Any = None, **_: Any) -> None:
     concurrency = int(getattr(getattr(sender, "controller", None), "concurrency", 0) or 0)
     _housekeeper = Housekeeper(hostname, concurrency, sweeper=sweeper)
     _housekeeper.start()
-    from web4os.memory import freeze_startup_objects
+    from web4os.gc_freeze import freeze_startup_objects
 
     freeze_startup_objects()
     log.info("web4os worker %s ready (sweeper %s)", _housekeeper.hostname,
@@ -132,18 +131,18 @@ def _register(name: str) -> None:
         name=f"web4os.{name}", bind=True, acks_late=True, max_retries=5
     )
     def entry(self: Any, **kwargs: Any) -> None:
-        from web4os.workers.jobs import run_job
+        from web4os.workers.registry import run_job
 
-        if name != "sweep" and not kwargs.get("account_id"):
+        if name not in CROSS_ACCOUNT and not kwargs.get("account_id"):
             raise ValueError(f"{name} refused: no account_id (fail closed, no default tenant)")
         try:
-            with TURN.held():  # one job of this process computes at a time (web4os.waits)
+            with TURN.held():  # one job of this process computes at a time (web4os.turns)
                 run_job(name, kwargs)
         except Exception as exc:  # database hiccups: retry with backoff, never lose the job
             raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
 
 
-for _name in JOB_NAMES:
+for _name in JOBS:
     _register(_name)
 
 
@@ -162,7 +161,7 @@ class CeleryQueue:
         """A job may keep its next card only while no message waits in the broker's
         queue (every thread of every worker is busy: a chain would hold a thread that
         waiting work needs) and this worker is not shutting down
-        (``workers.queue.handoff``). One ``LLEN``. Jobs of this process waiting for
+        (``queue.handoff``). One ``LLEN``. Jobs of this process waiting for
         their turn do not stop it: they get the turn as soon as the chain's card waits
         on its model, or computes for longer than ``STALL_SECONDS``."""
         if _shutting_down.is_set():

@@ -4,12 +4,11 @@ It runs the very same job functions Celery runs; only the transport differs.
 A periodic sweep finds work left behind by a restart, and checkpoints SQLite's log.
 
 **Turns.** One job computes at a time; a job that waits on a model endpoint
-(``web4os.waits.waiting``) hands the turn on and takes it back when the answer
+(``web4os.turns.waiting``) hands the turn on and takes it back when the answer
 is in, ahead of jobs not started yet. Why: the Python around a model call needs
 the GIL, and SQLite lets one writer in at a time anyway, so two jobs computing at
-once only took turns in slow motion: each statement hands the GIL to the other
-thread and back, and a thread that wakes for a job meets the write lock (about a
-tenth of the runner's time at 0 s model latency went to that). The waits still
+once only take turns in slow motion: each statement hands the GIL to the other
+thread and back, and a thread that wakes for a job meets the write lock. The waits still
 overlap: a hundred cards wait on their models together. A job that computes for
 longer than ``STALL_SECONDS`` without waiting (a tool blocked on something else)
 does not hold the others up: past that, the next job starts beside it.
@@ -25,9 +24,9 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from web4os import waits
+from web4os import turns
 from web4os.config import get_settings
-from web4os.waits import STALL_SECONDS
+from web4os.turns import STALL_SECONDS
 
 log = logging.getLogger("web4os.embedded")
 
@@ -157,7 +156,7 @@ class EmbeddedRunner:
             self._idle_cond.notify_all()
 
     def _worker(self) -> None:
-        waits.install(self._waiting)
+        turns.install(self._waiting)
         with self._lock:
             while True:
                 if self._jobs and self._turn_free() and not self._returning:
@@ -189,7 +188,7 @@ class EmbeddedRunner:
 
     @contextlib.contextmanager
     def _waiting(self) -> Iterator[None]:
-        """The handler behind ``waits.waiting()`` on this runner's threads."""
+        """The handler behind ``turns.waiting()`` on this runner's threads."""
         with self._lock:
             self._give_turn()
         try:
@@ -203,7 +202,7 @@ class EmbeddedRunner:
                 self._take_turn()
 
     def _run(self, name: str, kwargs: dict[str, Any]) -> None:
-        from web4os.workers.jobs import run_job
+        from web4os.workers.registry import run_job
 
         try:
             run_job(name, kwargs)
@@ -235,7 +234,7 @@ class EmbeddedRunner:
 
     def _sweep_loop(self) -> None:
         from web4os.db import checkpoint
-        from web4os.workers.jobs import recover_after_restart, sweep
+        from web4os.goals.recovery import recover_after_restart, sweep
 
         try:
             recover_after_restart()
@@ -255,7 +254,7 @@ class EmbeddedRunner:
 
     def takes_handoffs(self) -> bool:
         """A job may keep its next card only while the runner is open and no job waits,
-        neither a new one nor one back from its model (``workers.queue.handoff``)."""
+        neither a new one nor one back from its model (``queue.handoff``)."""
         with self._lock:
             return not self._closed and not self._jobs and not self._returning
 

@@ -153,8 +153,8 @@ def _collect_celery(report: HealthReport, settings: Settings) -> None:
 
 
 def _collect_embedded(report: HealthReport) -> None:
+    from web4os.queue import installed_queue
     from web4os.workers.embedded import EmbeddedRunner
-    from web4os.workers.queue import installed_queue
 
     queue = installed_queue()
     runner = queue if isinstance(queue, EmbeddedRunner) else EmbeddedRunner.current()

@@ -155,7 +155,7 @@ class Housekeeper:
 
     def _sweep(self, interval: float) -> None:
         if try_sweep_lock(self.client, self.hostname, interval * 0.9):
-            from web4os.workers.jobs import sweep
+            from web4os.goals.recovery import sweep
 
             sweep()
 

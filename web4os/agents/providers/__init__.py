@@ -19,8 +19,8 @@ from functools import lru_cache
 
 from web4os.agents.models import Agent
 from web4os.agents.providers.base import ModelError, ModelProvider, ModelReply, ModelRequest
-from web4os.agents.providers.offline import OFFLINE_LABEL, OfflineModel
-from web4os.config import Settings, get_settings
+from web4os.agents.providers.offline import OfflineModel
+from web4os.config import OFFLINE_LABEL, Settings, get_settings
 
 __all__ = [
     "OFFLINE_LABEL",

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from web4os.agents.providers.base import ModelReply, ModelRequest, estimate_tokens
-from web4os.waits import waiting
+from web4os.config import OFFLINE_LABEL
+from web4os.turns import waiting
 
 OFFLINE_MODEL_NAME = "web4os-offline-1"
-OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
 OFFLINE_BANNER = (
     "_Written by the web4os offline model: a built-in stand-in, no external AI was used._"
 )
@@ -80,8 +80,8 @@ def _sections(text: str) -> dict[str, str]:
     """Each section's text (after ``NAME:`` up to the next header line), first one wins.
 
     One pass over the prompt, shared by every section asked of it: a specialist's
-    prompt carries its inputs, and looking for each section separately, with a lazy
-    match that tried every header at every character, was the model's slowest line.
+    prompt carries its inputs, and a lazy match per section tries every header at
+    every character.
     """
     text = "\n" + text
     heads = list(_HEADER_LINE.finditer(text))

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import openai
 
 from web4os.agents.providers.base import ModelError, ModelReply, ModelRequest, ToolCall
-from web4os.waits import waiting
+from web4os.turns import waiting
 
 JsonMode = Literal["json_schema", "json_object", "text"]
 _FALLBACK: dict[str, JsonMode] = {"json_schema": "json_object", "json_object": "text"}

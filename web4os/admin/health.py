@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from web4os.web.deps import AdminDep
+from web4os.accounts.deps import AdminDep
 from web4os.web.templating import render
 from web4os.workers.health import collect
 

@@ -17,63 +17,34 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from web4os.agents import brain
+from web4os.accounts.service import account_is_active
 from web4os.agents import service as agents
-from web4os.agents.brain import PlannedWork
+from web4os.agents.prompts import brief_of
 from web4os.agents.providers import ModelError, provider_for
 from web4os.agents.structured import CallRecord, StructuredOutputError
 from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.credits.service import Refs
 from web4os.errors import InvalidPlan
+from web4os.goals import prompts
 from web4os.goals import service as goals
+from web4os.goals.history import record_calls
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
-from web4os.goals.statemachine import transition_goal
-from web4os.goals.work import OUT_OF_CREDITS, add_goal_spend, record_calls
-from web4os.tenancy import AccountId, scoped
-from web4os.workers import jobs
-from web4os.workers.context import tenant_session
-from web4os.workers.jobs import PLAN_CREDITS, _account_active, brief_of, job
-from web4os.workers.queue import enqueue
-
-S = TaskStatus
-IN_FLIGHT = frozenset({S.QUEUED, S.RUNNING, S.NEEDS_REVIEW, S.BLOCKED})
-REPLAN_EVENTS = ("replan_started", "replanned", "replan_failed")
-
-
-def stuck(tasks: list[Task], deps: dict[int, list[int]]) -> bool:
-    """A card failed for good and nothing else can move without a new plan or the operator."""
-    if not any(t.status == S.FAILED for t in tasks):
-        return False
-    if any(t.status in IN_FLIGHT for t in tasks):
-        return False
-    return not goals.ready_tasks(tasks, deps)
-
-
-def _last_replan_event(s: Any, aid: AccountId, goal_id: int) -> str | None:
-    kind: str | None = s.scalar(
-        scoped(TaskEvent, aid).with_only_columns(TaskEvent.kind)
-        .where(TaskEvent.goal_id == goal_id, TaskEvent.kind.in_(REPLAN_EVENTS))
-        .order_by(TaskEvent.id.desc()).limit(1))
-    return kind
-
-
-def _failed_titles(tasks: list[Task]) -> str:
-    return ", ".join(f"“{t.title}”" for t in tasks if t.status == S.FAILED)
-
-
-def after_advance(s: Any, goal: Goal, tasks: list[Task], deps: dict[int, list[int]]) -> None:
-    """Called by ``advance_goal``: start the re-plan, resume an interrupted one, or hand over."""
-    if goal.status != GoalStatus.RUNNING or not stuck(tasks, deps):
-        return
-    aid = AccountId(goal.account_id)
-    if goal.replans == 0 or _last_replan_event(s, aid, goal.id) == "replan_started":
-        enqueue(s, "replan_goal", goal_id=goal.id, account_id=goal.account_id)
-        return
-    transition_goal(
-        s, goal, GoalStatus.FAILED, actor="ceo",
-        reason=(f"Waiting for you: {_failed_titles(tasks)} failed again after the CEO agent "
-                "re-planned once. Retry, edit, reassign or cancel the failed card(s) to go on."))
+from web4os.goals.planning import PLAN_CREDITS
+from web4os.goals.prompts import PlannedWork
+from web4os.goals.scheduling import (
+    OUT_OF_CREDITS,
+    REPLAN_EVENTS,
+    backoff,
+    failed_titles,
+    last_replan_event,
+    stuck,
+)
+from web4os.goals.statemachine import (
+    transition_goal,
+)
+from web4os.queue import enqueue
+from web4os.tenancy import AccountId, of_account, tenant_session
 
 
 def _work(t: Task, detail: str, deps: dict[int, list[int]], keys: dict[int, str]) -> PlannedWork:
@@ -81,17 +52,16 @@ def _work(t: Task, detail: str, deps: dict[int, list[int]], keys: dict[int, str]
                        depends_on=tuple(keys[d] for d in deps.get(t.id, []) if d in keys))
 
 
-def _claim(s: Any, goal: Goal) -> bool:
+def _take_replan(s: Any, goal: Goal) -> bool:
     """Take the goal's one re-plan (guarded, so two workers cannot both take it)."""
     if goal.replans > 0:  # resuming a re-plan a crash interrupted
-        return _last_replan_event(s, AccountId(goal.account_id), goal.id) == "replan_started"
+        return last_replan_event(s, AccountId(goal.account_id), goal.id) == "replan_started"
     result = s.execute(update(Goal).where(Goal.id == goal.id, Goal.replans == 0)
                        .values(replans=Goal.replans + 1)
                        .execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)
 
 
-@job
 def replan_goal(goal_id: int, *, account_id: int) -> None:
     """The CEO agent re-plans the unfinished work of a stuck goal (once per goal)."""
     settings = get_settings()
@@ -99,11 +69,11 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
     with tenant_session(account_id) as s:
         credits.lock_account(s, aid)  # account, then goal (claimed below): the workers' order
         goal = goals.get_goal(s, aid, goal_id)
-        if goal.status != GoalStatus.RUNNING or not _account_active(s, account_id):
+        if goal.status != GoalStatus.RUNNING or not account_is_active(s, account_id):
             return
         tasks = goals.goal_tasks(s, aid, goal_id)
         deps = goals.dependency_map(s, aid, goal_id)
-        if not stuck(tasks, deps) or not _claim(s, goal):
+        if not stuck(tasks, deps) or not _take_replan(s, goal):
             return
         ceo_agent = agents.ceo(s, aid)
         key = f"goal:{goal.id}:replan:{uuid.uuid4().hex[:12]}"
@@ -119,13 +89,13 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
                                      "what is left.")
         attempt = _replan_attempts(s, aid, goal.id)
         keys = {t.id: t.key for t in tasks}
-        done = [t for t in tasks if t.status == S.DONE]
-        replaced = [t for t in tasks if t.status in (S.FAILED, S.PLANNED)]
+        done = [t for t in tasks if t.status == TaskStatus.DONE]
+        replaced = [t for t in tasks if t.status in (TaskStatus.FAILED, TaskStatus.PLANNED)]
         done_work = [_work(t, (t.note or t.output)[:300], deps, keys) for t in done]
         failed_work = [_work(t, f"{t.instructions} (failed: {t.status_reason})", deps, keys)
-                       for t in replaced if t.status == S.FAILED]
+                       for t in replaced if t.status == TaskStatus.FAILED]
         remaining_work = [_work(t, t.instructions, deps, keys)
-                          for t in replaced if t.status == S.PLANNED]
+                          for t in replaced if t.status == TaskStatus.PLANNED]
         taken = [t.key for t in tasks]
         replaced_ids = {t.id for t in replaced}
         roster = [brief_of(a) for a in agents.specialists(s, aid)]
@@ -135,44 +105,46 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
     plan = None
     error: Exception | None = None
     try:
-        plan = brain.replan_goal(provider, ceo, title=title, brief=brief, roster=roster,
+        plan = prompts.replan_goal(provider, ceo, title=title, brief=brief, roster=roster,
                                  done=done_work, failed=failed_work, remaining=remaining_work,
                                  taken=taken, max_tasks=settings.max_plan_tasks, calls=calls)
     except (StructuredOutputError, ModelError) as exc:
         error = exc
     with tenant_session(account_id) as s:
         goal = goals.get_goal(s, aid, goal_id)
-        add_goal_spend(s, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
+        goals.add_goal_spend(s, aid, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
                                                  refs=refs, reason="CEO agent: re-plan"))
         record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
         tasks = goals.goal_tasks(s, aid, goal_id)
-        current = [t for t in tasks if t.id in replaced_ids and t.status in (S.FAILED, S.PLANNED)]
+        current = [t for t in tasks if t.id in replaced_ids
+                   and t.status in (TaskStatus.FAILED, TaskStatus.PLANNED)]
         if (goal.status != GoalStatus.RUNNING or len(current) != len(replaced_ids)
                 or not stuck(tasks, goals.dependency_map(s, aid, goal_id))):
             goals.log_goal_event(s, goal, kind="replan_failed", actor="system",
                                  message="The re-plan was discarded: the goal changed meanwhile.")
             return
-        _apply(s, goal, plan, error, current, [t for t in tasks if t.status == S.DONE], attempt)
+        done = [t for t in tasks if t.status == TaskStatus.DONE]
+        _save_replan(s, goal, plan, error, current, done, attempt)
 
 
 def _replan_attempts(s: Any, aid: AccountId, goal_id: int) -> int:
     """How many times the goal's one re-plan was started (a retry starts it again)."""
     return int(s.scalar(select(func.count()).select_from(TaskEvent).where(
-        TaskEvent.account_id == aid, TaskEvent.goal_id == goal_id,
+        of_account(TaskEvent, aid), TaskEvent.goal_id == goal_id,
         TaskEvent.kind == "replan_started")) or 0)
 
 
-def _apply(s: Any, goal: Goal, plan: Any, error: Exception | None, replaced: list[Task],
-           done: list[Task], attempt: int) -> None:
+def _save_replan(s: Any, goal: Goal, plan: Any, error: Exception | None, replaced: list[Task],
+                 done: list[Task], attempt: int) -> None:
     """Save the re-plan, try it again after a passing model error, or hand the goal to the
     operator with the reason and raw answer."""
     aid = AccountId(goal.account_id)
-    failed_titles = _failed_titles(replaced)
+    titles = failed_titles(replaced)
     if (isinstance(error, ModelError) and error.retryable
             and attempt < get_settings().max_task_attempts):
         # A busy or unreachable endpoint is not a failed re-plan: the goal keeps its one
         # re-plan (the last re-plan event stays "started", so the next run resumes it).
-        wait = max(jobs._backoff(attempt), error.retry_after or 0.0)
+        wait = max(backoff(attempt), error.retry_after or 0.0)
         goals.log_goal_event(s, goal, kind="retry", actor="ceo",
                              message=f"{error} The CEO agent tries the re-plan again in "
                                      f"{wait:.0f} s.")
@@ -202,12 +174,12 @@ def _apply(s: Any, goal: Goal, plan: Any, error: Exception | None, replaced: lis
                          data={"raw": raw[:20000]} if raw else {})
     transition_goal(
         s, goal, GoalStatus.FAILED, actor="ceo",
-        reason=(f"Waiting for you: {failed_titles} failed and the CEO agent could not "
+        reason=(f"Waiting for you: {titles} failed and the CEO agent could not "
                 f"re-plan ({message}). Retry, edit, reassign or cancel the failed card(s)."))
 
 
 def replan_event_kinds(s: Any, aid: AccountId, goal_id: int) -> list[str]:
     """The goal's re-plan history, oldest first (for tests and the goal page)."""
     return list(s.scalars(select(TaskEvent.kind).where(
-        TaskEvent.account_id == aid, TaskEvent.goal_id == goal_id,
+        of_account(TaskEvent, aid), TaskEvent.goal_id == goal_id,
         TaskEvent.kind.in_(REPLAN_EVENTS)).order_by(TaskEvent.id)))

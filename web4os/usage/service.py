@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, aliased, outerjoin
 
 from web4os.accounts.models import Account
 from web4os.agents.models import Agent
-from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.credits.models import CreditLedgerEntry as Entry
+from web4os.credits.models import EntryKind
 from web4os.db import utc_day, utcnow
 from web4os.goals.models import Goal
-from web4os.tenancy import AccountId
+from web4os.tenancy import AccountId, of_account
 
-L = CreditLedgerEntry
 PER_PAGE = 50
 CHART_DAYS = 30
 
@@ -89,11 +89,11 @@ class UsageSummary:
 
 def _charges(account_id: AccountId) -> tuple[Any, ColumnElement[int]]:
     """``FROM settlement LEFT JOIN its reservation`` and the credits charged, for one account."""
-    r = aliased(CreditLedgerEntry)
-    joined = outerjoin(L, r, and_(
-        r.account_id == account_id,
-        r.idempotency_key == func.replace(L.idempotency_key, ":settle", ":reserve")))
-    charged = -(L.amount + func.coalesce(r.amount, 0))
+    r = aliased(Entry)
+    joined = outerjoin(Entry, r, and_(
+        of_account(r, account_id),
+        r.idempotency_key == func.replace(Entry.idempotency_key, ":settle", ":reserve")))
+    charged = -(Entry.amount + func.coalesce(r.amount, 0))
     return joined, charged
 
 
@@ -101,19 +101,19 @@ def _spend_by(session: Session, account_id: AccountId, column: Any) -> dict[Any,
     joined, charged = _charges(account_id)
     rows = session.execute(
         select(column, func.sum(charged)).select_from(joined)
-        .where(L.account_id == account_id, L.kind == EntryKind.SETTLEMENT).group_by(column)
+        .where(of_account(Entry, account_id), Entry.kind == EntryKind.SETTLEMENT).group_by(column)
     )
     return {key: int(total or 0) for key, total in rows}
 
 
 def _held_by(session: Session, account_id: AccountId, column: Any) -> dict[Any, int]:
-    settled = aliased(CreditLedgerEntry)
+    settled = aliased(Entry)
     rows = session.execute(
-        select(column, -func.sum(L.amount)).where(
-            L.account_id == account_id, L.kind == EntryKind.RESERVATION,
-            ~exists().where(settled.account_id == account_id,
+        select(column, -func.sum(Entry.amount)).where(
+            of_account(Entry, account_id), Entry.kind == EntryKind.RESERVATION,
+            ~exists().where(of_account(settled, account_id),
                             settled.idempotency_key
-                            == func.replace(L.idempotency_key, ":reserve", ":settle")),
+                            == func.replace(Entry.idempotency_key, ":reserve", ":settle")),
         ).group_by(column)
     )
     return {key: int(total or 0) for key, total in rows}
@@ -126,11 +126,11 @@ def spend_by_day(session: Session, account_id: AccountId, *, days: int = CHART_D
     first = today - timedelta(days=days - 1)
     since = datetime(first.year, first.month, first.day, tzinfo=UTC)
     joined, charged = _charges(account_id)
-    day = utc_day(L.created_at)
+    day = utc_day(Entry.created_at)
     rows = session.execute(
         select(day, func.sum(charged)).select_from(joined)
-        .where(L.account_id == account_id, L.kind == EntryKind.SETTLEMENT,
-               L.created_at >= since).group_by(day)
+        .where(of_account(Entry, account_id), Entry.kind == EntryKind.SETTLEMENT,
+               Entry.created_at >= since).group_by(day)
     )
     totals = {str(d)[:10]: int(c or 0) for d, c in rows}
     return [DaySpend(first + timedelta(days=i),
@@ -159,19 +159,19 @@ def usage_summary(session: Session, account_id: AccountId) -> UsageSummary:
     balance = int(session.scalar(select(Account.credit_balance)
                                  .where(Account.id == account_id)) or 0)
     added = int(session.scalar(
-        select(func.coalesce(func.sum(L.amount), 0)).where(
-            L.account_id == account_id,
-            L.kind.in_([EntryKind.GRANT, EntryKind.TOPUP, EntryKind.ADJUSTMENT]))) or 0)
-    spent_goal = _spend_by(session, account_id, L.goal_id)
-    held_goal = _held_by(session, account_id, L.goal_id)
-    spent_agent = _spend_by(session, account_id, L.agent_id)
-    held_agent = _held_by(session, account_id, L.agent_id)
+        select(func.coalesce(func.sum(Entry.amount), 0)).where(
+            of_account(Entry, account_id),
+            Entry.kind.in_([EntryKind.GRANT, EntryKind.TOPUP, EntryKind.ADJUSTMENT]))) or 0)
+    spent_goal = _spend_by(session, account_id, Entry.goal_id)
+    held_goal = _held_by(session, account_id, Entry.goal_id)
+    spent_agent = _spend_by(session, account_id, Entry.agent_id)
+    held_agent = _held_by(session, account_id, Entry.agent_id)
     by_day = spend_by_day(session, account_id)
 
     goal_ids = {k for k in (*spent_goal, *held_goal) if k is not None}
     goals = session.execute(
         select(Goal.id, Goal.title, Goal.status, Goal.credit_cap).where(
-            Goal.account_id == account_id,
+            of_account(Goal, account_id),
             (Goal.id.in_(goal_ids)) | Goal.credit_cap.is_not(None))
     ).all()
     by_goal = sorted(
@@ -181,7 +181,7 @@ def usage_summary(session: Session, account_id: AccountId) -> UsageSummary:
     )
     agents = session.execute(
         select(Agent.id, Agent.name, Agent.slug, Agent.credit_cap)
-        .where(Agent.account_id == account_id).order_by(Agent.is_ceo.desc(), Agent.name)
+        .where(of_account(Agent, account_id)).order_by(Agent.is_ceo.desc(), Agent.name)
     ).all()
     by_agent = sorted(
         (AgentSpend(aid, name, slug, spent_agent.get(aid, 0), held_agent.get(aid, 0), cap)
@@ -223,11 +223,12 @@ class LedgerPage:
 
 def _ledger_select(account_id: AccountId) -> Any:
     return (
-        select(L.id, L.created_at, L.kind, L.amount, L.balance_after, L.goal_id, Goal.title,
-               L.task_id, Agent.name, L.actor, L.reason, L.idempotency_key)
-        .outerjoin(Goal, and_(Goal.id == L.goal_id, Goal.account_id == account_id))
-        .outerjoin(Agent, and_(Agent.id == L.agent_id, Agent.account_id == account_id))
-        .where(L.account_id == account_id)
+        select(Entry.id, Entry.created_at, Entry.kind, Entry.amount, Entry.balance_after,
+               Entry.goal_id, Goal.title, Entry.task_id, Agent.name, Entry.actor, Entry.reason,
+               Entry.idempotency_key)
+        .outerjoin(Goal, and_(Goal.id == Entry.goal_id, of_account(Goal, account_id)))
+        .outerjoin(Agent, and_(Agent.id == Entry.agent_id, of_account(Agent, account_id)))
+        .where(of_account(Entry, account_id))
     )
 
 
@@ -240,11 +241,11 @@ def _row(r: Any) -> LedgerRow:
 def ledger_page(session: Session, account_id: AccountId, page: int = 1,
                 per_page: int = PER_PAGE) -> LedgerPage:
     """One page of the ledger, newest first, with goal titles and agent names joined in."""
-    total = int(session.scalar(select(func.count()).select_from(L)
-                               .where(L.account_id == account_id)) or 0)
+    total = int(session.scalar(select(func.count()).select_from(Entry)
+                               .where(of_account(Entry, account_id))) or 0)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = session.execute(_ledger_select(account_id).order_by(L.id.desc())
+    rows = session.execute(_ledger_select(account_id).order_by(Entry.id.desc())
                            .offset((page - 1) * per_page).limit(per_page))
     return LedgerPage([_row(r) for r in rows], page, pages, total)
 
@@ -268,8 +269,8 @@ def ledger_csv(session: Session, account_id: AccountId, *, batch: int = 1000) ->
     writer.writerow(CSV_HEADER)
     last = 0
     while True:
-        rows = session.execute(_ledger_select(account_id).where(L.id > last)
-                               .order_by(L.id).limit(batch)).all()
+        rows = session.execute(_ledger_select(account_id).where(Entry.id > last)
+                               .order_by(Entry.id).limit(batch)).all()
         for r in rows:
             row = _row(r)
             writer.writerow([_cell(v) for v in (

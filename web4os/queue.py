@@ -1,4 +1,4 @@
-"""Where jobs go: the in-process runner or Celery, chosen by settings.
+"""The job queue interface: where jobs go, and when.
 
 Jobs are only ever sent after the transaction that made them necessary has
 committed (``enqueue`` registers an after-commit hook), so a worker never
@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from web4os.config import get_settings
 from web4os.db import on_commit
 
 
@@ -59,18 +58,12 @@ def installed_queue() -> JobQueue | None:
 
 
 def get_queue() -> JobQueue:
-    """The installed queue; by default the one the settings ask for."""
-    global _queue
+    """The installed queue. Start-up installs one (``workers.install_queue``: the CLI,
+    ``create_app``, the Celery worker); domain code only ever sends jobs through it."""
     with _lock:
         if _queue is None:
-            if get_settings().dispatch == "celery":
-                from web4os.workers.celery_app import CeleryQueue
-
-                _queue = CeleryQueue()
-            else:
-                from web4os.workers.embedded import EmbeddedRunner
-
-                _queue = EmbeddedRunner.shared()
+            raise RuntimeError("No job queue is installed: call web4os.workers.install_queue() "
+                               "at start-up.")
         return _queue
 
 

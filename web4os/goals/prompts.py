@@ -1,83 +1,24 @@
-"""What the CEO agent and the specialists say to the model, and what they expect back.
-
-Pure functions over plain data (no database): the dispatch code loads the
-context, calls these, and saves the results in one transaction.
-"""
+"""What the CEO agent is asked when it plans, re-plans and sums up a goal, and the
+shape of its answers (checked by the same rules as any saved plan)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from web4os.agents.prompts import AgentBrief, InputDoc
+from web4os.agents.prompts import system_message as _system
 from web4os.agents.providers.base import ModelProvider
-from web4os.agents.structured import CallRecord, ToolBox, ask_structured
+from web4os.agents.structured import CallRecord, ask_structured
 from web4os.goals.plans import validate_plan
 from web4os.goals.schemas import Plan
-
-INPUT_LIMIT = 6000
-
-
-@dataclass(frozen=True)
-class AgentBrief:
-    """The parts of an agent a prompt needs."""
-
-    slug: str
-    name: str
-    role: str
-    instructions: str
-    model: str = ""
-
-
-@dataclass(frozen=True)
-class InputDoc:
-    """The output of a task this one depends on."""
-
-    title: str
-    agent: str
-    text: str
-
-
-@dataclass
-class TaskContext:
-    """Everything a specialist is given to do a task."""
-
-    goal_title: str
-    goal_brief: str
-    task_title: str
-    instructions: str
-    inputs: list[InputDoc] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    feedback: str = ""
-    context: list[str] = field(default_factory=list)  # other results of the goal (a tool)
-
-
-class Deliverable(BaseModel):
-    """A specialist's answer."""
-
-    deliverable: str = Field(min_length=1, max_length=60_000,
-                             description="The work itself, in markdown.")
-    note: str = Field(default="", max_length=500,
-                      description="One or two sentences for the operator.")
-
-
-class Review(BaseModel):
-    """The CEO agent's verdict on a finished task."""
-
-    verdict: Literal["accept", "revise"]
-    feedback: str = Field(default="", max_length=2000)
 
 
 class Summary(BaseModel):
     """The CEO agent's closing summary of a goal."""
 
     summary: str = Field(min_length=1, max_length=20_000)
-
-
-def _system(agent: AgentBrief) -> dict[str, str]:
-    text = f"You are {agent.name}: {agent.role}.\n{agent.instructions}".strip()
-    return {"role": "system", "content": text}
 
 
 def plan_goal(
@@ -172,63 +113,6 @@ def replan_goal(
         check=lambda plan: validate_plan(plan, slugs, max_tasks=max_tasks, done=done_keys,
                                          taken=taken),
     )
-
-
-def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
-    """The messages a specialist gets for a task (tests assert on this)."""
-    parts = [
-        f"GOAL: {ctx.goal_title}",
-        f"BRIEF: {ctx.goal_brief or '(none)'}",
-        f"TASK: {ctx.task_title}",
-        f"INSTRUCTIONS: {ctx.instructions or '(none)'}",
-    ]
-    if ctx.inputs:
-        docs = "\n\n".join(
-            f"--- DOC: {d.title} (by {d.agent}) ---\n{d.text[:INPUT_LIMIT]}" for d in ctx.inputs
-        )
-        parts.append(f"INPUTS:\n{docs}")
-    if ctx.context:
-        parts.append("CONTEXT: Other results already delivered for this goal:\n"
-                     + "\n\n".join(ctx.context))
-    if ctx.notes:
-        parts.append("NOTES:\n" + "\n".join(f"- {n}" for n in ctx.notes))
-    if ctx.feedback:
-        parts.append(
-            "FEEDBACK: A previous version was sent back with this feedback. Address it:\n"
-            + ctx.feedback
-        )
-    parts.append(
-        'Answer with a JSON object: {"deliverable": markdown text of the work itself, '
-        '"note": one or two sentences for the operator}.'
-    )
-    return [_system(agent), {"role": "user", "content": "\n\n".join(parts)}]
-
-
-def do_task(
-    provider: ModelProvider, agent: AgentBrief, ctx: TaskContext, calls: list[CallRecord],
-    tools: ToolBox | None = None,
-) -> Deliverable:
-    """A specialist does a task (calling its tools first if the endpoint offers functions)."""
-    return ask_structured(provider, task_prompt(agent, ctx), Deliverable, purpose="task",
-                          agent_slug=agent.slug, calls=calls, max_tokens=3000,
-                          model=agent.model, tools=tools)
-
-
-def review_task(
-    provider: ModelProvider, ceo: AgentBrief, ctx: TaskContext, deliverable: str,
-    calls: list[CallRecord],
-) -> Review:
-    """The CEO agent accepts a deliverable or sends it back with feedback."""
-    user = (
-        f"GOAL: {ctx.goal_title}\n\nTASK: {ctx.task_title}\n\n"
-        f"INSTRUCTIONS: {ctx.instructions or '(none)'}\n\n"
-        f"DELIVERABLE:\n{deliverable[:INPUT_LIMIT]}\n\n"
-        'Does the deliverable do what the task asked? Answer with a JSON object: '
-        '{"verdict": "accept" or "revise", "feedback": what to change if revise}.'
-    )
-    return ask_structured(provider, [_system(ceo), {"role": "user", "content": user}], Review,
-                          purpose="review", agent_slug=ceo.slug, calls=calls, max_tokens=500,
-                          model=ceo.model)
 
 
 def summarize_goal(

@@ -13,9 +13,10 @@ def freeze_startup_objects() -> None:
     """Collect once, then freeze everything alive now (once per process).
 
     Why: a full (generation 2) collection walks every long-lived object (SQLAlchemy's
-    mappers, compiled templates, the routes) and took about 200 ms on a 2-CPU VM,
-    which was the board page's p99 latency. Frozen objects are never scanned again;
-    they were never garbage. Garbage made later is collected as usual.
+    mappers, compiled templates, the routes), a pause of a couple of hundred
+    milliseconds on a small machine that lands on whichever request triggers it.
+    Frozen objects are never scanned again; they are not garbage. Garbage made later
+    is collected as usual.
     """
     global _frozen
     with _lock:

@@ -1,4 +1,5 @@
-"""The FastAPI application: pages, the JSON API, static files, error handling."""
+"""The FastAPI application: every router, the JSON API, static files, error handling,
+and what start-up installs (the job queue, the nav's page values)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,31 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from web4os import __version__
+from web4os.accounts import routes as accounts_routes
+from web4os.accounts import settings_routes
+from web4os.accounts.deps import optional_viewer
 from web4os.accounts.security import new_token
+from web4os.admin import health
+from web4os.admin import routes as admin_routes
+from web4os.agents import routes as agents_routes
+from web4os.api import routes as api_routes
 from web4os.config import get_settings
 from web4os.db import session_factory
-from web4os.errors import DomainError
-from web4os.memory import freeze_startup_objects
-from web4os.web.deps import CSRF_COOKIE, NotAuthenticated, optional_viewer
+from web4os.errors import DomainError, NotAuthenticated
+from web4os.gc_freeze import freeze_startup_objects
+from web4os.goals import routes as goals_routes
+from web4os.goals.board import needs_you_on_page
+from web4os.onboarding import routes as onboarding_routes
+from web4os.usage import routes as usage_routes
+from web4os.web.csrf import CSRF_COOKIE
 from web4os.web.limits import BodyLimit
-from web4os.web.templating import STATIC_DIR, render, templates
+from web4os.web.templating import STATIC_DIR, page_value, render, templates
+from web4os.workers import install_queue
+from web4os.workers.embedded import EmbeddedRunner
+
+ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
+           admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
+           health.router, agents_routes.router)
 
 log = logging.getLogger("web4os.web")
 
@@ -126,16 +144,10 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     _compile_templates()
     freeze_startup_objects()
-    if app.state.start_worker and get_settings().dispatch == "embedded":
-        from web4os.workers.embedded import EmbeddedRunner
-        from web4os.workers.queue import set_queue
-
-        runner = EmbeddedRunner.shared()
-        set_queue(runner)
-        yield
-        runner.shutdown(wait=False)
-    else:
-        yield
+    queue = install_queue(start_embedded=app.state.start_worker)
+    yield
+    if isinstance(queue, EmbeddedRunner):
+        queue.shutdown(wait=False)
 
 
 def _compile_templates() -> None:
@@ -183,23 +195,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
-    from web4os.accounts.routes import router as accounts_router
-    from web4os.accounts.settings_routes import router as settings_router
-    from web4os.admin.routes import router as admin_router
-    from web4os.agents.routes import router as agents_router
-    from web4os.api.routes import router as api_router
-    from web4os.credits.routes import api_router as credits_api_router
-    from web4os.credits.routes import router as credits_router
-    from web4os.goals.routes import router as goals_router
-    from web4os.web.health import router as health_router
-
-    app.include_router(accounts_router)
-    app.include_router(settings_router)
-    app.include_router(admin_router)
-    app.include_router(goals_router)
-    app.include_router(api_router)
-    app.include_router(credits_router)
-    app.include_router(credits_api_router)
-    app.include_router(health_router)
-    app.include_router(agents_router)
+    page_value("needs_you", needs_you_on_page)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -1,4 +1,4 @@
-"""The usage page, the ledger CSV, credit caps (pages and JSON). Thin: parse, call, render."""
+"""The usage page, the ledger CSV, and the credit-cap forms. Thin: parse, call, render."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
-from web4os.api.deps import ApiOwner, ApiReader
-from web4os.credits import caps, usage
-from web4os.credits.schemas import CapIn, UsageOut
+from web4os.accounts.deps import CsrfDep, OwnerCtx, ReaderCtx
+from web4os.credits.caps import parse_cap
 from web4os.db import session_factory, utcnow
 from web4os.errors import DomainError
-from web4os.goals import board
+from web4os.goals import caps
 from web4os.goals import service as goals
 from web4os.tenancy import AccountId, TenantContext, bind_account
-from web4os.web.deps import CsrfDep, OwnerCtx, ReaderCtx, SessionDep
+from web4os.usage import service as usage
+from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 
 router = APIRouter()
-api_router = APIRouter(prefix="/api/v1", tags=["credits"])
 
 
 def _page_number(request: Request) -> int:
@@ -38,7 +37,6 @@ def _usage_page(request: Request, session: SessionDep, ctx: TenantContext, *,
         "ledger": usage.ledger_page(session, ctx.account_id, _page_number(request)),
         "is_owner": ctx.role == "owner",
         "balance": summary.balance,
-        "needs_you": board.needs_you_count(session, ctx.account_id),
         "errors": errors or {},
         "values": values or {},
     }, status_code=status_code)
@@ -72,7 +70,7 @@ async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
     values = await form_data(request)
     raw = values.get("credit_cap", "")
     try:
-        caps.set_agent_cap(session, ctx, agent_id, caps.parse_cap(raw))
+        caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw))
     except DomainError as exc:
         if exc.field is None:
             raise
@@ -90,7 +88,6 @@ def _goal_cap_page(request: Request, session: SessionDep, ctx: TenantContext, go
         "goal": goal, "used": caps.goal_used(session, ctx.account_id, goal.id),
         "error": error,
         "value": value if value is not None else (goal.credit_cap or ""),
-        "needs_you": board.needs_you_count(session, ctx.account_id),
     }, status_code=status_code)
 
 
@@ -106,7 +103,7 @@ async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
     values = await form_data(request)
     raw = "" if values.get("remove") else values.get("credit_cap", "")
     try:
-        caps.set_goal_cap(session, ctx, goal_id, caps.parse_cap(raw))
+        caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw))
     except DomainError as exc:
         if exc.field is None:
             raise
@@ -114,23 +111,3 @@ async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
         return _goal_cap_page(request, session, ctx, goal_id, error=exc.message, value=raw,
                               status_code=exc.status_code)
     return RedirectResponse(f"/goals/{goal_id}", status_code=303)
-
-
-# --- JSON ---------------------------------------------------------------------------
-
-@api_router.get("/credits/usage")
-def usage_json(session: SessionDep, ctx: ApiReader) -> UsageOut:
-    """Balance, held credits, spend per goal / agent / day (last 30 days)."""
-    return UsageOut.model_validate(usage.usage_summary(session, ctx.account_id))
-
-
-@api_router.put("/goals/{goal_id}/credit-cap")
-def put_goal_cap(goal_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
-    goal = caps.set_goal_cap(session, ctx, goal_id, caps.parse_cap(body.credit_cap))
-    return CapIn(credit_cap=goal.credit_cap)
-
-
-@api_router.put("/agents/{agent_id}/credit-cap")
-def put_agent_cap(agent_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
-    agent = caps.set_agent_cap(session, ctx, agent_id, caps.parse_cap(body.credit_cap))
-    return CapIn(credit_cap=agent.credit_cap)

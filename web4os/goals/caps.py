@@ -1,0 +1,186 @@
+"""Owner-set credit caps per goal and per agent: exceeding one pauses the goal.
+
+A cap counts what was spent plus what is held for work in flight, read from the
+ledger (reservations and settlements carry the goal and the agent). The check
+runs right after the next attempt's reservation, while this transaction holds
+the account row's lock (every movement of an account updates that row), so two
+workers cannot both squeeze under the same cap. Caps are checked before work
+starts; an attempt that costs more than its estimate can overshoot a little,
+and the next attempt then pauses the goal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from web4os.accounts.models import Role
+from web4os.agents.models import Agent
+from web4os.credits import service as credits
+from web4os.credits.caps import MAX_CAP
+from web4os.credits.models import CreditLedgerEntry, EntryKind
+from web4os.credits.service import Refs
+from web4os.errors import Conflict, Forbidden, InvalidInput
+from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.service import log_goal_event
+from web4os.tenancy import AccountId, TenantContext, account_id_of, get_owned, of_account, scoped
+
+SPEND_KINDS = (EntryKind.RESERVATION, EntryKind.SETTLEMENT, EntryKind.REFUND)
+
+
+class CreditCapReached(Conflict):
+    """An operator asked to run a card that a credit cap still stops."""
+
+
+@dataclass(frozen=True)
+class CapBreach:
+    """Which cap stops a card, and by how much."""
+
+    scope: Literal["goal", "agent"]
+    name: str
+    used: int
+    needed: int
+    cap: int
+    task_title: str
+
+    @property
+    def message(self) -> str:
+        """The pause card's text: which cap, spent vs cap, what to do."""
+        if self.scope == "goal":
+            which = "this goal's credit cap"
+            where = "on this goal's page"
+        else:
+            which = f"the credit cap of {self.name}"
+            where = "on the Usage page (or the Agents page)"
+        return (f"Paused: {which} is reached. {self.used:,} of {self.cap:,} credits are used "
+                f"(spent plus held for work in progress) and “{self.task_title}” needs about "
+                f"{self.needed:,} more. An owner can raise or remove the cap {where}; "
+                "work then resumes by itself.")
+
+
+def _used(session: Session, account_id: AccountId, *conditions: object) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(CreditLedgerEntry.amount), 0)).where(
+            of_account(CreditLedgerEntry, account_id),
+            CreditLedgerEntry.kind.in_(SPEND_KINDS), *conditions,  # type: ignore[arg-type]
+        )
+    )
+    return -int(total or 0)
+
+
+def goal_used(session: Session, account_id: AccountId, goal_id: int) -> int:
+    """Credits a goal has spent plus what it holds for work in flight."""
+    return _used(session, account_id, CreditLedgerEntry.goal_id == goal_id)
+
+
+def agent_used(session: Session, account_id: AccountId, agent_id: int) -> int:
+    """Credits an agent's work has spent (all goals) plus what it holds now."""
+    return _used(session, account_id, CreditLedgerEntry.agent_id == agent_id)
+
+
+def breach_for(session: Session, task: Task, *, pending: int) -> CapBreach | None:
+    """The cap that ``task`` would cross, or None.
+
+    ``pending`` is the part of the task's next hold not yet in the ledger
+    (0 when its reservation was just written, its estimate when checking ahead).
+    """
+    aid = account_id_of(task)
+    goal = task.goal
+    if goal.credit_cap is not None:
+        used = goal_used(session, aid, goal.id) + pending
+        if used > goal.credit_cap:
+            return CapBreach("goal", goal.title, used - task.estimated_credits,
+                             task.estimated_credits, goal.credit_cap, task.title)
+    agent = task.agent
+    if agent.credit_cap is not None:
+        used = agent_used(session, aid, agent.id) + pending
+        if used > agent.credit_cap:
+            return CapBreach("agent", agent.name, used - task.estimated_credits,
+                             task.estimated_credits, agent.credit_cap, task.title)
+    return None
+
+
+class _OverCap(Exception):
+    def __init__(self, breach: CapBreach) -> None:
+        self.breach = breach
+
+
+def reserve_within_caps(
+    session: Session, task: Task, key: str, *, reason: str
+) -> tuple[bool, CapBreach | None]:
+    """Hold the next attempt's estimate unless the account or a cap says no.
+
+    Returns ``(reserved, breach)``; on a breach nothing is held. The hold names
+    the task's goal and agent, which is what the caps count.
+    """
+    refs = Refs(goal_id=task.goal_id, task_id=task.id, agent_id=task.agent_id)
+    if task.goal.credit_cap is None and task.agent.credit_cap is None:  # the common case
+        return credits.reserve(session, account_id_of(task), key, task.estimated_credits,
+                               refs=refs, reason=reason), None
+    try:
+        with session.begin_nested():
+            reserved = credits.reserve(session, account_id_of(task), key, task.estimated_credits,
+                                       refs=refs, reason=reason)
+            if not reserved:
+                return False, None
+            breach = breach_for(session, task, pending=0)
+            if breach is not None:
+                raise _OverCap(breach)  # roll back the hold with the savepoint
+    except _OverCap as over:
+        return False, over.breach
+    return True, None
+
+
+def still_capped(session: Session, goal: Goal) -> CapBreach | None:
+    """For a paused goal: the cap that still stops one of its blocked cards, if any."""
+    blocked = session.scalars(
+        scoped(Task, AccountId(goal.account_id)).where(
+            Task.goal_id == goal.id, Task.status == TaskStatus.BLOCKED)
+    ).unique()
+    for task in blocked:
+        breach = breach_for(session, task, pending=task.estimated_credits)
+        if breach is not None:
+            return breach
+    return None
+
+
+# --- owner settings -----------------------------------------------------------
+
+def _may_set(ctx: TenantContext, cap: int | None) -> None:
+    if ctx.role != Role.OWNER.value:
+        raise Forbidden("Only an account owner can change credit caps.")
+    if cap is not None and not 1 <= cap <= MAX_CAP:
+        raise InvalidInput(f"A cap is 1 to {MAX_CAP:,} credits.", field="credit_cap")
+
+
+def _describe(cap: int | None) -> str:
+    return "removed" if cap is None else f"set to {cap:,} credits"
+
+
+def set_goal_cap(session: Session, ctx: TenantContext, goal_id: int, cap: int | None) -> Goal:
+    """Set, raise or remove a goal's cap; a goal it paused resumes by itself."""
+    _may_set(ctx, cap)
+    goal = get_owned(session, Goal, goal_id, ctx.account_id)
+    goal.credit_cap = cap
+    log_goal_event(session, goal, kind="action", actor=ctx.actor,
+                   message=f"Credit cap {_describe(cap)}.")
+    session.flush()
+    if goal.status == GoalStatus.PAUSED:
+        credits.schedule_resume(session, ctx.account_id)
+    return goal
+
+
+def set_agent_cap(session: Session, ctx: TenantContext, agent_id: int, cap: int | None) -> Agent:
+    """Set, raise or remove an agent's cap (all-time spend); paused goals resume by themselves.
+
+    The agents page (and the usage page) call this.
+    """
+    _may_set(ctx, cap)
+    agent = get_owned(session, Agent, agent_id, ctx.account_id)
+    agent.credit_cap = cap
+    session.flush()
+    credits.schedule_resume(session, ctx.account_id)
+    return agent

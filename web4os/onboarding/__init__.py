@@ -1,0 +1,1 @@
+"""New accounts: self-serve signup and the concierge accounts an admin provisions."""

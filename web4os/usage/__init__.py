@@ -1,0 +1,1 @@
+"""What an account spent: the usage page, the ledger CSV, and setting credit caps."""
