@@ -1,7 +1,8 @@
 """Owner pages: account settings, API tokens, members and invites (HTML).
 
-Every route here takes ``OwnerCtx``: viewers and operators get 403 on the server,
-whatever the page shows them.
+Every route here takes ``OwnerCtx`` (or ``RevokeAccessCtx``, an owner taking access
+away, which a suspended account still allows): viewers and operators get 403 on the
+server, whatever the page shows them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from web4os.accounts import invites, members, tokens
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Role
 from web4os.errors import DomainError
-from web4os.web.deps import CsrfDep, OwnerCtx, SessionDep
+from web4os.web.deps import CsrfDep, OwnerCtx, RevokeAccessCtx, SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 
@@ -73,7 +74,7 @@ async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> 
 
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=[CsrfDep])
-def revoke_token(token_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+def revoke_token(token_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> Response:
     tokens.revoke_token(session, ctx, token_id)
     return RedirectResponse("/settings", status_code=303)
 
@@ -100,7 +101,7 @@ async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) ->
 
 
 @router.post("/settings/invites/{invite_id}/revoke", dependencies=[CsrfDep])
-def revoke_invite(invite_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+def revoke_invite(invite_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> Response:
     invites.revoke_invite(session, ctx, invite_id)
     return RedirectResponse("/settings/members", status_code=303)
 
@@ -118,7 +119,7 @@ async def change_role(request: Request, membership_id: int, session: SessionDep,
 
 @router.post("/settings/members/{membership_id}/remove", dependencies=[CsrfDep])
 def remove_member(request: Request, membership_id: int, session: SessionDep,
-                  ctx: OwnerCtx) -> Response:
+                  ctx: RevokeAccessCtx) -> Response:
     try:
         members.remove_member(session, ctx, membership_id)
     except DomainError as exc:

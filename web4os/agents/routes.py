@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,6 @@ from web4os.web.deps import (
     ReaderCtx,
     SessionDep,
     ViewerDep,
-    require_active,
 )
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
@@ -70,7 +69,7 @@ def agents_page(request: Request, session: SessionDep, ctx: ReaderCtx,
     return _list_page(request, session, viewer, ctx.account_id)
 
 
-@router.post("/agents", dependencies=[CsrfDep, Depends(require_active)])
+@router.post("/agents", dependencies=[CsrfDep])
 async def add_agent(request: Request, session: SessionDep, ctx: OwnerCtx,
                     viewer: ViewerDep) -> Response:
     values = await form_data(request)

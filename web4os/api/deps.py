@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from web4os.accounts.models import AccountStatus, Role
+from web4os.accounts.models import Role
 from web4os.accounts.tokens import resolve_token
 from web4os.errors import Forbidden
 from web4os.tenancy import AccountId, TenantContext, bind_account
-from web4os.web.deps import NotAuthenticated, SessionDep
+from web4os.web.deps import NotAuthenticated, SessionDep, refuse_if_suspended
 
 _bearer = HTTPBearer(auto_error=False, description="An API token created on the Settings page.")
 
@@ -29,7 +29,7 @@ def api_context(
         raise NotAuthenticated("That API token is not valid (revoked or mistyped).")
     token, account = found
     bind_account(session, AccountId(account.id))
-    request.state.api_account_active = account.status == AccountStatus.ACTIVE
+    request.state.api_account = account
     return TenantContext(account_id=AccountId(account.id), user_id=token.created_by_id,
                          role=token.role.value, actor=f"token:{token.name}")
 
@@ -38,8 +38,8 @@ def _at_least(role: Role) -> object:
     def dep(request: Request, ctx: Annotated[TenantContext, Depends(api_context)]) -> TenantContext:
         if not Role(ctx.role).at_least(role):
             raise Forbidden(f"This token's role ({ctx.role}) can't do this; it needs {role.value}.")
-        if role != Role.VIEWER and not request.state.api_account_active:
-            raise Forbidden("This account is suspended: reading works, new work does not.")
+        if role != Role.VIEWER:
+            refuse_if_suspended(request, request.state.api_account)
         return ctx
 
     return dep

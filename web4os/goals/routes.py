@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -12,7 +12,7 @@ from web4os.errors import Conflict, DomainError, NotFound
 from web4os.goals import actions, board, service
 from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
-from web4os.web.deps import CsrfDep, HtmxDep, OperatorCtx, ReaderCtx, SessionDep, require_active
+from web4os.web.deps import CsrfDep, HtmxDep, OperatorCtx, ReaderCtx, SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
 from web4os.workers.queue import enqueue
@@ -45,7 +45,7 @@ def home(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
     return render(request, "goals/home.html", {**context, "values": {}, "errors": {}})
 
 
-@router.post("/goals", dependencies=[CsrfDep, Depends(require_active)])
+@router.post("/goals", dependencies=[CsrfDep])
 async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -> Response:
     values = await form_data(request)
     try:
@@ -155,7 +155,7 @@ def _apply(session: SessionDep, ctx: OperatorCtx, task_id: int, action: str,
     raise NotFound("There is no such card action.")
 
 
-@router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep, Depends(require_active)])
+@router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep])
 async def card_action(request: Request, task_id: int, action: str, session: SessionDep,
                       ctx: OperatorCtx) -> Response:
     """approve · reject · retry · reassign · edit · cancel — one click each.
