@@ -27,6 +27,19 @@ class Forbidden(DomainError):
     status_code = 403
 
 
+class AccountSuspended(Forbidden):
+    """The account is suspended: its members and tokens read, but don't act.
+
+    The one wording of the rule, for pages, htmx toasts, the API and the banner.
+    """
+
+    MESSAGE = ("This account is suspended: you can read everything and revoke access, but "
+               "not start or change anything else. Contact your admin to reactivate it.")
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
+
+
 class InvalidInput(DomainError):
     """The request is well-formed but its content is not acceptable."""
 

@@ -1,8 +1,8 @@
 """Who is asking: the logged-in person, which account, which role, and the CSRF check.
 
 Routes declare their permission in their signature (``OperatorCtx``,
-``OwnerCtx``…); the role check is enforced here, on the server, for every
-page and action.
+``OwnerCtx``…); the role check, and for any change the account being active,
+are enforced here, on the server, for every page and action.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from web4os.accounts import service as accounts
 from web4os.accounts.models import Account, AccountStatus, Role, User, WebSession
 from web4os.accounts.security import same
 from web4os.config import get_settings
-from web4os.errors import CsrfFailed, Forbidden, NotAuthenticated, NotFound
+from web4os.errors import AccountSuspended, CsrfFailed, Forbidden, NotAuthenticated, NotFound
 from web4os.tenancy import AccountId, TenantContext, bind_account, bind_system
 from web4os.web.csrf import csrf_token_for
 from web4os.web.deps import SessionDep
@@ -84,13 +84,25 @@ def current_viewer(viewer: Annotated[Viewer | None, Depends(optional_viewer)]) -
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
-def _ctx_at_least(role: Role) -> object:
-    def dep(viewer: ViewerDep) -> TenantContext:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def refuse_if_suspended(request: Request, account: Account) -> None:
+    """A suspended account is read, not acted on: any request that could change something
+    is refused here, for pages and the API alike."""
+    if request.method not in READ_METHODS and account.status != AccountStatus.ACTIVE:
+        raise AccountSuspended()
+
+
+def _ctx_at_least(role: Role, *, while_suspended: bool = False) -> object:
+    def dep(request: Request, viewer: ViewerDep) -> TenantContext:
         if viewer.account is None or viewer.role is None:
             raise NotFound("You don't belong to an account yet.")
         if not viewer.role.at_least(role):
             raise Forbidden(f"Your role ({viewer.role.value}) can't do this; ask an account "
                             f"owner for {role.value} access.")
+        if role != Role.VIEWER and not while_suspended:
+            refuse_if_suspended(request, viewer.account)
         return viewer.ctx
 
     return dep
@@ -99,13 +111,10 @@ def _ctx_at_least(role: Role) -> object:
 ReaderCtx = Annotated[TenantContext, Depends(_ctx_at_least(Role.VIEWER))]
 OperatorCtx = Annotated[TenantContext, Depends(_ctx_at_least(Role.OPERATOR))]
 OwnerCtx = Annotated[TenantContext, Depends(_ctx_at_least(Role.OWNER))]
-
-
-def require_active(viewer: ViewerDep) -> None:
-    """New work needs an active account (suspended accounts can still read)."""
-    if viewer.account is not None and viewer.account.status != AccountStatus.ACTIVE:
-        raise Forbidden("This account is suspended: you can read everything, but no new work "
-                        "runs. Contact your admin to reactivate it.")
+# An owner taking access away (revoking a token or an invite, removing a member): allowed
+# while the account is suspended too, since its tokens and members can still read it.
+RevokeAccessCtx = Annotated[TenantContext,
+                            Depends(_ctx_at_least(Role.OWNER, while_suspended=True))]
 
 
 def admin_user(viewer: ViewerDep, session: SessionDep) -> User:

@@ -1,7 +1,8 @@
 """Owner pages: account settings, API tokens, members and invites (HTML).
 
-Every route here takes ``OwnerCtx``: viewers and operators get 403 on the server,
-whatever the page shows them.
+Every route here takes ``OwnerCtx`` (or ``RevokeAccessCtx``, an owner taking access
+away, which a suspended account still allows): viewers and operators get 403 on the
+server, whatever the page shows them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from web4os.accounts import invites, members, tokens
-from web4os.accounts.deps import CsrfDep, OwnerCtx
+from web4os.accounts.deps import CsrfDep, OwnerCtx, RevokeAccessCtx
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Role
 from web4os.errors import DomainError
@@ -74,7 +75,7 @@ async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> 
 
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=[CsrfDep])
-def revoke_token(token_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+def revoke_token(token_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> Response:
     tokens.revoke_token(session, ctx, token_id)
     return RedirectResponse("/settings", status_code=303)
 
@@ -101,7 +102,7 @@ async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) ->
 
 
 @router.post("/settings/invites/{invite_id}/revoke", dependencies=[CsrfDep])
-def revoke_invite(invite_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
+def revoke_invite(invite_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> Response:
     invites.revoke_invite(session, ctx, invite_id)
     return RedirectResponse("/settings/members", status_code=303)
 
@@ -119,7 +120,7 @@ async def change_role(request: Request, membership_id: int, session: SessionDep,
 
 @router.post("/settings/members/{membership_id}/remove", dependencies=[CsrfDep])
 def remove_member(request: Request, membership_id: int, session: SessionDep,
-                  ctx: OwnerCtx) -> Response:
+                  ctx: RevokeAccessCtx) -> Response:
     try:
         members.remove_member(session, ctx, membership_id)
     except DomainError as exc:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from web4os.accounts.deps import CsrfDep, OperatorCtx, OwnerCtx, ReaderCtx, ViewerDep, require_active
+from web4os.accounts.deps import CsrfDep, OperatorCtx, OwnerCtx, ReaderCtx, ViewerDep
 from web4os.accounts.models import Role
 from web4os.agents import notes, service, tools
 from web4os.agents.models import Agent
@@ -63,7 +63,7 @@ def agents_page(request: Request, session: SessionDep, ctx: ReaderCtx,
     return _list_page(request, session, viewer, ctx.account_id)
 
 
-@router.post("/agents", dependencies=[CsrfDep, Depends(require_active)])
+@router.post("/agents", dependencies=[CsrfDep])
 async def add_agent(request: Request, session: SessionDep, ctx: OwnerCtx,
                     viewer: ViewerDep) -> Response:
     values = await form_data(request)

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from web4os.accounts.models import AccountStatus, Role
+from web4os.accounts.deps import refuse_if_suspended
+from web4os.accounts.models import Role
 from web4os.accounts.tokens import resolve_token
 from web4os.errors import Forbidden, NotAuthenticated
 from web4os.tenancy import AccountId, TenantContext, bind_account
@@ -29,7 +30,7 @@ def api_context(
         raise NotAuthenticated("That API token is not valid (revoked or mistyped).")
     token, account = found
     bind_account(session, AccountId(account.id))
-    request.state.api_account_active = account.status == AccountStatus.ACTIVE
+    request.state.api_account = account
     return TenantContext(account_id=AccountId(account.id), user_id=token.created_by_id,
                          role=token.role.value, actor=f"token:{token.name}")
 
@@ -38,8 +39,8 @@ def _at_least(role: Role) -> object:
     def dep(request: Request, ctx: Annotated[TenantContext, Depends(api_context)]) -> TenantContext:
         if not Role(ctx.role).at_least(role):
             raise Forbidden(f"This token's role ({ctx.role}) can't do this; it needs {role.value}.")
-        if role != Role.VIEWER and not request.state.api_account_active:
-            raise Forbidden("This account is suspended: reading works, new work does not.")
+        if role != Role.VIEWER:
+            refuse_if_suspended(request, request.state.api_account)
         return ctx
 
     return dep

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from web4os.accounts.deps import CsrfDep, OperatorCtx, ReaderCtx, require_active
+from web4os.accounts.deps import CsrfDep, OperatorCtx, ReaderCtx
 from web4os.credits import service as credits
 from web4os.credits.caps import parse_cap
 from web4os.errors import Conflict, DomainError, NotFound
@@ -44,7 +44,7 @@ def home(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
     return render(request, "goals/home.html", {**context, "values": {}, "errors": {}})
 
 
-@router.post("/goals", dependencies=[CsrfDep, Depends(require_active)])
+@router.post("/goals", dependencies=[CsrfDep])
 async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -> Response:
     values = await form_data(request)
     try:
@@ -152,7 +152,7 @@ def _apply(session: SessionDep, ctx: OperatorCtx, task_id: int, action: str,
     raise NotFound("There is no such card action.")
 
 
-@router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep, Depends(require_active)])
+@router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep])
 async def card_action(request: Request, task_id: int, action: str, session: SessionDep,
                       ctx: OperatorCtx) -> Response:
     """approve · reject · retry · reassign · edit · cancel — one click each.

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from web4os import __version__
 from web4os.config import OFFLINE_LABEL, get_settings
 from web4os.db import utcnow
+from web4os.errors import AccountSuspended
 from web4os.web.csrf import csrf_token_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -76,6 +77,7 @@ templates.env.filters["ago"] = ago
 templates.env.filters["first_line"] = first_line
 templates.env.globals["duration"] = duration
 templates.env.globals["version"] = __version__
+templates.env.globals["suspended_message"] = AccountSuspended.MESSAGE
 
 
 PageValue = Callable[[Request], Any]
