@@ -2,8 +2,9 @@
 
 The database is Postgres even when the rest of the run uses SQLite: the session's
 test database on the Postgres pass, else ``WEB4OS_TEST_POSTGRES_URL`` (CI sets it)
-or a local one, reset and migrated here once. Redis is ``WEB4OS_TEST_REDIS_URL``
-or db 5 on the local server; it is flushed around every test. Without both
+or a database of this run's own (dropped at the end), reset and migrated here once.
+Redis is ``WEB4OS_TEST_REDIS_URL``, else a ``redis-server`` this run starts for itself;
+it is flushed around every test. Without both
 services these tests skip on a laptop and fail in CI.
 """
 
@@ -19,21 +20,32 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from tests.conftest import IS_POSTGRES, TEST_DB_URL
-from tests.support.celery_worker import CeleryStack, reachable
+from tests.support.celery_worker import CeleryStack, drop_database, reachable
+from tests.support.private_redis import private_redis
 from web4os.db import session_factory
 from web4os.models import Base
 
 PG_URL = TEST_DB_URL if IS_POSTGRES else (
     os.environ.get("WEB4OS_TEST_POSTGRES_URL")
-    or "postgresql+psycopg://postgres@127.0.0.1:5432/web4os_test_5_celery")
-REDIS_URL = os.environ.get("WEB4OS_TEST_REDIS_URL") or "redis://127.0.0.1:6379/5"
+    or f"postgresql+psycopg://postgres@127.0.0.1:5432/web4os_test_celery_{os.getpid()}")
 
 pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.redis]
 
 
 @pytest.fixture(scope="session")
-def _celery_services() -> Path:
-    missing = reachable(PG_URL, REDIS_URL)
+def _redis_url() -> Iterator[str]:
+    """``WEB4OS_TEST_REDIS_URL``, else a Redis server of this run's own."""
+    configured = os.environ.get("WEB4OS_TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    with private_redis() as url:
+        yield url or "redis://127.0.0.1:6379/5"
+
+
+@pytest.fixture(scope="session")
+def _celery_services(_redis_url: str) -> Iterator[Path]:
+    missing = reachable(PG_URL, _redis_url)
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"{missing}: Celery tests must run in CI")
@@ -42,7 +54,9 @@ def _celery_services() -> Path:
         from tests.support.celery_worker import reset_postgres
 
         reset_postgres(PG_URL)
-    return Path(tempfile.mkdtemp(prefix="web4os-celery-"))
+    yield Path(tempfile.mkdtemp(prefix="web4os-celery-"))
+    if not IS_POSTGRES and not os.environ.get("WEB4OS_TEST_POSTGRES_URL"):
+        drop_database(PG_URL)  # this run's own database
 
 
 def _truncate_pg() -> None:
@@ -66,9 +80,10 @@ def _assert_ledgers_balance() -> None:
 
 
 @pytest.fixture
-def stack(_celery_services: Path, request: pytest.FixtureRequest) -> Iterator[CeleryStack]:
+def stack(_celery_services: Path, _redis_url: str,
+          request: pytest.FixtureRequest) -> Iterator[CeleryStack]:
     """Postgres + Redis for one test; its workers are killed and the data emptied after."""
-    s = CeleryStack(PG_URL, REDIS_URL, _celery_services / request.node.name)
+    s = CeleryStack(PG_URL, _redis_url, _celery_services / request.node.name)
     s.flush_redis()
     try:
         yield s

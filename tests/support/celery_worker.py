@@ -82,6 +82,21 @@ def reset_postgres(url: str) -> None:
     upgrade(url)
 
 
+def drop_database(url: str) -> None:
+    """Drop a database this run made for itself (its open connections are closed first)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from web4os.db import dispose_engines
+
+    dispose_engines()
+    u = make_url(url)
+    admin = u.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)')
+
+
 def wait_for(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.2,
              what: str = "condition") -> Any:
     """Poll until ``predicate()`` is truthy; return its value or raise TimeoutError."""
