@@ -161,14 +161,15 @@ def llama_url() -> Iterator[str]:
     Skipped on a laptop without the ``llama`` extra; in CI (``CI`` set) that is a
     failure, not a silent skip.
     """
-    from tests.support.llama_server import llama_available, running_llama_server
+    from web4os.localmodel import llama_available, running_llama_server
 
     ok, reason = llama_available()
     if not ok:
         if os.environ.get("CI"):
             pytest.fail(f"llama extra missing in CI: {reason}")
         pytest.skip(reason)
-    with running_llama_server(n_ctx=2048, threads=2) as base_url:
+    # The README's settings: 8,192 tokens shared by 4 slots, 2,048 per request.
+    with running_llama_server(n_ctx=8192, parallel=4, threads=2) as base_url:
         yield base_url
 
 

@@ -1,11 +1,13 @@
-"""The ``web4os`` command: serve, worker, migrate, create-admin, demo."""
+"""The ``web4os`` command: serve, worker, migrate, create-admin, demo, local-model."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 import sys
+import threading
 import time
 
 from web4os import __version__
@@ -100,6 +102,30 @@ def _health(args: argparse.Namespace) -> int:
     return 1 if report.status == "down" else 0
 
 
+def _local_model(args: argparse.Namespace) -> int:
+    """Serve the bundled Gemma 3 270M on llama.cpp until Ctrl+C (the ``dev`` extra)."""
+    import signal
+
+    from web4os.localmodel import MODEL_ALIAS, llama_available, running_llama_server
+
+    ok, reason = llama_available()
+    if not ok:
+        print(f"web4os local-model: {reason}", file=sys.stderr)
+        return 2
+    print("Loading the model (the first start assembles it, about 250 MB)…", flush=True)
+    with running_llama_server(n_ctx=args.ctx, parallel=args.slots, threads=args.threads,
+                              port=args.port) as base_url:
+        print(f"llama.cpp is serving {MODEL_ALIAS} at {base_url} "
+              f"({args.slots} slots of {args.ctx // args.slots} tokens). In another terminal:\n"
+              f"  WEB4OS_OPENAI_BASE_URL={base_url} WEB4OS_OPENAI_MODEL={MODEL_ALIAS} "
+              "web4os serve\nStop with Ctrl+C.", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="web4os", description="An agentic operating system "
                                      "for people who run a business.")
@@ -129,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--worker", action="store_true",
                    help="exit 1 unless a worker on this host sends heartbeats")
     p.set_defaults(fn=_health)
+    p = sub.add_parser("local-model", help="serve the bundled small model on llama.cpp "
+                       "(an OpenAI-compatible endpoint; needs the dev extra)")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--ctx", type=int, default=8192, help="context tokens, shared by the slots")
+    p.add_argument("--slots", type=int, default=4, help="requests served at once")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    p.set_defaults(fn=_local_model)
     args = parser.parse_args(argv)
     started = time.monotonic()
     code: int = args.fn(args)

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import Tenant, make_goal
-from tests.support.llama_server import MODEL_ALIAS
 from web4os.agents.providers.openai_compat import OpenAICompatible
 from web4os.agents.structured import CallRecord, ask_structured
 from web4os.goals.history import record_calls
 from web4os.goals.models import TaskEvent
+from web4os.localmodel import MODEL_ALIAS
 
 pytestmark = pytest.mark.llama
 

@@ -16,7 +16,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.support.llama_server import MODEL_ALIAS
+from web4os.localmodel import MODEL_ALIAS
 
 pytestmark = pytest.mark.llama
 

