@@ -41,7 +41,7 @@ PLAN_SCHEMA: dict[str, Any] = {
 @pytest.fixture
 def client(llama_url: str) -> Iterator[openai.OpenAI]:
     """No retries, so an error surfaces as its own class at once instead of after backoff."""
-    with openai.OpenAI(base_url=llama_url, api_key="x", max_retries=0, timeout=60) as c:
+    with openai.OpenAI(base_url=llama_url, api_key="x", max_retries=0, timeout=180) as c:
         yield c
 
 
