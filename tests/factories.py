@@ -14,9 +14,10 @@ from web4os.accounts import service as accounts
 from web4os.accounts.models import Account, AccountKind, Membership, Role, User
 from web4os.agents import service as agents
 from web4os.agents.models import Agent
-from web4os.goals.models import Goal
+from web4os.goals.models import Goal, Task, TaskStatus
 from web4os.goals.schemas import GoalCreate, Plan, PlannedTask
 from web4os.goals.service import record_goal, save_plan
+from web4os.goals.statemachine import transition
 from web4os.onboarding import service as onboarding
 from web4os.tenancy import AccountId, TenantContext
 
@@ -95,6 +96,19 @@ def make_planned_goal(db: Session, tenant: Tenant, plan: Plan, title: str = "Pla
     save_plan(db, goal, plan, agents.list_agents(db, tenant.id), max_tasks=200)
     transition_goal(db, goal, GoalStatus.RUNNING, actor="test")
     return goal
+
+
+def make_card_in_review(db: Session, tenant: Tenant, output: str,
+                        title: str = "Planned goal") -> Task:
+    """Card ``a`` of a two-card plan, waiting for review with ``output`` as its draft."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", ["a"])),
+                             title=title)
+    task = db.query(Task).filter_by(goal_id=goal.id, key="a").one()
+    for status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.NEEDS_REVIEW):
+        transition(db, task, status, actor="test")
+    task.output = output
+    db.commit()
+    return task
 
 
 def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
