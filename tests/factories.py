@@ -120,6 +120,14 @@ def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
     assert resp.status_code == 303, resp.text
 
 
+def submit_goal(client: TestClient, csrf_token: str, title: str) -> int:
+    """Submit a goal through the home page's form; the new goal's id."""
+    resp = client.post("/goals", data={"title": title, "csrf_token": csrf_token},
+                       follow_redirects=False)
+    assert resp.status_code == 303
+    return int(resp.headers["location"].rsplit("/", 1)[1])
+
+
 def csrf_from(html: str) -> str:
     import re
 
