@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from tests.factories import HeldQueue, Tenant, make_tenant  # noqa: E402
+from tests.support.ledger import assert_ledgers_balance  # noqa: E402
 from web4os.agents.providers import set_provider_override  # noqa: E402
 from web4os.config import get_settings  # noqa: E402
 from web4os.db import dispose_engines, get_engine, is_sqlite, session_factory  # noqa: E402
@@ -135,19 +136,8 @@ def tenant(db: Session) -> Tenant:
 def _ledger_matches_balance(request: pytest.FixtureRequest) -> Iterator[None]:
     """After every test: each account's ledger sums to its balance (issue #6)."""
     yield
-    from sqlalchemy import func, select
-
-    from web4os.accounts.models import Account
-    from web4os.credits.models import CreditLedgerEntry
-
-    with session_factory(TEST_DB_URL)() as s:
-        sums = dict(s.execute(select(CreditLedgerEntry.account_id,
-                                     func.sum(CreditLedgerEntry.amount))
-                              .group_by(CreditLedgerEntry.account_id)).all())
-        for account_id, balance in s.execute(select(Account.id, Account.credit_balance)):
-            assert sums.get(account_id, 0) == balance, (
-                f"account {account_id}: ledger {sums.get(account_id, 0)} != balance {balance}")
-            assert balance >= 0
+    for balance in assert_ledgers_balance(TEST_DB_URL).values():
+        assert balance >= 0
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -14,9 +14,10 @@ from web4os.accounts import service as accounts
 from web4os.accounts.models import Account, AccountKind, Membership, Role, User
 from web4os.agents import service as agents
 from web4os.agents.models import Agent
-from web4os.goals.models import Goal
+from web4os.goals.models import Goal, Task, TaskStatus
 from web4os.goals.schemas import GoalCreate, Plan, PlannedTask
 from web4os.goals.service import record_goal, save_plan
+from web4os.goals.statemachine import transition
 from web4os.onboarding import service as onboarding
 from web4os.tenancy import AccountId, TenantContext
 
@@ -97,6 +98,19 @@ def make_planned_goal(db: Session, tenant: Tenant, plan: Plan, title: str = "Pla
     return goal
 
 
+def make_card_in_review(db: Session, tenant: Tenant, output: str,
+                        title: str = "Planned goal") -> Task:
+    """Card ``a`` of a two-card plan, waiting for review with ``output`` as its draft."""
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", ["a"])),
+                             title=title)
+    task = db.query(Task).filter_by(goal_id=goal.id, key="a").one()
+    for status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.NEEDS_REVIEW):
+        transition(db, task, status, actor="test")
+    task.output = output
+    db.commit()
+    return task
+
+
 def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
     """Log in through the real form (CSRF cookie included)."""
     page = client.get("/login")
@@ -104,6 +118,14 @@ def login(client: TestClient, user: User, password: str = PASSWORD) -> None:
     resp = client.post("/login", data={"email": user.email, "password": password,
                                        "csrf_token": token}, follow_redirects=False)
     assert resp.status_code == 303, resp.text
+
+
+def submit_goal(client: TestClient, csrf_token: str, title: str) -> int:
+    """Submit a goal through the home page's form; the new goal's id."""
+    resp = client.post("/goals", data={"title": title, "csrf_token": csrf_token},
+                       follow_redirects=False)
+    assert resp.status_code == 303
+    return int(resp.headers["location"].rsplit("/", 1)[1])
 
 
 def csrf_from(html: str) -> str:

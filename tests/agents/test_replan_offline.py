@@ -11,7 +11,7 @@ from tests.agents.conftest import wait_for_goal
 from tests.factories import Tenant, make_planned_goal, plan_of
 from web4os.agents.providers import ModelError, ModelReply, ModelRequest, OfflineModel, set_provider_override
 from web4os.goals import replanning
-from web4os.goals.models import GoalStatus, Task, TaskEvent, TaskStatus
+from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.goals.replanning import replan_event_kinds
 from web4os.workers.embedded import EmbeddedRunner
 
@@ -35,18 +35,25 @@ class FailsFirstTry:
         return self.inner.complete(request)
 
 
+def _replanned_once(db: Session, runner: EmbeddedRunner, tenant: Tenant, goal: Goal,
+                    model: FailsFirstTry) -> Goal:
+    """Run ``goal`` with ``model`` answering: it completes after exactly one re-plan."""
+    db.commit()
+    set_provider_override(model)
+    runner.submit("advance_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert goal.replans == 1
+    return goal
+
+
 def test_the_offline_model_replans_failed_work_under_new_keys(
     db: Session, tenant: Tenant, runner: EmbeddedRunner,
 ) -> None:
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
                                                  ("b", "writer", ["a"]),
                                                  ("c", "analyst", [])))
-    db.commit()
-    set_provider_override(FailsFirstTry())
-    runner.submit("advance_goal", {"goal_id": goal.id, "account_id": tenant.id})
-    goal = wait_for_goal(db, runner, goal.id)
-    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
-    assert goal.replans == 1
+    goal = _replanned_once(db, runner, tenant, goal, FailsFirstTry())
     tasks = {t.key: t for t in db.scalars(select(Task).where(Task.goal_id == goal.id)).unique()}
     assert tasks["a"].status == tasks["b"].status == TaskStatus.CANCELLED
     assert tasks["c"].status == TaskStatus.DONE  # done work is kept, not redone
@@ -78,12 +85,7 @@ def test_a_busy_endpoint_during_the_replan_is_retried_and_does_not_use_up_the_re
     monkeypatch.setattr(replanning, "backoff", lambda attempt: 0.05)
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
                                                  ("b", "writer", ["a"])))
-    db.commit()
-    set_provider_override(ReplanBusyOnce())
-    runner.submit("advance_goal", {"goal_id": goal.id, "account_id": tenant.id})
-    goal = wait_for_goal(db, runner, goal.id)
-    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
-    assert goal.replans == 1
+    goal = _replanned_once(db, runner, tenant, goal, ReplanBusyOnce())
     assert replan_event_kinds(db, tenant.id, goal.id) == ["replan_started", "replan_started",
                                                           "replanned"]
     retry = db.scalars(select(TaskEvent).where(TaskEvent.goal_id == goal.id,

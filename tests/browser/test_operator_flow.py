@@ -18,10 +18,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
 from tests.browser.conftest import shot
-from tests.factories import PASSWORD, Tenant, make_planned_goal, plan_of
+from tests.factories import PASSWORD, Tenant, make_card_in_review
 from web4os.agents.providers import OfflineModel, set_provider_override
 from web4os.goals.models import Task, TaskStatus
-from web4os.goals.statemachine import transition
 
 FEEDBACK = "Make it warmer and mention our sourdough"
 UNLABELLED_CONTROLS = """() => [...document.querySelectorAll(
@@ -141,14 +140,8 @@ def test_review_reject_redo_approve_until_the_goal_completes(page: Page) -> None
 
 
 def _card_in_review(db: Session, tenant: Tenant) -> Task:
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", ["a"])),
-                             title="Find three new coffee suppliers")
-    task = db.query(Task).filter_by(goal_id=goal.id, key="a").one()
-    for status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.NEEDS_REVIEW):
-        transition(db, task, status, actor="test")
-    task.output = "## Suppliers\n\n- Bean & Co\n- Roastworks"
-    db.commit()
-    return task
+    return make_card_in_review(db, tenant, "## Suppliers\n\n- Bean & Co\n- Roastworks",
+                               title="Find three new coffee suppliers")
 
 
 def _log_in(page: Page, email: str) -> None:

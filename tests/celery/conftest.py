@@ -16,11 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.conftest import IS_POSTGRES, TEST_DB_URL
 from tests.support.celery_worker import CeleryStack, drop_database, reachable
+from tests.support.ledger import assert_ledgers_balance
 from tests.support.private_redis import private_redis
 from web4os.db import session_factory
 from web4os.models import Base
@@ -66,19 +67,6 @@ def _truncate_pg() -> None:
         s.commit()
 
 
-def _assert_ledgers_balance() -> None:
-    from web4os.accounts.models import Account
-    from web4os.credits.models import CreditLedgerEntry
-
-    with session_factory(PG_URL)() as s:
-        sums = dict(s.execute(select(CreditLedgerEntry.account_id,
-                                     func.sum(CreditLedgerEntry.amount))
-                              .group_by(CreditLedgerEntry.account_id)).all())
-        for account_id, balance in s.execute(select(Account.id, Account.credit_balance)):
-            assert sums.get(account_id, 0) == balance, (
-                f"account {account_id}: ledger {sums.get(account_id, 0)} != balance {balance}")
-
-
 @pytest.fixture
 def stack(_celery_services: Path, _redis_url: str,
           request: pytest.FixtureRequest) -> Iterator[CeleryStack]:
@@ -92,7 +80,7 @@ def stack(_celery_services: Path, _redis_url: str,
         s.flush_redis()
         if not IS_POSTGRES:  # on the Postgres pass conftest checks and truncates PG_URL
             try:
-                _assert_ledgers_balance()
+                assert_ledgers_balance(PG_URL)
             finally:
                 _truncate_pg()
 

@@ -17,6 +17,7 @@ from tests.factories import (
     make_tenant,
     plan_of,
     roster,
+    submit_goal,
 )
 from web4os.accounts.models import Role
 from web4os.credits import service as credits
@@ -64,11 +65,7 @@ def test_goal_blocks_when_out_of_credits_and_finishes_after_a_top_up(
     db.commit()
     login(client, tenant.operator)
     home = client.get("/")
-    resp = client.post("/goals", data={"title": "Launch a newsletter for our bakery",
-                                       "csrf_token": csrf_from(home.text)},
-                       follow_redirects=False)
-    assert resp.status_code == 303
-    goal_id = int(resp.headers["location"].rsplit("/", 1)[1])
+    goal_id = submit_goal(client, csrf_from(home.text), "Launch a newsletter for our bakery")
 
     goal = _settle_down(db, runner, goal_id)
     assert goal.status == GoalStatus.RUNNING
@@ -100,20 +97,26 @@ def _events(db: Session, task_id: int) -> list[TaskEvent]:
     return list(db.scalars(select(TaskEvent).where(TaskEvent.task_id == task_id)))
 
 
-def test_a_goal_cap_pauses_the_goal_with_a_card_and_raising_it_resumes(
-    client: TestClient, runner: EmbeddedRunner, db: Session, tenant: Tenant,
-) -> None:
+def _paused_by_its_cap(db: Session, runner: EmbeddedRunner,
+                       tenant: Tenant) -> tuple[Goal, Task, Task]:
+    """A chain a → b of 5 credits each under a goal cap of 5, run until its cap pauses it."""
     goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
                                                  ("b", "writer", ["a"]), credits=5))
     goal.credit_cap = 5  # a fits exactly (5 held); b cannot start once a has cost anything
     enqueue(db, "advance_goal", goal_id=goal.id, account_id=tenant.id)
     db.commit()
-
     goal = _settle_down(db, runner, goal.id)
     assert goal.status == GoalStatus.PAUSED
     a, b = _tasks(db, goal.id)
-    assert a.status == TaskStatus.DONE
     assert b.status == TaskStatus.BLOCKED
+    return goal, a, b
+
+
+def test_a_goal_cap_pauses_the_goal_with_a_card_and_raising_it_resumes(
+    client: TestClient, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+) -> None:
+    goal, a, b = _paused_by_its_cap(db, runner, tenant)
+    assert a.status == TaskStatus.DONE
     used = caps.goal_used(db, tenant.id, goal.id)
     assert used == goal.credits_spent >= 1
     for text in (goal.status_reason, b.status_reason):
@@ -150,15 +153,7 @@ def test_cancelling_the_card_a_cap_stopped_lets_the_goal_finish(
     client: TestClient, runner: EmbeddedRunner, db: Session, tenant: Tenant,
 ) -> None:
     """Without the capped card nothing stops the goal: it must not stay paused for good."""
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
-                                                 ("b", "writer", ["a"]), credits=5))
-    goal.credit_cap = 5
-    enqueue(db, "advance_goal", goal_id=goal.id, account_id=tenant.id)
-    db.commit()
-    goal = _settle_down(db, runner, goal.id)
-    assert goal.status == GoalStatus.PAUSED
-    _a, b = _tasks(db, goal.id)
-    assert b.status == TaskStatus.BLOCKED
+    goal, _a, b = _paused_by_its_cap(db, runner, tenant)
 
     login(client, tenant.owner)
     page = client.get(f"/goals/{goal.id}/tasks/{b.id}")

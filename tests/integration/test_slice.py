@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.factories import Tenant, csrf_from, login
+from tests.factories import Tenant, csrf_from, login, submit_goal
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.workers.embedded import EmbeddedRunner
 
@@ -34,11 +34,7 @@ def test_goal_runs_end_to_end_in_the_browser_flow(
     home = client.get("/")
     assert home.status_code == 200
     assert "Offline model" in home.text  # the UI says plainly which model answers
-    resp = client.post("/goals", data={"title": "Launch a newsletter for our bakery",
-                                       "csrf_token": csrf_from(home.text)},
-                       follow_redirects=False)
-    assert resp.status_code == 303
-    goal_id = int(resp.headers["location"].rsplit("/", 1)[1])
+    goal_id = submit_goal(client, csrf_from(home.text), "Launch a newsletter for our bakery")
 
     goal = _wait_for_goal(db, runner, goal_id)
     assert goal.status == GoalStatus.COMPLETED, goal.status_reason

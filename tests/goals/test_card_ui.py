@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from tests.factories import Tenant, csrf_from, login, make_planned_goal, plan_of
+from tests.factories import Tenant, csrf_from, login, make_card_in_review, make_planned_goal, plan_of
 from tests.support.boards import big_goal
 from web4os.goals import board
 from web4os.goals import graph as plan_graph_module
@@ -38,13 +38,14 @@ def count_selects() -> Iterator[list[str]]:
 
 
 def _in_review(db: Session, tenant: Tenant) -> Task:
-    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", ["a"])))
-    task = db.query(Task).filter_by(goal_id=goal.id, key="a").one()
-    for status in (S.QUEUED, S.RUNNING, S.NEEDS_REVIEW):
-        transition(db, task, status, actor="test")
-    task.output = "## Draft\n\nThree findings."
-    db.commit()
-    return task
+    return make_card_in_review(db, tenant, "## Draft\n\nThree findings.")
+
+
+def _operator_on_card(client: TestClient, db: Session, tenant: Tenant) -> tuple[Task, str]:
+    """A card in review and the operator logged in: the card, and its page's CSRF token."""
+    task = _in_review(db, tenant)
+    login(client, tenant.operator)
+    return task, csrf_from(client.get(f"/goals/{task.goal_id}/tasks/{task.id}").text)
 
 
 def test_a_board_costs_the_same_queries_for_3_or_300_cards(client: TestClient, db: Session,
@@ -98,9 +99,7 @@ def test_graph_titles_wrap_on_two_lines() -> None:
 
 def test_a_stale_action_rerenders_the_card_with_what_changed(client: TestClient, db: Session,
                                                              tenant: Tenant) -> None:
-    task = _in_review(db, tenant)
-    login(client, tenant.operator)
-    token = csrf_from(client.get(f"/goals/{task.goal_id}/tasks/{task.id}").text)
+    task, token = _operator_on_card(client, db, tenant)
     assert client.post(f"/tasks/{task.id}/approve",
                        data={"csrf_token": token, "seen": "needs_review"}).status_code == 200
     resp = client.post(f"/tasks/{task.id}/reject", data={
@@ -113,9 +112,7 @@ def test_a_stale_action_rerenders_the_card_with_what_changed(client: TestClient,
 
 def test_a_field_error_stays_on_the_card_with_the_input_kept(client: TestClient, db: Session,
                                                              tenant: Tenant) -> None:
-    task = _in_review(db, tenant)
-    login(client, tenant.operator)
-    token = csrf_from(client.get(f"/goals/{task.goal_id}/tasks/{task.id}").text)
+    task, token = _operator_on_card(client, db, tenant)
     resp = client.post(f"/tasks/{task.id}/edit", data={
         "csrf_token": token, "seen": "needs_review", "title": "", "instructions": "Keep me"})
     assert resp.status_code == 422
@@ -126,9 +123,7 @@ def test_a_field_error_stays_on_the_card_with_the_input_kept(client: TestClient,
 
 def test_actions_show_up_in_the_timeline_with_who_clicked(client: TestClient, db: Session,
                                                           tenant: Tenant) -> None:
-    task = _in_review(db, tenant)
-    login(client, tenant.operator)
-    token = csrf_from(client.get(f"/goals/{task.goal_id}/tasks/{task.id}").text)
+    task, token = _operator_on_card(client, db, tenant)
     page = client.post(f"/tasks/{task.id}/approve", data={"csrf_token": token}).text
     assert tenant.operator.email in page and "Approved." in page
     assert 'id="card-status">done<' in page
