@@ -54,6 +54,12 @@ SETTINGS_PAGE = _Page("accounts/settings.html", _settings_context)
 MEMBERS_PAGE = _Page("accounts/members.html", _members_context)
 
 
+def _show(request: Request, session: Session, ctx: OwnerCtx, page: _Page, *,
+          status_code: int = 200, **extra: Any) -> Response:
+    return render(request, page.template, {**page.context(session, ctx), **extra},
+                  status_code=status_code)
+
+
 def _refused(request: Request, session: Session, ctx: OwnerCtx, page: _Page,
              values: dict[str, str], exc: DomainError) -> Response:
     """The form's page again, the owner's input kept and the reason beside its field.
@@ -61,13 +67,15 @@ def _refused(request: Request, session: Session, ctx: OwnerCtx, page: _Page,
     Rolls back first, so nothing the refused change wrote is committed or shown.
     """
     session.rollback()
-    context = {**page.context(session, ctx), "values": values, "errors": field_errors(exc)}
-    return render(request, page.template, context, status_code=exc.status_code)
+    return _show(request, session, ctx, page, values=values, errors=field_errors(exc),
+                 status_code=exc.status_code)
 
 
+# The form routes below share one shape (read the form, call the service, show a
+# refusal on the page, else redirect); each calls a different service, so it stays.
 @router.get("/settings")
 def settings_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
-    return render(request, SETTINGS_PAGE.template, _settings_context(session, ctx))
+    return _show(request, session, ctx, SETTINGS_PAGE)
 
 
 @router.post("/settings/account", dependencies=[CsrfDep])
@@ -91,8 +99,7 @@ async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> 
         if exc.field == "name":
             exc.field = "token_name"
         return _refused(request, session, ctx, SETTINGS_PAGE, values, exc)
-    context = {**_settings_context(session, ctx), "new_token": issued}
-    return render(request, SETTINGS_PAGE.template, context)
+    return _show(request, session, ctx, SETTINGS_PAGE, new_token=issued)
 
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=[CsrfDep])
@@ -103,7 +110,7 @@ def revoke_token(token_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> Re
 
 @router.get("/settings/members")
 def members_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
-    return render(request, MEMBERS_PAGE.template, _members_context(session, ctx))
+    return _show(request, session, ctx, MEMBERS_PAGE)
 
 
 @router.post("/settings/invites", dependencies=[CsrfDep])
@@ -115,9 +122,8 @@ async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) ->
                                        role=values.get("role", ""))
     except DomainError as exc:
         return _refused(request, session, ctx, MEMBERS_PAGE, values, exc)
-    context = {**_members_context(session, ctx), "new_invite": issued,
-               "invite_url": str(request.base_url).rstrip("/") + issued.path}
-    return render(request, MEMBERS_PAGE.template, context)
+    return _show(request, session, ctx, MEMBERS_PAGE, new_invite=issued,
+                 invite_url=str(request.base_url).rstrip("/") + issued.path)
 
 
 @router.post("/settings/invites/{invite_id}/revoke", dependencies=[CsrfDep])
@@ -153,5 +159,5 @@ def _members_error(request: Request, session: SessionDep, ctx: OwnerCtx,
     if exc.status_code == 404:
         raise exc
     session.rollback()
-    context = {**_members_context(session, ctx), "errors": {"__all__": exc.message}}
-    return render(request, MEMBERS_PAGE.template, context, status_code=exc.status_code)
+    return _show(request, session, ctx, MEMBERS_PAGE, errors={"__all__": exc.message},
+                 status_code=exc.status_code)
