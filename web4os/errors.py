@@ -18,6 +18,8 @@ class DomainError(Exception):
         self.field = field
 
 
+# One class per kind of refusal, alike by shape: each is its own status code and
+# its own ``except`` target, which a table of codes could not give.
 class NotFound(DomainError):
     """The thing does not exist *for this account* (we never say whether it exists elsewhere)."""
 

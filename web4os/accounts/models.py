@@ -36,6 +36,9 @@ class Role(enum.StrEnum):
         return self.rank >= other.rank
 
 
+# The tables below declare their columns one per line, so tables with the same
+# kinds of column (id, account_id, a title, timestamps) look alike: separate tables,
+# not one rule written twice.
 class Account(Base):
     """A tenant: a business with its own agents, goals, members and credits."""
 

@@ -72,6 +72,7 @@ class SignupForm(BaseModel):
     account_name: str
     display_name: str = ""
 
+    # One validator per field (pydantic's way), each calling its rule above.
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:

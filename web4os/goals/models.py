@@ -43,6 +43,9 @@ class TaskStatus(enum.StrEnum):
     BLOCKED = "blocked"
 
 
+# The tables below declare their columns one per line, so tables with the same
+# kinds of column (id, account_id, a title, timestamps) look alike: separate tables,
+# not one rule written twice.
 class Goal(Base):
     """What the operator asked for; the CEO agent turns it into tasks."""
 
