@@ -7,6 +7,7 @@ gets a normal pool. Everything else is portable SQLAlchemy.
 
 from __future__ import annotations
 
+import enum
 import sqlite3
 import threading
 import time
@@ -15,7 +16,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, Table, create_engine, event
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Engine,
+    Enum,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.compiler import compiles
@@ -50,6 +61,12 @@ def table_of(model: type[Base]) -> Table:
 def utcnow() -> datetime:
     """Timezone-aware now; every timestamp in web4os is UTC."""
     return datetime.now(UTC)
+
+
+def str_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """An enum column stored as its short string values: portable and readable in SQL."""
+    return Enum(cls, name=name, native_enum=False, length=20,
+                values_callable=lambda members: [str(m.value) for m in members])
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -3,6 +3,9 @@ responses (404/403/400/409/402/429), so no service ever knows about HTTP."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class DomainError(Exception):
     """Base for errors an operator can be told about in plain words."""
@@ -15,6 +18,8 @@ class DomainError(Exception):
         self.field = field
 
 
+# One class per kind of refusal, alike by shape: each is its own status code and
+# its own ``except`` target, which a table of codes could not give.
 class NotFound(DomainError):
     """The thing does not exist *for this account* (we never say whether it exists elsewhere)."""
 
@@ -80,3 +85,16 @@ class CsrfFailed(DomainError):
     """A form or htmx post without the right CSRF token."""
 
     status_code = 403
+
+
+@contextmanager
+def invalid_input(field: str) -> Iterator[None]:
+    """A rule's ``ValueError`` as ``InvalidInput`` on ``field``.
+
+    The rules shared with the pydantic forms (an email, a password, a name) raise
+    ``ValueError``, which pydantic needs; a service reports the same words this way.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None

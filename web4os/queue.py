@@ -8,7 +8,7 @@ looks for a row that does not exist yet.
 (``run_task``, due now) and runs it itself next, instead of sending it through the
 queue: a finished card most often unblocks exactly one other, and that card then
 starts at once, in the thread that is already there, without a trip through the
-broker. The others go to the queue as before, for other threads and workers to run
+broker. The others go through the queue as usual, for other threads and workers to run
 in parallel. Only while nobody else waits: a card is kept only if the queue says it
 has no backlog and is not shutting down (``takes_handoffs``), and a chain of kept
 cards ends after ``HANDOFF_SECONDS``; past that, its next card queues behind the

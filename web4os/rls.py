@@ -61,7 +61,7 @@ def rls_enable_statements(table: str, role: str, *, once_per_statement: bool = T
     One policy: the restricted role sees and writes only the bound account's rows;
     every other role (system sessions, migrations, the table owner) passes.
 
-    ``once_per_statement`` (migration 0003; 0002 made the policies without it): the
+    ``once_per_statement`` (set by migration 0003; 0002 creates the policies without it): the
     settings and the role check sit in scalar subqueries, which Postgres works out
     once per statement (InitPlans) instead of calling ``current_setting()`` and
     parsing its text again for every row a query looks at. Same rows either way.

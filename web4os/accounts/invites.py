@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Account, Invite, Membership, Role, User
-from web4os.accounts.schemas import check_password, normalise_email
+from web4os.accounts.schemas import check_display_name, check_password, normalise_email
 from web4os.accounts.security import hash_password, new_token, token_hash
 from web4os.config import get_settings
 from web4os.db import utcnow
-from web4os.errors import Conflict, DomainError, InvalidInput
+from web4os.errors import Conflict, DomainError, InvalidInput, invalid_input
 from web4os.tenancy import AccountId, TenantContext, get_owned, of_account, scoped
 
 
@@ -49,10 +49,8 @@ def parse_role(value: str) -> Role:
 def issue(session: Session, account_id: AccountId, *, email: str, role: Role,
           created_by: int | None, days: int | None = None) -> IssuedInvite:
     """A new invite link for ``email`` (the secret is returned once, never stored)."""
-    try:
+    with invalid_input("email"):
         email = normalise_email(email)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="email") from None
     taken = session.scalar(
         select(Membership.id).join(User, User.id == Membership.user_id)
         .where(of_account(Membership, account_id), User.email == email))
@@ -122,19 +120,14 @@ def accept_as_new_user(session: Session, secret: str, *, display_name: str,
                        password: str) -> tuple[User, Membership]:
     """Someone new: create their login with the invited email, then join."""
     row, _account = open_invite(session, secret)
-    display_name = " ".join(display_name.split())
-    if not display_name:
-        raise InvalidInput("Tell us your name so your team knows who you are.",
-                           field="display_name")
-    if len(display_name) > 120:
-        raise InvalidInput("Keep your name under 120 characters.", field="display_name")
+    with invalid_input("display_name"):
+        display_name = check_display_name(display_name,
+                                          "Tell us your name so your team knows who you are.")
     if session.scalar(select(User.id).where(User.email == row.email)) is not None:
         raise Conflict(f"{row.email} already has a login. Log in first, then open this "
                        "link again to join.", field="__all__")
-    try:
+    with invalid_input("password"):
         check_password(password, row.email)
-    except ValueError as exc:
-        raise InvalidInput(str(exc), field="password") from None
     user = User(email=row.email, password_hash=hash_password(password),
                 display_name=display_name)
     session.add(user)

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Membership, Role
-from web4os.errors import Conflict, InvalidInput
+from web4os.accounts.schemas import check_account_name
+from web4os.errors import Conflict, invalid_input
 from web4os.tenancy import AccountId, TenantContext, get_owned, of_account, scoped
 
 
@@ -52,11 +53,8 @@ def remove_member(session: Session, ctx: TenantContext, membership_id: int) -> N
 
 
 def rename_account(session: Session, ctx: TenantContext, name: str) -> Account:
-    name = " ".join(name.split())
-    if not name:
-        raise InvalidInput("Name your business or team.", field="name")
-    if len(name) > 120:
-        raise InvalidInput("Keep the account name under 120 characters.", field="name")
+    with invalid_input("name"):
+        name = check_account_name(name, "Name your business or team.")
     account = session.get(Account, ctx.account_id)
     assert account is not None
     account.name = name

@@ -5,19 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from web4os.db import Base, UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    """Store enums as short strings: portable and readable in SQL."""
-    return Enum(cls, name=name, native_enum=False, length=20, values_callable=_values)
-
-
-def _values(cls: type[enum.Enum]) -> list[str]:
-    return [str(m.value) for m in cls]
+from web4os.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class AccountKind(enum.StrEnum):
@@ -45,6 +36,9 @@ class Role(enum.StrEnum):
         return self.rank >= other.rank
 
 
+# The tables below declare their columns one per line, so tables with the same
+# kinds of column (id, account_id, a title, timestamps) look alike: separate tables,
+# not one rule written twice.
 class Account(Base):
     """A tenant: a business with its own agents, goals, members and credits."""
 
@@ -52,9 +46,9 @@ class Account(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
-    kind: Mapped[AccountKind] = mapped_column(_enum(AccountKind, "account_kind"))
+    kind: Mapped[AccountKind] = mapped_column(str_enum(AccountKind, "account_kind"))
     status: Mapped[AccountStatus] = mapped_column(
-        _enum(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
+        str_enum(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
     )
     # Kept equal to the sum of the ledger by the credits service (guarded UPDATE).
     credit_balance: Mapped[int] = mapped_column(Integer, default=0)
@@ -92,7 +86,7 @@ class Membership(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "member_role"))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "member_role"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship(back_populates="memberships")
@@ -133,7 +127,7 @@ class Invite(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     email: Mapped[str] = mapped_column(String(254))
-    role: Mapped[Role] = mapped_column(_enum(Role, "invite_role"))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "invite_role"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -152,7 +146,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "token_role"))
+    role: Mapped[Role] = mapped_column(str_enum(Role, "token_role"))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

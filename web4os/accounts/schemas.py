@@ -24,6 +24,34 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def one_line(text: str, *, most: int, too_long: str, missing: str = "") -> str:
+    """``text`` with its white space folded to single spaces, at most ``most`` characters.
+
+    Raises ValueError with a readable message; an empty text only when ``missing``
+    says what to ask for instead.
+    """
+    text = " ".join(text.split())
+    if missing and not text:
+        raise ValueError(missing)
+    if len(text) > most:
+        raise ValueError(too_long)
+    return text
+
+
+def check_account_name(name: str, missing: str) -> str:
+    """The account-name rule of signup, renaming and concierge accounts.
+
+    ``missing`` asks for the name in the words of the form it is typed in.
+    """
+    return one_line(name, most=120, missing=missing,
+                    too_long="Keep the account name under 120 characters.")
+
+
+def check_display_name(name: str, missing: str = "") -> str:
+    """A person's name as their team sees it; required only where ``missing`` asks for it."""
+    return one_line(name, most=120, missing=missing, too_long="Keep your name under 120 characters.")
+
+
 def check_password(password: str, email: str = "") -> str:
     """Minimum strength: length, not common, not the email, some variety."""
     if len(password) < MIN_PASSWORD:
@@ -44,6 +72,7 @@ class SignupForm(BaseModel):
     account_name: str
     display_name: str = ""
 
+    # One validator per field (pydantic's way), each calling its rule above.
     @field_validator("email")
     @classmethod
     def _email(cls, v: str) -> str:
@@ -52,20 +81,12 @@ class SignupForm(BaseModel):
     @field_validator("account_name")
     @classmethod
     def _account(cls, v: str) -> str:
-        v = " ".join(v.split())
-        if not v:
-            raise ValueError("Name your business or team (you can change it later).")
-        if len(v) > 120:
-            raise ValueError("Keep the account name under 120 characters.")
-        return v
+        return check_account_name(v, "Name your business or team (you can change it later).")
 
     @field_validator("display_name")
     @classmethod
     def _display(cls, v: str) -> str:
-        v = " ".join(v.split())
-        if len(v) > 120:
-            raise ValueError("Keep your name under 120 characters.")
-        return v
+        return check_display_name(v)
 
     @field_validator("password")
     @classmethod

@@ -7,10 +7,13 @@ server, whatever the page shows them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from web4os.accounts import invites, members, tokens
 from web4os.accounts.deps import CsrfDep, OwnerCtx, RevokeAccessCtx
@@ -39,9 +42,40 @@ def _members_context(session: SessionDep, ctx: OwnerCtx) -> dict[str, Any]:
             "me": ctx.user_id}
 
 
+@dataclass(frozen=True)
+class _Page:
+    """An owner page that a refused form renders again."""
+
+    template: str
+    context: Callable[[Session, OwnerCtx], dict[str, Any]]
+
+
+SETTINGS_PAGE = _Page("accounts/settings.html", _settings_context)
+MEMBERS_PAGE = _Page("accounts/members.html", _members_context)
+
+
+def _show(request: Request, session: Session, ctx: OwnerCtx, page: _Page, *,
+          status_code: int = 200, **extra: Any) -> Response:
+    return render(request, page.template, {**page.context(session, ctx), **extra},
+                  status_code=status_code)
+
+
+def _refused(request: Request, session: Session, ctx: OwnerCtx, page: _Page,
+             values: dict[str, str], exc: DomainError) -> Response:
+    """The form's page again, the owner's input kept and the reason beside its field.
+
+    Rolls back first, so nothing the refused change wrote is committed or shown.
+    """
+    session.rollback()
+    return _show(request, session, ctx, page, values=values, errors=field_errors(exc),
+                 status_code=exc.status_code)
+
+
+# The form routes below share one shape (read the form, call the service, show a
+# refusal on the page, else redirect); each calls a different service, so it stays.
 @router.get("/settings")
 def settings_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
-    return render(request, "accounts/settings.html", _settings_context(session, ctx))
+    return _show(request, session, ctx, SETTINGS_PAGE)
 
 
 @router.post("/settings/account", dependencies=[CsrfDep])
@@ -50,10 +84,7 @@ async def rename(request: Request, session: SessionDep, ctx: OwnerCtx) -> Respon
     try:
         members.rename_account(session, ctx, values.get("name", ""))
     except DomainError as exc:
-        session.rollback()
-        context = {**_settings_context(session, ctx), "values": values,
-                   "errors": field_errors(exc)}
-        return render(request, "accounts/settings.html", context, status_code=exc.status_code)
+        return _refused(request, session, ctx, SETTINGS_PAGE, values, exc)
     return RedirectResponse("/settings?saved=1", status_code=303)
 
 
@@ -67,11 +98,8 @@ async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> 
     except DomainError as exc:
         if exc.field == "name":
             exc.field = "token_name"
-        context = {**_settings_context(session, ctx), "values": values,
-                   "errors": field_errors(exc)}
-        return render(request, "accounts/settings.html", context, status_code=exc.status_code)
-    context = {**_settings_context(session, ctx), "new_token": issued}
-    return render(request, "accounts/settings.html", context)
+        return _refused(request, session, ctx, SETTINGS_PAGE, values, exc)
+    return _show(request, session, ctx, SETTINGS_PAGE, new_token=issued)
 
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=[CsrfDep])
@@ -82,7 +110,7 @@ def revoke_token(token_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> Re
 
 @router.get("/settings/members")
 def members_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
-    return render(request, "accounts/members.html", _members_context(session, ctx))
+    return _show(request, session, ctx, MEMBERS_PAGE)
 
 
 @router.post("/settings/invites", dependencies=[CsrfDep])
@@ -93,12 +121,9 @@ async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) ->
         issued = invites.create_invite(session, ctx, email=values.get("email", ""),
                                        role=values.get("role", ""))
     except DomainError as exc:
-        context = {**_members_context(session, ctx), "values": values,
-                   "errors": field_errors(exc)}
-        return render(request, "accounts/members.html", context, status_code=exc.status_code)
-    context = {**_members_context(session, ctx), "new_invite": issued,
-               "invite_url": str(request.base_url).rstrip("/") + issued.path}
-    return render(request, "accounts/members.html", context)
+        return _refused(request, session, ctx, MEMBERS_PAGE, values, exc)
+    return _show(request, session, ctx, MEMBERS_PAGE, new_invite=issued,
+                 invite_url=str(request.base_url).rstrip("/") + issued.path)
 
 
 @router.post("/settings/invites/{invite_id}/revoke", dependencies=[CsrfDep])
@@ -134,5 +159,5 @@ def _members_error(request: Request, session: SessionDep, ctx: OwnerCtx,
     if exc.status_code == 404:
         raise exc
     session.rollback()
-    context = {**_members_context(session, ctx), "errors": {"__all__": exc.message}}
-    return render(request, "accounts/members.html", context, status_code=exc.status_code)
+    return _show(request, session, ctx, MEMBERS_PAGE, errors={"__all__": exc.message},
+                 status_code=exc.status_code)

@@ -65,6 +65,16 @@ def _account_page(request: Request, session: SessionDep, account_id: int, *,
     return render(request, "admin/account.html", context, status_code=status_code)
 
 
+def _refused(request: Request, session: SessionDep, account_id: int, values: dict[str, str],
+             exc: DomainError) -> Response:
+    """A refused change is explained on the account page; an unknown account stays a 404."""
+    if exc.status_code == 404:
+        raise exc
+    session.rollback()
+    return _account_page(request, session, account_id, values=values, errors=field_errors(exc),
+                         status_code=exc.status_code)
+
+
 @router.get("/accounts/{account_id}")
 def account_page(request: Request, account_id: int, session: SessionDep,
                  admin: AdminDep) -> Response:
@@ -80,11 +90,7 @@ async def change_credits(request: Request, account_id: int, session: SessionDep,
         service.change_credits(session, admin, account_id, amount=amount,
                                reason=values.get("reason", ""))
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
-        return _account_page(request, session, account_id, values=values,
-                             errors=field_errors(exc), status_code=exc.status_code)
+        return _refused(request, session, account_id, values, exc)
     return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)
 
 
@@ -95,11 +101,7 @@ async def invite_owner(request: Request, account_id: int, session: SessionDep,
     try:
         issued = service.invite_owner(session, admin, account_id, values.get("email", ""))
     except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
-        return _account_page(request, session, account_id, values=values,
-                             errors=field_errors(exc), status_code=exc.status_code)
+        return _refused(request, session, account_id, values, exc)
     return _account_page(request, session, account_id, invite_link=_link(request, issued),
                          invite_email=issued.row.email)
 

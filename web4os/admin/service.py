@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from web4os.accounts.invites import IssuedInvite, issue
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
+from web4os.accounts.schemas import check_account_name
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
-from web4os.errors import InvalidInput, NotFound
+from web4os.errors import InvalidInput, NotFound, invalid_input
 from web4os.goals.models import Goal
 from web4os.onboarding import service as onboarding
 from web4os.queue import enqueue
@@ -90,11 +91,8 @@ def parse_credits(value: str, *, allow_negative: bool = False, field: str = "amo
 def create_concierge(session: Session, admin: User, *, name: str, owner_email: str,
                      credit_allowance: int, plan_notes: str) -> tuple[Account, IssuedInvite]:
     """A hand-onboarded account with its roster and credits, and an owner invite link."""
-    name = " ".join(name.split())
-    if not name:
-        raise InvalidInput("Name the customer's business.", field="name")
-    if len(name) > 120:
-        raise InvalidInput("Keep the account name under 120 characters.", field="name")
+    with invalid_input("name"):
+        name = check_account_name(name, "Name the customer's business.")
     if len(plan_notes) > 5000:
         raise InvalidInput("Keep the plan notes under 5,000 characters.", field="plan_notes")
     account = onboarding.create_account(session, name=name, kind=AccountKind.CONCIERGE,

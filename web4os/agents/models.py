@@ -11,6 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from web4os.db import Base, UTCDateTime, utcnow
 
 
+# The tables below declare their columns one per line, so tables with the same
+# kinds of column (id, account_id, a title, timestamps) look alike: separate tables,
+# not one rule written twice.
 class Agent(Base):
     """A specialist (or the CEO) an account can assign work to.
 

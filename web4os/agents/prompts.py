@@ -6,14 +6,15 @@ context, calls these, and saves the results in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from web4os.agents.models import Agent
-from web4os.agents.providers.base import ModelProvider
-from web4os.agents.structured import CallRecord, ToolBox, ask_structured
+from web4os.agents.providers.base import ModelProvider, Purpose
+from web4os.agents.structured import CallRecord, M, ToolBox, ask_structured
 
 INPUT_LIMIT = 6000
 
@@ -79,6 +80,25 @@ def system_message(agent: AgentBrief) -> dict[str, str]:
     return {"role": "system", "content": text}
 
 
+def conversation(agent: AgentBrief, user: str) -> list[dict[str, str]]:
+    """The agent's system message, then the one user message it answers."""
+    return [system_message(agent), {"role": "user", "content": user}]
+
+
+def doc_block(title: str, agent: str, text: str) -> str:
+    """One document in a prompt; the offline model finds the documents by this header."""
+    return f"--- DOC: {title} (by {agent}) ---\n{text}"
+
+
+def ask_agent(provider: ModelProvider, agent: AgentBrief, user: str, schema: type[M], *,
+              purpose: Purpose, calls: list[CallRecord], max_tokens: int = 2000,
+              check: Callable[[M], None] | None = None) -> M:
+    """One question to ``agent``, on its own model, answered in ``schema``."""
+    return ask_structured(provider, conversation(agent, user), schema, purpose=purpose,
+                          agent_slug=agent.slug, calls=calls, check=check,
+                          max_tokens=max_tokens, model=agent.model)
+
+
 def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
     """The messages a specialist gets for a task (tests assert on this)."""
     parts = [
@@ -88,9 +108,7 @@ def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
         f"INSTRUCTIONS: {ctx.instructions or '(none)'}",
     ]
     if ctx.inputs:
-        docs = "\n\n".join(
-            f"--- DOC: {d.title} (by {d.agent}) ---\n{d.text[:INPUT_LIMIT]}" for d in ctx.inputs
-        )
+        docs = "\n\n".join(doc_block(d.title, d.agent, d.text[:INPUT_LIMIT]) for d in ctx.inputs)
         parts.append(f"INPUTS:\n{docs}")
     if ctx.context:
         parts.append("CONTEXT: Other results already delivered for this goal:\n"
@@ -106,7 +124,7 @@ def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
         'Answer with a JSON object: {"deliverable": markdown text of the work itself, '
         '"note": one or two sentences for the operator}.'
     )
-    return [system_message(agent), {"role": "user", "content": "\n\n".join(parts)}]
+    return conversation(agent, "\n\n".join(parts))
 
 
 def do_task(
@@ -131,6 +149,4 @@ def review_task(
         'Does the deliverable do what the task asked? Answer with a JSON object: '
         '{"verdict": "accept" or "revise", "feedback": what to change if revise}.'
     )
-    return ask_structured(provider, [system_message(ceo), {"role": "user", "content": user}], Review,
-                          purpose="review", agent_slug=ceo.slug, calls=calls, max_tokens=500,
-                          model=ceo.model)
+    return ask_agent(provider, ceo, user, Review, purpose="review", calls=calls, max_tokens=500)

@@ -22,6 +22,7 @@ CEO = AgentSpec(
     is_ceo=True,
 )
 
+# Data, one entry per specialist: alike by shape only, each says its own words.
 DEFAULT_ROSTER: tuple[AgentSpec, ...] = (
     CEO,
     AgentSpec("researcher", "Researcher", "Researches markets, customers and competitors",

@@ -80,27 +80,27 @@ class ToolInfo:
     parameters: dict[str, Any]  # JSON schema of its arguments
 
 
+def _one_optional_filter(name: str, max_length: int, description: str) -> dict[str, Any]:
+    """JSON schema of a tool's arguments: one optional text that narrows what it reads."""
+    return {
+        "type": "object",
+        "properties": {name: {"type": "string", "maxLength": max_length,
+                              "description": description}},
+        "additionalProperties": False,
+    }
+
+
 GOAL_OUTPUTS = ToolInfo(
     name="read_goal_outputs",
     label="Read other results of this goal",
     description="Read what other specialists already delivered for this goal.",
-    parameters={
-        "type": "object",
-        "properties": {"task_key": {"type": "string", "maxLength": 40,
-                                    "description": "Only this task's result (optional)."}},
-        "additionalProperties": False,
-    },
+    parameters=_one_optional_filter("task_key", 40, "Only this task's result (optional)."),
 )
 NOTES = ToolInfo(
     name="notes",
     label="Read the account's notes",
     description="Read the business knowledge the operator keeps for the agents.",
-    parameters={
-        "type": "object",
-        "properties": {"query": {"type": "string", "maxLength": 100,
-                                 "description": "Only notes mentioning this (optional)."}},
-        "additionalProperties": False,
-    },
+    parameters=_one_optional_filter("query", 100, "Only notes mentioning this (optional)."),
 )
 CATALOGUE: dict[str, ToolInfo] = {t.name: t for t in (GOAL_OUTPUTS, NOTES)}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from web4os.db import Base, UTCDateTime, utcnow
+from web4os.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class EntryKind(enum.StrEnum):
@@ -32,10 +32,7 @@ class CreditLedgerEntry(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
-    kind: Mapped[EntryKind] = mapped_column(
-        Enum(EntryKind, name="ledger_kind", native_enum=False, length=20,
-             values_callable=lambda c: [m.value for m in c])
-    )
+    kind: Mapped[EntryKind] = mapped_column(str_enum(EntryKind, "ledger_kind"))
     amount: Mapped[int] = mapped_column(Integer)
     balance_after: Mapped[int] = mapped_column(Integer)
     idempotency_key: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)

@@ -88,19 +88,25 @@ def breach_for(session: Session, task: Task, *, pending: int) -> CapBreach | Non
     (0 when its reservation was just written, its estimate when checking ahead).
     """
     aid = account_id_of(task)
-    goal = task.goal
-    if goal.credit_cap is not None:
-        used = goal_used(session, aid, goal.id) + pending
-        if used > goal.credit_cap:
-            return CapBreach("goal", goal.title, used - task.estimated_credits,
-                             task.estimated_credits, goal.credit_cap, task.title)
-    agent = task.agent
+    goal, agent = task.goal, task.agent
+    if goal.credit_cap is not None:  # the ledger is read only for a cap that is set
+        breach = _over(task, "goal", goal.title, goal.credit_cap,
+                       goal_used(session, aid, goal.id) + pending)
+        if breach is not None:
+            return breach
     if agent.credit_cap is not None:
-        used = agent_used(session, aid, agent.id) + pending
-        if used > agent.credit_cap:
-            return CapBreach("agent", agent.name, used - task.estimated_credits,
-                             task.estimated_credits, agent.credit_cap, task.title)
+        return _over(task, "agent", agent.name, agent.credit_cap,
+                     agent_used(session, aid, agent.id) + pending)
     return None
+
+
+def _over(task: Task, scope: Literal["goal", "agent"], name: str, cap: int,
+          used: int) -> CapBreach | None:
+    """The breach if ``used`` (the task's next hold included) is over ``cap``."""
+    if used <= cap:
+        return None
+    return CapBreach(scope, name, used - task.estimated_credits, task.estimated_credits, cap,
+                     task.title)
 
 
 class _OverCap(Exception):

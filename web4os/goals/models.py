@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -20,11 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from web4os.agents.models import Agent
-from web4os.db import Base, UTCDateTime, utcnow
-
-
-def _values(cls: type[enum.Enum]) -> list[str]:
-    return [str(m.value) for m in cls]
+from web4os.db import Base, UTCDateTime, str_enum, utcnow
 
 
 class GoalStatus(enum.StrEnum):
@@ -48,6 +43,9 @@ class TaskStatus(enum.StrEnum):
     BLOCKED = "blocked"
 
 
+# The tables below declare their columns one per line, so tables with the same
+# kinds of column (id, account_id, a title, timestamps) look alike: separate tables,
+# not one rule written twice.
 class Goal(Base):
     """What the operator asked for; the CEO agent turns it into tasks."""
 
@@ -58,9 +56,7 @@ class Goal(Base):
     title: Mapped[str] = mapped_column(String(200))
     brief: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[GoalStatus] = mapped_column(
-        Enum(GoalStatus, name="goal_status", native_enum=False, length=20,
-             values_callable=_values),
-        default=GoalStatus.PLANNING,
+        str_enum(GoalStatus, "goal_status"), default=GoalStatus.PLANNING,
     )
     status_reason: Mapped[str] = mapped_column(Text, default="")
     summary: Mapped[str] = mapped_column(Text, default="")
@@ -98,9 +94,7 @@ class Task(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     status: Mapped[TaskStatus] = mapped_column(
-        Enum(TaskStatus, name="task_status", native_enum=False, length=20,
-             values_callable=_values),
-        default=TaskStatus.PLANNED,
+        str_enum(TaskStatus, "task_status"), default=TaskStatus.PLANNED,
     )
     status_reason: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from web4os.agents.prompts import AgentBrief, InputDoc
-from web4os.agents.prompts import system_message as _system
+from web4os.agents.prompts import AgentBrief, InputDoc, ask_agent, conversation, doc_block
 from web4os.agents.providers.base import ModelProvider
 from web4os.agents.structured import CallRecord, ask_structured
 from web4os.goals.plans import validate_plan
@@ -34,11 +33,8 @@ def plan_goal(
         + _plan_rules(max_tasks)
     )
     slugs = [a.slug for a in roster]
-    return ask_structured(
-        provider, [_system(ceo), {"role": "user", "content": user}], Plan,
-        purpose="plan", agent_slug=ceo.slug, calls=calls, model=ceo.model,
-        check=lambda plan: validate_plan(plan, slugs, max_tasks=max_tasks),
-    )
+    return ask_agent(provider, ceo, user, Plan, purpose="plan", calls=calls,
+                     check=lambda plan: validate_plan(plan, slugs, max_tasks=max_tasks))
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ def replan_prompt(ceo: AgentBrief, *, title: str, brief: str, roster: list[Agent
         "needs a key that is not in KEYS IN USE.\n"
         + _plan_rules(max_tasks)
     )
-    return [_system(ceo), {"role": "user", "content": user}]
+    return conversation(ceo, user)
 
 
 def replan_goal(
@@ -120,13 +116,11 @@ def summarize_goal(
     calls: list[CallRecord],
 ) -> Summary:
     """The CEO agent's closing summary for the operator."""
-    docs = "\n\n".join(f"--- DOC: {d.title} (by {d.agent}) ---\n{d.text[:1500]}"
-                       for d in results)
+    docs = "\n\n".join(doc_block(d.title, d.agent, d.text[:1500]) for d in results)
     user = (
         f"GOAL: {title}\n\nRESULTS:\n{docs}\n\n"
         'Summarise for the business owner what was done and what they should do next. '
         'Answer with a JSON object: {"summary": markdown}.'
     )
-    return ask_structured(provider, [_system(ceo), {"role": "user", "content": user}], Summary,
-                          purpose="summary", agent_slug=ceo.slug, calls=calls, max_tokens=1200,
-                          model=ceo.model)
+    return ask_agent(provider, ceo, user, Summary, purpose="summary", calls=calls,
+                     max_tokens=1200)

@@ -86,7 +86,7 @@ def _insert_tasks(session: Session, goal: Goal, plan: Plan, by_slug: dict[str, A
     within a goal) in one ``SELECT``: ``key → id``.
 
     Not ``session.add`` per card: SQLite cannot return the ids of a batch in order, so
-    the ORM inserts such rows one statement at a time, and a 50-card plan made 50.
+    the ORM inserts such rows one statement at a time: 50 statements for a 50-card plan.
     """
     tasks = table_of(Task)
     session.execute(insert(tasks), [

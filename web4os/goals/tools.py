@@ -13,6 +13,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent
+from web4os.agents.prompts import doc_block
 from web4os.agents.providers.base import ToolCall
 from web4os.agents.tools import (
     GOAL_OUTPUTS,
@@ -39,8 +40,7 @@ def read_goal_outputs(session: Session, scope: ToolScope, args: dict[str, Any]) 
     rows = session.execute(_outputs_stmt(bool(key)), {
         "tenant": scope.account_id, "goal_id": scope.goal_id, "task_id": scope.task_id,
         "skip": sorted(scope.skip_task_ids), "key": key})
-    return ToolResult([f"--- DOC: {title} (by {agent}) ---\n{output}"
-                       for title, agent, output in rows])
+    return ToolResult([doc_block(title, agent, output) for title, agent, output in rows])
 
 
 @functools.cache

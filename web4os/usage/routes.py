@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
@@ -64,20 +64,32 @@ def ledger_csv(ctx: ReaderCtx) -> Response:
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _set_cap(session: SessionDep, change: Callable[[], object]) -> DomainError | None:
+    """Make an owner's cap change; a refused value comes back (rolled back) for its form.
+
+    An error about no field (a wrong role, an unknown goal or agent) goes on to the
+    error pages, as anywhere else.
+    """
+    try:
+        change()
+    except DomainError as exc:
+        if exc.field is None:
+            raise
+        session.rollback()
+        return exc
+    return None
+
+
 @router.post("/usage/agents/{agent_id}/cap", dependencies=[CsrfDep])
 async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
                         ctx: OwnerCtx) -> Response:
     values = await form_data(request)
     raw = values.get("credit_cap", "")
-    try:
-        caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw))
-    except DomainError as exc:
-        if exc.field is None:
-            raise
-        session.rollback()
+    refused = _set_cap(session, lambda: caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw)))
+    if refused is not None:
         return _usage_page(request, session, ctx,
-                           errors={f"agent-{agent_id}": field_errors(exc)["credit_cap"]},
-                           values={f"agent-{agent_id}": raw}, status_code=exc.status_code)
+                           errors={f"agent-{agent_id}": field_errors(refused)["credit_cap"]},
+                           values={f"agent-{agent_id}": raw}, status_code=refused.status_code)
     return RedirectResponse("/usage#agents", status_code=303)
 
 
@@ -102,12 +114,8 @@ async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
                        ctx: OwnerCtx) -> Response:
     values = await form_data(request)
     raw = "" if values.get("remove") else values.get("credit_cap", "")
-    try:
-        caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw))
-    except DomainError as exc:
-        if exc.field is None:
-            raise
-        session.rollback()
-        return _goal_cap_page(request, session, ctx, goal_id, error=exc.message, value=raw,
-                              status_code=exc.status_code)
+    refused = _set_cap(session, lambda: caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw)))
+    if refused is not None:
+        return _goal_cap_page(request, session, ctx, goal_id, error=refused.message, value=raw,
+                              status_code=refused.status_code)
     return RedirectResponse(f"/goals/{goal_id}", status_code=303)

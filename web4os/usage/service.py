@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -70,7 +70,7 @@ class Bar:
 
 @dataclass
 class UsageSummary:
-    """Everything the usage page and the admin console show about one account."""
+    """Everything the usage page, the admin console and the usage API show about one account."""
 
     account_id: int
     balance: int
@@ -78,9 +78,9 @@ class UsageSummary:
     spent_total: int
     spent_last_30_days: int
     added_total: int
-    by_goal: list[GoalSpend] = field(default_factory=list)
-    by_agent: list[AgentSpend] = field(default_factory=list)
-    by_day: list[DaySpend] = field(default_factory=list)
+    by_goal: list[GoalSpend]
+    by_agent: list[AgentSpend]
+    by_day: list[DaySpend]
 
     @property
     def busiest_day(self) -> int:
