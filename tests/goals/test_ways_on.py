@@ -18,7 +18,7 @@ from web4os.agents.providers import set_provider_override
 from web4os.config import get_settings
 from web4os.credits.models import CreditLedgerEntry
 from web4os.errors import Conflict, InvalidInput, NotFound
-from web4os.goals import board, planning, ways_on
+from web4os.goals import actions, board, planning, ways_on
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.tenancy import AccountId
 
@@ -201,5 +201,16 @@ def test_a_goal_that_does_not_wait_offers_no_way_on(db: Session, tenant: Tenant,
     goal = make_goal(db, tenant, "Still planning")
     db.commit()
     assert ways_on.waiting_goal(db, tenant.id, goal) is None
-    with pytest.raises(Conflict, match="not waiting for you"):
-        ways_on.simple_plan(db, tenant.ctx(), goal.id, [roster(db, tenant)["writer"].id])
+    writer = roster(db, tenant)["writer"].id
+    with pytest.raises(Conflict, match="planning, not waiting for you"):
+        ways_on.simple_plan(db, tenant.ctx(), goal.id, [writer])  # the CEO agent is at it
+    db.rollback()
+    actions.cancel_goal(db, tenant.ctx(), goal.id)
+    db.commit()
+    acts: list[Callable[[], Goal]] = [
+        lambda: ways_on.plan_again(db, tenant.ctx(), goal.id),
+        lambda: ways_on.simple_plan(db, tenant.ctx(), goal.id, [writer])]
+    for act in acts:
+        with pytest.raises(Conflict, match="cancelled, not waiting for you"):
+            act()
+        db.rollback()

@@ -37,6 +37,9 @@ FAILED_ATTEMPTS = ("plan_failed", "replan_failed", "retry")
 """The goal-level events of a plan or re-plan attempt that failed (each says its cost)."""
 SIMPLE_CARD_CREDITS = 5
 MAX_DEPENDS_ON = 50  # a planned card's limit (``PlannedTask.depends_on``)
+ONWARD = frozenset({GoalStatus.RUNNING, GoalStatus.PAUSED, GoalStatus.COMPLETING,
+                    GoalStatus.COMPLETED})
+"""Where a goal goes once a way on is taken: a repeat of the action finds it there."""
 
 
 @dataclass
@@ -149,7 +152,7 @@ def plan_again(session: Session, ctx: TenantContext, goal_id: int) -> Goal:
     """The CEO agent plans the goal again (credits are held and settled per attempt by
     the planning job, as for any plan)."""
     goal, waiting = _waiting(session, ctx, goal_id, verb="plan it again",
-                             moved_on=(GoalStatus.PLANNING, GoalStatus.RUNNING))
+                             moved_on=ONWARD | {GoalStatus.PLANNING})
     if waiting:
         _plan_again(session, ctx, goal, "Planning again, as the operator asked.")
     return goal
@@ -165,11 +168,11 @@ def edit_goal(session: Session, ctx: TenantContext, goal_id: int, *, title: str,
         raise InvalidInput(err["msg"].removeprefix("Value error, "),
                            field=str(err["loc"][0]) if err["loc"] else None) from None
     goal, waiting = _waiting(session, ctx, goal_id, verb="edit it and plan again",
-                             moved_on=(GoalStatus.PLANNING, GoalStatus.RUNNING))
+                             moved_on=ONWARD | {GoalStatus.PLANNING})
     if not waiting:
         if (goal.title, goal.brief) != (data.title, data.brief):
-            raise Conflict("This goal is being planned or worked on now; it can be edited "
-                           "while it waits for you.")
+            raise Conflict(f"This goal is {goal.status.value}, not waiting for you; it can be "
+                           "edited while it waits for you.")
         return goal
     if (goal.title, goal.brief) != (data.title, data.brief):
         goal.title, goal.brief = data.title, data.brief
@@ -197,7 +200,7 @@ def simple_plan(session: Session, ctx: TenantContext, goal_id: int,
     instructions. It replaces the unfinished cards (failed or not yet run) and comes
     after the done ones, like a re-plan; the operator edits the cards as usual."""
     goal, waiting = _waiting(session, ctx, goal_id, verb="start it from a simple plan",
-                             moved_on=(GoalStatus.RUNNING,))
+                             moved_on=ONWARD)
     if not waiting:
         return goal
     roster = agents.list_agents(session, ctx.account_id)
