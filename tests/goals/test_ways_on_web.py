@@ -59,6 +59,10 @@ def test_the_goal_page_and_needs_you_show_the_reason_the_cost_and_the_ways_on(
     assert f'id="inbox-goal-{stopped.id}"' in inbox
     assert f'action="/goals/{stopped.id}/plan-again"' in inbox
     assert "Start from a simple plan" in inbox and f'href="/agents/{ceo.id}"' in inbox
+    for way, anchor in (("edit_goal", "way-edit"), ("simple_plan", "way-simple")):
+        link = f"/goals/{stopped.id}?way={way}"
+        assert f'href="{link}#{anchor}"' in inbox
+        assert f'id="{anchor}" data-keep-open open>' in client.get(link).text
     assert re.search(r'id="needs-you-count"\s*>1</span>', inbox)
     assert re.search(r'id="needs-you-count"\s*>1</span>', client.get("/").text)  # every page
 

@@ -65,11 +65,13 @@ async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -
 def _board_context(request: Request, session: SessionDep, ctx: ReaderCtx,
                    goal_id: int) -> dict[str, object]:
     b = board.board(session, ctx.account_id, goal_id, request.query_params.getlist("show"))
+    way = request.query_params.get("way")  # Needs you links straight to one way's form
     return {
         "board": b, "graph": graph.plan_graph(b),
         "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
         "ways_on": ways_on.waiting_goal(session, ctx.account_id, b.goal),
         "errors": {}, "values": {},
+        "open_way": way if way in ways_on.WAYS_ON else None,
     }
 
 
