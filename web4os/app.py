@@ -92,6 +92,9 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
         if request.headers.get("HX-Request") == "true":
             return Response(status_code=200, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    if exc.field is not None and _wants_json(request):  # name the field a client must fix
+        return JSONResponse({"detail": exc.message, "field": exc.field},
+                            status_code=exc.status_code)
     return _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"),
                        exc.message)
 

@@ -147,6 +147,7 @@ def _form(csrf: str, ids: Ids) -> dict[str, str]:
     """Plausible values for every form field the app uses, so validation isn't what answers."""
     return {"csrf_token": csrf, "feedback": "Walk feedback", "title": "Walk title",
             "instructions": "Walk instructions", "agent_id": str(ids.agent_id),
+            "agent_ids": str(ids.agent_id),
             "role": "viewer", "email": "walker@example.com", "name": "Walk",
             "token_name": "Walk", "amount": "5", "reason": "Walk", "body": "Walk body",
             "brief": "Walk brief"}
@@ -166,6 +167,8 @@ def _json_body(route: APIRoute, ids: Ids) -> dict[str, Any] | None:
                     body[name] = False
                 elif ann is str:
                     body[name] = "Walk value"
+                elif ann == list[int]:  # e.g. the specialists of a simple plan
+                    body[name] = [ids.agent_id]
             return body
     return None
 

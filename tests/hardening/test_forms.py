@@ -47,7 +47,8 @@ POST_ROUTES = sorted({path for path, methods in _routes(APP.routes)
                       if "POST" in methods and not path.startswith("/api/")})
 FIELDS = ("title", "brief", "instructions", "feedback", "email", "password", "display_name",
           "account_name", "name", "role", "agent_id", "amount", "credits", "reason", "body",
-          "cap", "model", "base_url", "token", "next", "account_id", "require_approval", "kind")
+          "cap", "model", "base_url", "token", "next", "account_id", "require_approval", "kind",
+          "agent_ids")
 FORM = "application/x-www-form-urlencoded"
 
 

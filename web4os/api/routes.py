@@ -13,15 +13,17 @@ from web4os.api.schemas import (
     EditIn,
     EventOut,
     FeedbackIn,
+    GoalEditIn,
     LedgerOut,
     MeOut,
     ReassignIn,
+    SimplePlanIn,
 )
 from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.credits.caps import parse_cap
 from web4os.credits.models import CreditLedgerEntry
-from web4os.goals import actions, caps, service
+from web4os.goals import actions, caps, service, ways_on
 from web4os.goals.models import Goal, Task
 from web4os.goals.schemas import GoalCreate, GoalOut, TaskOut
 from web4os.tenancy import AccountId, scoped
@@ -32,12 +34,17 @@ from web4os.web.deps import SessionDep
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
 
-def _goal_out(session: Session, account_id: AccountId, goal: Goal) -> GoalOut:
+def _goal_out(session: Session, account_id: AccountId, goal: Goal,
+              waiting: ways_on.WaitingGoal | None = None) -> GoalOut:
     p = service.progress_for(session, account_id, [goal.id])[goal.id]
+    w = waiting or ways_on.waiting_goal(session, account_id, goal)
     return GoalOut(id=goal.id, title=goal.title, brief=goal.brief, status=goal.status.value,
                    status_reason=goal.status_reason, summary=goal.summary,
                    credits_spent=goal.credits_spent, tasks_total=p.total, tasks_done=p.done,
-                   created_at=goal.created_at, completed_at=goal.completed_at)
+                   created_at=goal.created_at, completed_at=goal.completed_at,
+                   needs_you=w is not None, ways_on=list(ways_on.WAYS_ON) if w else [],
+                   failed_attempts=w.failed_attempts if w else 0,
+                   failed_attempt_credits=w.failed_credits if w else 0)
 
 
 def _task_out(task: Task, deps: list[int]) -> TaskOut:
@@ -63,7 +70,9 @@ def me(session: SessionDep, ctx: ApiReader) -> MeOut:
 
 @router.get("/goals")
 def list_goals(session: SessionDep, ctx: ApiReader) -> list[GoalOut]:
-    return [_goal_out(session, ctx.account_id, g) for g in service.list_goals(session, ctx.account_id)]
+    waiting = {w.goal.id: w for w in ways_on.waiting_goals(session, ctx.account_id)}
+    return [_goal_out(session, ctx.account_id, g, waiting.get(g.id))
+            for g in service.list_goals(session, ctx.account_id)]
 
 
 @router.post("/goals", status_code=201)
@@ -88,6 +97,27 @@ def goal_tasks(goal_id: int, session: SessionDep, ctx: ApiReader) -> list[TaskOu
 @router.post("/goals/{goal_id}/cancel")
 def cancel_goal(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
     return _goal_out(session, ctx.account_id, actions.cancel_goal(session, ctx, goal_id))
+
+
+@router.post("/goals/{goal_id}/plan-again")
+def plan_again(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+    """A goal that waits for you: the CEO agent plans it again (a repeat changes nothing)."""
+    return _goal_out(session, ctx.account_id, ways_on.plan_again(session, ctx, goal_id))
+
+
+@router.post("/goals/{goal_id}/edit")
+def edit_goal(goal_id: int, body: GoalEditIn, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+    """A goal that waits for you: new title and brief, then plan again."""
+    goal = ways_on.edit_goal(session, ctx, goal_id, title=body.title, brief=body.brief)
+    return _goal_out(session, ctx.account_id, goal)
+
+
+@router.post("/goals/{goal_id}/simple-plan")
+def simple_plan(goal_id: int, body: SimplePlanIn, session: SessionDep,
+                ctx: ApiOperator) -> GoalOut:
+    """A goal that waits for you: one card per chosen specialist, the brief as instructions."""
+    goal = ways_on.simple_plan(session, ctx, goal_id, body.agent_ids)
+    return _goal_out(session, ctx.account_id, goal)
 
 
 def _one_task(session: Session, account_id: AccountId, task: Task) -> TaskOut:

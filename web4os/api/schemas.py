@@ -21,6 +21,19 @@ class EditIn(BaseModel):
     instructions: str = Field(default="", max_length=4000)
 
 
+class GoalEditIn(BaseModel):
+    """A goal's new title and brief (checked by the same rules as a new goal's)."""
+
+    title: str
+    brief: str = ""
+
+
+class SimplePlanIn(BaseModel):
+    """The specialists of a simple built-in plan: one card each."""
+
+    agent_ids: list[int] = Field(default_factory=list, max_length=200)
+
+
 class AgentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

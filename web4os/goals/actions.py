@@ -18,8 +18,8 @@ from web4os.tenancy import TenantContext, account_id_of
 MAX_FEEDBACK = 4000
 
 
-def _lock(session: Session, ctx: TenantContext) -> None:
-    """Every card action first takes the account row, then reads what it changes afresh.
+def lock_for_action(session: Session, ctx: TenantContext) -> None:
+    """Every card or goal action first takes the account row, then reads what it changes afresh.
 
     Workers lock the account, then the goal, then cards (``credits.lock_account``); an
     action that took a card or the goal first could wait on a worker that waits on it.
@@ -42,7 +42,7 @@ def _editable(task: Task, verb: str) -> None:
 
 def approve(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Accept a result that waits for review."""
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     if task.status != TaskStatus.NEEDS_REVIEW:
         raise Conflict("Only a card that needs review can be approved.")
@@ -58,7 +58,7 @@ def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) ->
         raise InvalidInput("Tell the agent what to change.", field="feedback")
     if len(feedback) > MAX_FEEDBACK:
         raise InvalidInput(f"Keep feedback under {MAX_FEEDBACK} characters.", field="feedback")
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     if task.status != TaskStatus.NEEDS_REVIEW:
         raise Conflict("Only a card that needs review can be sent back.")
@@ -69,7 +69,7 @@ def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) ->
 
 def retry(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Run a failed or blocked card again."""
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     if task.status not in (TaskStatus.FAILED, TaskStatus.BLOCKED):
         raise Conflict("Only a failed or blocked card can be retried.")
@@ -95,7 +95,7 @@ def _rerun_if_waiting(session: Session, ctx: TenantContext, task: Task, reason: 
 
 def reassign(session: Session, ctx: TenantContext, task_id: int, agent_id: int) -> Task:
     """Give the card to another specialist (and rerun it if it already ran)."""
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     _editable(task, "reassign")
     agent = agents.get_agent(session, ctx.account_id, agent_id)
@@ -121,7 +121,7 @@ def edit(session: Session, ctx: TenantContext, task_id: int, *, title: str,
         raise InvalidInput("Give the card a title under 200 characters.", field="title")
     if len(instructions) > 4000:
         raise InvalidInput("Keep instructions under 4,000 characters.", field="instructions")
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     _editable(task, "edit")
     task.title, task.instructions = title, instructions
@@ -134,7 +134,7 @@ def edit(session: Session, ctx: TenantContext, task_id: int, *, title: str,
 
 def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
     """Stop a card; work that depends on it goes ahead without it."""
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     task = goals.get_task(session, ctx.account_id, task_id)
     _cancel_task(session, ctx, task)
     goal = goals.get_goal(session, ctx.account_id, task.goal_id)
@@ -164,7 +164,7 @@ def _cancel_task(session: Session, ctx: TenantContext, task: Task) -> None:
 
 def cancel_goal(session: Session, ctx: TenantContext, goal_id: int) -> Goal:
     """Stop a whole goal and every card still open."""
-    _lock(session, ctx)
+    lock_for_action(session, ctx)
     goal = goals.get_goal(session, ctx.account_id, goal_id)
     if goal.status in (GoalStatus.COMPLETED, GoalStatus.CANCELLED):
         raise Conflict(f"This goal is already {goal.status.value}.")

@@ -18,7 +18,7 @@ from web4os.agents import service as agents
 from web4os.agents.models import Agent, initials_of
 from web4os.goals import service as goals
 from web4os.goals.graph import GRAPH_MAX_NODES
-from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent, TaskStatus
+from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.statemachine import WAITING_ON_OPERATOR
 from web4os.tenancy import AccountId, of_account, scoped
 
@@ -338,10 +338,13 @@ def needs_you(session: Session, account_id: AccountId, *, limit: int = 200) -> l
 
 
 def needs_you_count(session: Session, account_id: AccountId) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(Task).where(
-            of_account(Task, account_id), Task.status.in_(WAITING_ON_OPERATOR))
-    ) or 0)
+    """Cards and goals waiting for the operator (a goal waits when it is failed:
+    ``goals.ways_on``), in one query."""
+    cards = select(func.count()).select_from(Task).where(
+        of_account(Task, account_id), Task.status.in_(WAITING_ON_OPERATOR)).scalar_subquery()
+    stopped = select(func.count()).select_from(Goal).where(
+        of_account(Goal, account_id), Goal.status == GoalStatus.FAILED).scalar_subquery()
+    return int(session.scalar(select(cards + stopped)) or 0)
 
 
 def needs_you_on_page(request: Request) -> int | None:

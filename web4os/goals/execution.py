@@ -30,6 +30,7 @@ from web4os.goals import service as goals
 from web4os.goals.history import event_row, model_call_events, tool_run_event, write_events
 from web4os.goals.leases import LEASES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.reasons import plain_reason, technical
 from web4os.goals.scheduling import advance_after_done, attempt_key, backoff, queue_task, refs_of
 from web4os.goals.statemachine import (
     FollowUp,
@@ -274,10 +275,10 @@ def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None,
                    countdown=wait, claim_token=claim.token, values=spent)
         return
     raw = getattr(error, "raw", "")
-    message = getattr(error, "message", None) or str(error)
     transition(s, task, TaskStatus.FAILED, actor=f"agent:{claim.agent.slug}",
-               reason=f"{message} Retry, edit the instructions, or reassign the card.",
-               claim_token=claim.token,
+               reason=(f"{plain_reason(error, claim.agent.name)} Retry, edit the "
+                       "instructions, or reassign the card."),
+               data={"detail": technical(error)}, claim_token=claim.token,
                values={"output": raw, "claim_token": None, "lease_expires_at": None,
                        "note": "The model's raw answer is shown below." if raw else "", **spent},
                history=history)

@@ -65,7 +65,12 @@ class Goal(Base):
     credit_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
     credits_spent: Mapped[int] = mapped_column(Integer, default=0)
     replans: Mapped[int] = mapped_column(Integer, default=0)
+    # The operator's "plan again" grants one more re-plan to a goal that used its own.
+    replans_allowed: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     plan_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # ``plan_attempts`` when the current round of planning began: a round has its own
+    # budget of tries, while every attempt keeps its own credit key.
+    plan_round_start: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -19,6 +19,7 @@ from web4os.goals import prompts
 from web4os.goals import service as goals
 from web4os.goals.history import record_calls
 from web4os.goals.models import Goal, GoalStatus
+from web4os.goals.reasons import plain_reason, technical
 from web4os.goals.scheduling import OUT_OF_CREDITS, backoff, queue_ready
 from web4os.goals.statemachine import (
     transition_goal,
@@ -31,6 +32,7 @@ log = logging.getLogger("web4os.jobs")
 
 PLAN_CREDITS = 3
 SUMMARY_CREDITS = 2
+WAITING = "Waiting for you:"
 
 
 def plan_goal(goal_id: int, *, account_id: int) -> None:
@@ -44,12 +46,13 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
         roster = [brief_of(a) for a in agents.specialists(s, AccountId(account_id))]
         goal.plan_attempts += 1
         key = f"goal:{goal.id}:plan{goal.plan_attempts}"
+        attempt = goal.plan_attempts - goal.plan_round_start  # this round's try
         refs = Refs(goal_id=goal.id, agent_id=ceo_agent.id)
         if not credits.reserve(s, AccountId(account_id), key, PLAN_CREDITS, refs=refs,
                                reason="Hold for the CEO agent's plan"):
             transition_goal(s, goal, GoalStatus.PAUSED, actor="ceo", reason=OUT_OF_CREDITS)
             return
-        title, brief_text, attempt = goal.title, goal.brief, goal.plan_attempts
+        title, brief_text = goal.title, goal.brief
         ceo, provider = brief_of(ceo_agent), provider_for(ceo_agent)
     calls: list[CallRecord] = []
     plan = None
@@ -62,8 +65,9 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
     with tenant_session(account_id) as s:
         aid = AccountId(account_id)
         goal = goals.get_goal(s, aid, goal_id)
-        goals.add_goal_spend(s, aid, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
-                                                 refs=refs, reason="CEO agent: plan"))
+        charged = credits.settle(s, aid, key, sum(c.credits for c in calls), refs=refs,
+                                 reason="CEO agent: plan")
+        goals.add_goal_spend(s, aid, goal.id, charged)
         record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
         if goal.status != GoalStatus.PLANNING:
             return
@@ -88,23 +92,29 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
                     task_id for spec, task_id in zip(plan.tasks, ids, strict=True)
                     if not spec.depends_on]))
         else:
-            _planning_failed(s, goal, error, attempt, settings.max_task_attempts)
+            _planning_failed(s, goal, error, attempt, settings.max_task_attempts, charged)
 
 
 def _planning_failed(s: Any, goal: Goal, error: Exception | None, attempt: int,
-                     max_attempts: int) -> None:
+                     max_attempts: int, charged: int) -> None:
+    """Try again after a passing model error; else the goal waits for the operator, who
+    gets the reason in plain words and the ways on (``goals.ways_on``)."""
     if isinstance(error, ModelError) and error.retryable and attempt < max_attempts:
         wait = backoff(attempt)
         goals.log_goal_event(s, goal, kind="retry", actor="ceo",
-                             message=f"{error} Trying again in {wait:.0f} s.")
+                             message=f"{error} Trying again in {wait:.0f} s.",
+                             data={"credits": charged})
         enqueue(s, "plan_goal", countdown=wait, goal_id=goal.id, account_id=goal.account_id)
         return
     raw = getattr(error, "raw", "")
-    message = getattr(error, "message", None) or str(error)
-    goals.log_goal_event(s, goal, kind="plan_failed", actor="ceo", message=message,
-                         data={"raw": raw[:20000]} if raw else {})
+    data: dict[str, object] = {"credits": charged}
+    if raw:
+        data["raw"] = raw[:20000]
+    goals.log_goal_event(s, goal, kind="plan_failed", actor="ceo", message=technical(error),
+                         data=data)
     transition_goal(s, goal, GoalStatus.FAILED, actor="ceo",
-                    reason=f"The CEO agent could not make a valid plan: {message}")
+                    reason=f"{WAITING} the CEO agent could not make a plan. "
+                           f"{plain_reason(error, 'The CEO agent')}")
 
 
 def finish_goal(goal_id: int, *, account_id: int) -> None:

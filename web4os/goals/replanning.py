@@ -3,11 +3,13 @@
 A goal is *stuck* when a card has failed for good (attempts used up, or a
 non-retryable error) and nothing else can move: no card is queued, running,
 waiting for review or blocked, and no planned card is ready. Then, once per goal
-(``Goal.replans``), the CEO agent plans the unfinished part again: the failed and
-not-yet-run cards are cancelled with a reason, and the new cards, checked by the
-same planning rules, are wired after the done ones. If the re-plan fails too, or
-the new cards fail again, the goal waits for the operator (status FAILED with a
-reason on the goal page; retrying, editing or cancelling a card resumes it).
+(``Goal.replans`` of ``Goal.replans_allowed``), the CEO agent plans the unfinished
+part again: the failed and not-yet-run cards are cancelled with a reason, and the new
+cards, checked by the same planning rules, are wired after the done ones. If the
+re-plan fails too, or the new cards fail again, the goal waits for the operator
+(status FAILED, listed in *Needs you* with the reason and the ways on: retrying,
+editing or cancelling a card resumes it; *plan again* grants one more re-plan; see
+``goals.ways_on``).
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from web4os.goals import prompts
 from web4os.goals import service as goals
 from web4os.goals.history import record_calls
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
-from web4os.goals.planning import PLAN_CREDITS
+from web4os.goals.planning import PLAN_CREDITS, WAITING
 from web4os.goals.prompts import PlannedWork
+from web4os.goals.reasons import plain_reason, technical
 from web4os.goals.scheduling import (
     OUT_OF_CREDITS,
     REPLAN_EVENTS,
@@ -53,17 +56,19 @@ def _work(t: Task, detail: str, deps: dict[int, list[int]], keys: dict[int, str]
 
 
 def _take_replan(s: Any, goal: Goal) -> bool:
-    """Take the goal's one re-plan (guarded, so two workers cannot both take it)."""
-    if goal.replans > 0:  # resuming a re-plan a crash interrupted
+    """Take one of the goal's re-plans (guarded, so two workers cannot both take it)."""
+    if goal.replans >= goal.replans_allowed:  # none left, unless resuming an interrupted one
         return last_replan_event(s, AccountId(goal.account_id), goal.id) == "replan_started"
-    result = s.execute(update(Goal).where(Goal.id == goal.id, Goal.replans == 0)
+    result = s.execute(update(Goal).where(Goal.id == goal.id,
+                                          Goal.replans < Goal.replans_allowed)
                        .values(replans=Goal.replans + 1)
                        .execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)
 
 
 def replan_goal(goal_id: int, *, account_id: int) -> None:
-    """The CEO agent re-plans the unfinished work of a stuck goal (once per goal)."""
+    """The CEO agent re-plans the unfinished work of a stuck goal (once per goal, and
+    once more each time the operator asks to plan it again)."""
     settings = get_settings()
     aid = AccountId(account_id)
     with tenant_session(account_id) as s:
@@ -112,8 +117,9 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
         error = exc
     with tenant_session(account_id) as s:
         goal = goals.get_goal(s, aid, goal_id)
-        goals.add_goal_spend(s, aid, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
-                                                 refs=refs, reason="CEO agent: re-plan"))
+        charged = credits.settle(s, aid, key, sum(c.credits for c in calls), refs=refs,
+                                 reason="CEO agent: re-plan")
+        goals.add_goal_spend(s, aid, goal.id, charged)
         record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
         tasks = goals.goal_tasks(s, aid, goal_id)
         current = [t for t in tasks if t.id in replaced_ids
@@ -121,21 +127,26 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
         if (goal.status != GoalStatus.RUNNING or len(current) != len(replaced_ids)
                 or not stuck(tasks, goals.dependency_map(s, aid, goal_id))):
             goals.log_goal_event(s, goal, kind="replan_failed", actor="system",
-                                 message="The re-plan was discarded: the goal changed meanwhile.")
+                                 message="The re-plan was discarded: the goal changed meanwhile.",
+                                 data={"credits": charged})
             return
         done = [t for t in tasks if t.status == TaskStatus.DONE]
-        _save_replan(s, goal, plan, error, current, done, attempt)
+        _save_replan(s, goal, plan, error, current, done, attempt, charged)
 
 
 def _replan_attempts(s: Any, aid: AccountId, goal_id: int) -> int:
-    """How many times the goal's one re-plan was started (a retry starts it again)."""
+    """How many times the current re-plan was started (a retry starts it again); one
+    that ended (replanned, or failed) does not use up the budget of the next."""
+    ended = (select(func.coalesce(func.max(TaskEvent.id), 0)).where(
+        of_account(TaskEvent, aid), TaskEvent.goal_id == goal_id,
+        TaskEvent.kind.in_(("replanned", "replan_failed"))).scalar_subquery())
     return int(s.scalar(select(func.count()).select_from(TaskEvent).where(
         of_account(TaskEvent, aid), TaskEvent.goal_id == goal_id,
-        TaskEvent.kind == "replan_started")) or 0)
+        TaskEvent.kind == "replan_started", TaskEvent.id > ended)) or 0)
 
 
 def _save_replan(s: Any, goal: Goal, plan: Any, error: Exception | None, replaced: list[Task],
-                 done: list[Task], attempt: int) -> None:
+                 done: list[Task], attempt: int, charged: int) -> None:
     """Save the re-plan, try it again after a passing model error, or hand the goal to the
     operator with the reason and raw answer."""
     aid = AccountId(goal.account_id)
@@ -147,7 +158,7 @@ def _save_replan(s: Any, goal: Goal, plan: Any, error: Exception | None, replace
         wait = max(backoff(attempt), error.retry_after or 0.0)
         goals.log_goal_event(s, goal, kind="retry", actor="ceo",
                              message=f"{error} The CEO agent tries the re-plan again in "
-                                     f"{wait:.0f} s.")
+                                     f"{wait:.0f} s.", data={"credits": charged})
         enqueue(s, "replan_goal", countdown=wait, goal_id=goal.id, account_id=goal.account_id)
         return
     if plan is not None:
@@ -169,13 +180,16 @@ def _save_replan(s: Any, goal: Goal, plan: Any, error: Exception | None, replace
         enqueue(s, "advance_goal", goal_id=goal.id, account_id=goal.account_id)
         return
     raw = getattr(error, "raw", "")
-    message = getattr(error, "message", None) or str(error)
-    goals.log_goal_event(s, goal, kind="replan_failed", actor="ceo", message=message,
-                         data={"raw": raw[:20000]} if raw else {})
+    data: dict[str, object] = {"credits": charged}
+    if raw:
+        data["raw"] = raw[:20000]
+    goals.log_goal_event(s, goal, kind="replan_failed", actor="ceo", message=technical(error),
+                         data=data)
     transition_goal(
         s, goal, GoalStatus.FAILED, actor="ceo",
-        reason=(f"Waiting for you: {titles} failed and the CEO agent could not "
-                f"re-plan ({message}). Retry, edit, reassign or cancel the failed card(s)."))
+        reason=(f"{WAITING} {titles} failed and the CEO agent could not re-plan. "
+                f"{plain_reason(error, 'The CEO agent')} Retry, edit, reassign or cancel "
+                "the failed card(s), or plan again."))
 
 
 def replan_event_kinds(s: Any, aid: AccountId, goal_id: int) -> list[str]:

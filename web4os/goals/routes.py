@@ -10,7 +10,7 @@ from web4os.accounts.deps import CsrfDep, OperatorCtx, ReaderCtx
 from web4os.credits import service as credits
 from web4os.credits.caps import parse_cap
 from web4os.errors import Conflict, DomainError, NotFound
-from web4os.goals import actions, board, graph, service
+from web4os.goals import actions, board, graph, service, ways_on
 from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
 from web4os.web.deps import HtmxDep, SessionDep
@@ -65,9 +65,13 @@ async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -
 def _board_context(request: Request, session: SessionDep, ctx: ReaderCtx,
                    goal_id: int) -> dict[str, object]:
     b = board.board(session, ctx.account_id, goal_id, request.query_params.getlist("show"))
+    way = request.query_params.get("way")  # Needs you links straight to one way's form
     return {
         "board": b, "graph": graph.plan_graph(b),
         "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
+        "ways_on": ways_on.waiting_goal(session, ctx.account_id, b.goal),
+        "errors": {}, "values": {},
+        "open_way": way if way in ways_on.WAYS_ON else None,
     }
 
 
@@ -97,7 +101,9 @@ def card_page(request: Request, goal_id: int, task_id: int, session: SessionDep,
     assert isinstance(detail, board.CardDetail)
     if detail.goal.id != goal_id:
         return RedirectResponse(f"/goals/{detail.goal.id}/tasks/{task_id}", status_code=303)
-    return render(request, "goals/card.html", context)
+    opened = request.query_params.get("open")  # Needs you links straight to a card's form
+    return render(request, "goals/card.html",
+                  {**context, "open_action": opened if opened in ("reassign", "edit") else None})
 
 
 @router.get("/goals/{goal_id}/tasks/{task_id}/live")
@@ -111,9 +117,10 @@ def card_fragment(request: Request, goal_id: int, task_id: int, session: Session
 @router.get("/inbox")
 def inbox(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
     cards = board.needs_you(session, ctx.account_id)
+    stopped = ways_on.waiting_goals(session, ctx.account_id)
     return render(request, "goals/inbox.html", {
-        "cards": cards, "balance": credits.balance(session, ctx.account_id),
-        "needs_you": len(cards),
+        "cards": cards, "goals": stopped, "balance": credits.balance(session, ctx.account_id),
+        "needs_you": len(cards) + len(stopped),
     })
 
 
@@ -191,3 +198,51 @@ def _int(value: str | None) -> int:
 def cancel_goal(goal_id: int, session: SessionDep, ctx: OperatorCtx, htmx: HtmxDep) -> Response:
     actions.cancel_goal(session, ctx, goal_id)
     return RedirectResponse(f"/goals/{goal_id}", status_code=303)
+
+
+# --- ways on for a goal that waits (goals/ways_on.py) --------------------------------
+
+
+async def _way_on(request: Request, session: SessionDep, ctx: OperatorCtx, goal_id: int,
+                  way: str) -> Response:
+    """Take one way on; a wrong field or a goal that moved on meanwhile re-renders the goal
+    page with the message beside the field and the operator's input kept."""
+    values = await form_data(request)
+    ticked = [str(v) for v in (await request.form()).getlist("agent_ids")]
+    try:
+        if way == "plan_again":
+            ways_on.plan_again(session, ctx, goal_id)
+        elif way == "edit_goal":
+            ways_on.edit_goal(session, ctx, goal_id, title=values.get("title", ""),
+                              brief=values.get("brief", ""))
+        else:
+            ways_on.simple_plan(session, ctx, goal_id, ways_on.parse_agent_ids(ticked))
+    except DomainError as exc:
+        if exc.field is None and not isinstance(exc, Conflict):
+            raise
+        session.rollback()
+        resp = render(request, "goals/board.html", {
+            **_board_context(request, session, ctx, goal_id), "errors": field_errors(exc),
+            "values": {**values, "agent_ids": ticked}, "open_way": way,
+        }, status_code=exc.status_code)
+        resp.headers["HX-Push-Url"] = f"/goals/{goal_id}"
+        return resp
+    return RedirectResponse(f"/goals/{goal_id}", status_code=303)
+
+
+@router.post("/goals/{goal_id}/plan-again", dependencies=[CsrfDep])
+async def plan_again(request: Request, goal_id: int, session: SessionDep,
+                     ctx: OperatorCtx) -> Response:
+    return await _way_on(request, session, ctx, goal_id, "plan_again")
+
+
+@router.post("/goals/{goal_id}/edit", dependencies=[CsrfDep])
+async def edit_goal(request: Request, goal_id: int, session: SessionDep,
+                    ctx: OperatorCtx) -> Response:
+    return await _way_on(request, session, ctx, goal_id, "edit_goal")
+
+
+@router.post("/goals/{goal_id}/simple-plan", dependencies=[CsrfDep])
+async def simple_plan(request: Request, goal_id: int, session: SessionDep,
+                      ctx: OperatorCtx) -> Response:
+    return await _way_on(request, session, ctx, goal_id, "simple_plan")

@@ -280,10 +280,13 @@ def after_advance(s: Any, goal: Goal, tasks: list[Task], deps: dict[int, list[in
     if goal.status != GoalStatus.RUNNING or not stuck(tasks, deps):
         return
     aid = AccountId(goal.account_id)
-    if goal.replans == 0 or last_replan_event(s, aid, goal.id) == "replan_started":
+    if (goal.replans < goal.replans_allowed
+            or last_replan_event(s, aid, goal.id) == "replan_started"):
         enqueue(s, "replan_goal", goal_id=goal.id, account_id=goal.account_id)
         return
+    times = "once" if goal.replans == 1 else f"{goal.replans} times"
     transition_goal(
         s, goal, GoalStatus.FAILED, actor="ceo",
         reason=(f"Waiting for you: {failed_titles(tasks)} failed again after the CEO agent "
-                "re-planned once. Retry, edit, reassign or cancel the failed card(s) to go on."))
+                f"re-planned {times}. Retry, edit, reassign or cancel the failed card(s) to go on, "
+                "or plan again."))

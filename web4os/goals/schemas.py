@@ -102,3 +102,12 @@ class GoalOut(BaseModel):
     tasks_done: int
     created_at: datetime
     completed_at: datetime | None
+    needs_you: bool = Field(default=False, description=(
+        "The goal waits for the operator (status failed): it is not over; take one of "
+        "`ways_on`, or cancel it."))
+    ways_on: list[str] = Field(default_factory=list, description=(
+        "plan_again, edit_goal and simple_plan are routes under /api/v1/goals/{id}/; "
+        "switch_ceo_model is done by an owner on the CEO agent's page (/agents/{id})."))
+    failed_attempts: int = 0
+    failed_attempt_credits: int = Field(default=0, description=(
+        "Credits its failed plan and re-plan attempts cost."))
