@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     model_endpoints: dict[str, str] = Field(default_factory=dict)
     offline_latency_seconds: float = Field(default=0.0, ge=0)
     # The model's context window in tokens (prompt + answer); 0 asks the server (llama.cpp
-    # and vLLM report it), else 4096 (128,000 for api.openai.com). Per model name or
+    # and vLLM report it), else 4096 (128,000 for OpenAI and Azure). Per model name or
     # endpoint URL, which win over it: {"llama3.1:8b": 8192, "http://gpu-box:8000/v1": 32768}.
     model_context_tokens: int = Field(default=0, ge=0, le=10_000_000)
     model_context_windows: dict[str, int] = Field(default_factory=dict)

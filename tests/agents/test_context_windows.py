@@ -71,6 +71,13 @@ def test_a_configured_window_wins_and_the_server_is_not_asked(fake: FakeOpenAI) 
     assert fake.requests == []
 
 
+def test_openai_and_azure_are_not_asked_and_get_their_models_window(fake: FakeOpenAI) -> None:
+    azure = provider(fake, base_url=fake.base_url.removesuffix("/v1"), api_version="2024-10-21")
+    assert azure.context_window() == 128_000
+    assert provider(fake, base_url=None).context_window() == 128_000
+    assert fake.requests == []
+
+
 def test_the_window_setting_is_per_model_then_endpoint_then_global() -> None:
     settings = Settings(model_context_tokens=8192, model_context_windows={
         "llama3.1:8b": 16_384, "http://gpu-box:8000/v1/": 32_768})

@@ -84,7 +84,8 @@ def _plan_rules(shape: PlanShape, keys: list[str], *, replan: bool) -> str:
     slots = ", ".join(f'"{k}": {{…}}' for k in keys[:2])
     return (
         "RULES:\n"
-        f"- Plan at most {shape.tasks} tasks (3 to 8 is usual).\n"
+        f"- Plan at most {shape.tasks} tasks"
+        + (" (3 to 8 is usual)" if shape.tasks >= 8 else "") + ".\n"
         f"- Name the tasks in order: {names} (start at {first}, use only as many as needed). "
         "A task may depend only on tasks named before it"
         + (", or on DONE tasks" if replan else "") + ".\n"

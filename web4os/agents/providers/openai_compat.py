@@ -203,9 +203,10 @@ class OpenAICompatible:
                                         max_retries=max_retries)
 
     def context_window(self) -> int:
-        """The window of this endpoint's model (see ``windows``); Azure is not asked."""
+        """The window of this endpoint's model (see ``windows``)."""
+        hosted = bool(self.api_version) or "openai.azure.com" in (self.base_url or "")
         return window_of(self.base_url, self.model, configured=self.context_tokens,
-                         api_key=self.api_key, probe=not self.api_version)
+                         api_key=self.api_key, hosted=hosted)
 
     def _mode_key(self, model: str) -> str:
         return f"{self.base_url or 'openai'}|{model}"

@@ -3,7 +3,8 @@
 Configured (``WEB4OS_MODEL_CONTEXT_TOKENS``, or per model or endpoint in
 ``WEB4OS_MODEL_CONTEXT_WINDOWS``), else what the server reports: llama.cpp's
 per-slot ``n_ctx`` in ``GET /props`` (the slots share the ``-c`` context), vLLM's
-``max_model_len`` in ``GET /v1/models``. Else a default small local models have.
+``max_model_len`` in ``GET /v1/models``. Else a default small local models have
+(OpenAI and Azure OpenAI, which are not asked, get their models' window).
 An endpoint that answered "context exceeded" with its size narrows the window for
 the rest of the process. Servers are asked once per endpoint and model.
 """
@@ -18,7 +19,7 @@ import httpx
 from web4os.turns import waiting
 
 DEFAULT_WINDOW = 4096  # Ollama's default num_ctx; llama.cpp servers report theirs
-OPENAI_WINDOW = 128_000  # api.openai.com's chat models
+OPENAI_WINDOW = 128_000  # the chat models of OpenAI and Azure OpenAI
 PROBE_TIMEOUT = 3.0
 
 _reported: dict[str, int | None] = {}
@@ -38,17 +39,17 @@ def _key(base_url: str | None, model: str) -> str:
 
 
 def window_of(base_url: str | None, model: str, *, configured: int, api_key: str = "",
-              probe: bool = True) -> int:
-    """The window to budget for: configured, else reported, else the default; never more
-    than the endpoint said when a prompt did not fit."""
+              hosted: bool = False) -> int:
+    """The window to budget for: configured, else reported, else the default (OpenAI's
+    for ``hosted`` OpenAI and Azure, which are not asked); never more than the endpoint
+    said when a prompt did not fit."""
     key = _key(base_url, model)
     if configured:
         window = configured
-    elif base_url is None:
+    elif hosted or base_url is None:
         window = OPENAI_WINDOW
     else:
-        window = (_reported_window(key, base_url, model, api_key) if probe else None) \
-            or DEFAULT_WINDOW
+        window = _reported_window(key, base_url, model, api_key) or DEFAULT_WINDOW
     with _lock:
         learned = _learned.get(key)
     return min(window, learned) if learned else window
