@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # its API key, or ""}. The global key is never sent anywhere but the global endpoint.
     model_endpoints: dict[str, str] = Field(default_factory=dict)
     offline_latency_seconds: float = Field(default=0.0, ge=0)
+    # The model's context window in tokens (prompt + answer); 0 asks the server (llama.cpp
+    # and vLLM report it), else 4096 (128,000 for OpenAI and Azure). Per model name or
+    # endpoint URL, which win over it: {"llama3.1:8b": 8192, "http://gpu-box:8000/v1": 32768}.
+    model_context_tokens: int = Field(default=0, ge=0, le=10_000_000)
+    model_context_windows: dict[str, int] = Field(default_factory=dict)
 
     # Planning rules.
     max_plan_tasks: int = Field(default=12, ge=1, le=200)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tests.support.fake_openai import FakeOpenAI
 from web4os.agents.providers.openai_compat import forget_json_modes
+from web4os.agents.providers.windows import forget_windows
 from web4os.config import get_settings
 from web4os.goals.models import Goal, GoalStatus
 from web4os.workers.embedded import EmbeddedRunner
@@ -18,10 +19,12 @@ from web4os.workers.embedded import EmbeddedRunner
 @pytest.fixture
 def fake() -> Iterator[FakeOpenAI]:
     forget_json_modes()
+    forget_windows()
     with FakeOpenAI() as f:
         yield f
         assert not f.server_errors, f.server_errors
     forget_json_modes()
+    forget_windows()
 
 
 @pytest.fixture

@@ -210,3 +210,33 @@ def test_a_failed_replan_waits_for_the_operator_with_the_reason(
     client.post(f"/tasks/{tasks['a'].id}/cancel", data={"csrf_token": csrf_from(page.text)})
     goal = wait_for_goal(db, runner, goal.id, GoalStatus.COMPLETED)
     fake.assert_all_used()
+
+
+def test_a_near_miss_agent_and_a_prose_deliverable_are_repaired_and_said_on_the_board(
+    endpoint: FakeOpenAI, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+    client: TestClient,
+) -> None:
+    fake = endpoint
+    fake.reply_json(plan_json(("promote", "marketing", [])))  # the roster has "marketer"
+    prose = ("Post twice a week on the bakery's Instagram: Tuesday shows the dough at dawn, "
+             "Friday the weekend specials. Put a sign by the till that invites people to "
+             "follow, and answer every comment the same day.")
+    fake.reply(prose).reply_json(ACCEPT)
+    fake.reply_json({"summary": "Promotion planned."})
+    goal = wait_for_goal(db, runner, start(db, runner, tenant))
+
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    fake.assert_all_used()
+    card = tasks_of(db, goal.id)["promote"]
+    assert card.agent.slug == "marketer" and card.status == TaskStatus.DONE
+    assert card.output == prose
+    assert "prose" in card.note and "kept as the deliverable" in card.note
+    on_goal, on_card = (
+        [e for e in events(db, goal.id, "repair") if e.task_id == task_id]
+        for task_id in (None, card.id))
+    assert len(on_goal) == 1 and "“marketing”" in on_goal[0].message
+    assert "Marketer" in on_goal[0].message and on_goal[0].actor == "ceo"
+    assert len(on_card) == 1 and "prose" in on_card[0].message
+    login(client, tenant.viewer)
+    page = client.get(f"/goals/{goal.id}/tasks/{card.id}").text
+    assert '<span class="pill">repair</span>' in page and "kept as the deliverable" in page

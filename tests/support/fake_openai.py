@@ -11,6 +11,9 @@ real HTTP on 127.0.0.1::
 
 Replies are consumed in order, one per ``POST /v1/chat/completions``. An empty
 queue answers 500 "FakeOpenAI: no scripted reply left" so tests fail loudly.
+
+Like llama.cpp, it can serve ``GET /props`` (set ``props``); like vLLM, it can list
+a ``max_model_len`` with its models (set ``max_model_len``). By default neither.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ NO_REPLY_MESSAGE = "FakeOpenAI: no scripted reply left"
 DEFAULT_MODEL = "fake-model"
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
+PROPS_PATH = "/props"
 
 # Default OpenAI error ``type``/``code`` per HTTP status (mirrors the real API).
 _ERROR_DEFAULTS: dict[int, tuple[str, str | None]] = {
@@ -63,6 +67,7 @@ class ScriptedReply:
     error_message: str | None = None
     error_type: str | None = None
     error_code: str | None = None
+    error_fields: dict[str, Any] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
 
@@ -124,6 +129,8 @@ class FakeOpenAI:
     def __init__(self, *, models: tuple[str, ...] = (DEFAULT_MODEL, "gpt-4o-mini")) -> None:
         """Create the fake (server starts on ``__enter__``)."""
         self.models: tuple[str, ...] = models
+        self.props: dict[str, Any] | None = None  # served at GET /props when set (llama.cpp)
+        self.max_model_len: int | None = None  # listed with each model when set (vLLM)
         self.requests: list[dict[str, Any]] = []
         self.server_errors: list[str] = []  # unexpected server-side exceptions
         self._queue: deque[ScriptedReply] = deque()
@@ -225,8 +232,10 @@ class FakeOpenAI:
         headers: Mapping[str, str] | None = None,
         type: str | None = None,
         code: str | None = None,
+        fields: Mapping[str, Any] | None = None,
     ) -> FakeOpenAI:
-        """Queue an error response ``{"error": {"message", "type", "param", "code"}}``."""
+        """Queue an error response ``{"error": {"message", "type", "param", "code"}}``, plus
+        any extra ``fields`` (llama.cpp adds ``n_ctx`` and ``n_prompt_tokens``)."""
         default_type, default_code = _ERROR_DEFAULTS.get(
             status, ("server_error" if status >= 500 else "invalid_request_error", None)
         )
@@ -237,6 +246,7 @@ class FakeOpenAI:
                 error_message=message,
                 error_type=type or default_type,
                 error_code=code if code is not None else default_code,
+                error_fields=dict(fields or {}),
                 headers=dict(headers or {}),
             )
         )
@@ -334,6 +344,8 @@ class FakeOpenAI:
                 )
             elif method == "GET" and path == MODELS_PATH:
                 self._send_json(h, 200, self._models_body())
+            elif method == "GET" and path == PROPS_PATH and self.props is not None:
+                self._send_json(h, 200, self.props)
             elif method == "POST" and path == CHAT_PATH:
                 self._chat(h, body if isinstance(body, dict) else {})
             else:
@@ -353,7 +365,8 @@ class FakeOpenAI:
         return {
             "object": "list",
             "data": [
-                {"id": m, "object": "model", "created": created, "owned_by": "fake-openai"}
+                {"id": m, "object": "model", "created": created, "owned_by": "fake-openai",
+                 **({"max_model_len": self.max_model_len} if self.max_model_len else {})}
                 for m in self.models
             ],
         }
@@ -371,6 +384,7 @@ class FakeOpenAI:
             body = _error_body(
                 item.error_message or "", item.error_type or "server_error", item.error_code
             )
+            body["error"].update(item.error_fields)
             self._send_json(h, item.status, body, item.headers)
             return
         model = item.model or str(req.get("model") or DEFAULT_MODEL)

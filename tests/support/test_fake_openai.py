@@ -305,3 +305,23 @@ def test_server_stops_on_exit() -> None:
     with pytest.raises(httpx.ConnectError):
         httpx.get(url + "/models", timeout=1.0)
     assert time.monotonic() - t0 < 1.0
+
+
+def test_props_and_max_model_len_are_served_only_when_set(fake: FakeOpenAI) -> None:
+    root = fake.base_url.removesuffix("/v1")
+    assert httpx.get(f"{root}/props").status_code == 404
+    assert "max_model_len" not in httpx.get(f"{fake.base_url}/models").json()["data"][0]
+    fake.props = {"default_generation_settings": {"n_ctx": 1024}}
+    fake.max_model_len = 4096
+    assert httpx.get(f"{root}/props").json()["default_generation_settings"]["n_ctx"] == 1024
+    assert httpx.get(f"{fake.base_url}/models").json()["data"][0]["max_model_len"] == 4096
+
+
+def test_error_fields_are_added_to_the_error_object(fake: FakeOpenAI) -> None:
+    fake.error(400, "too long", type="exceed_context_size_error",
+               fields={"n_ctx": 1024, "n_prompt_tokens": 3000})
+    with pytest.raises(openai.BadRequestError) as info:
+        client_for(fake).chat.completions.create(model="m", messages=MESSAGES)
+    assert info.value.body == {"message": "too long", "type": "exceed_context_size_error",
+                               "param": None, "code": None, "n_ctx": 1024,
+                               "n_prompt_tokens": 3000}

@@ -6,17 +6,32 @@ context, calls these, and saves the results in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from web4os.agents.budget import (
+    Budget,
+    Squeeze,
+    chars_for,
+    closed_object,
+    context_window,
+    fit_texts,
+    text_field,
+)
 from web4os.agents.models import Agent
-from web4os.agents.providers.base import ModelProvider, Purpose
-from web4os.agents.structured import CallRecord, M, ToolBox, ask_structured
+from web4os.agents.providers.base import ModelProvider
+from web4os.agents.structured import CallRecord, Fit, ToolBox, ask_structured
 
-INPUT_LIMIT = 6000
+INPUT_LIMIT = 6000  # characters of one input document, however large the window
+DELIVERABLE_CHARS = 60_000
+PROSE_WORDS = 20  # fewer words of prose than this are not a deliverable
+ANSWER_FRAME_TOKENS = 30  # an answer's property names and punctuation
+# Tokens each answer is given when the window allows, and the least it is given
+# (inputs are trimmed to leave that much).
+TASK_ANSWER, TASK_LEAST = 3000, 800
+REVIEW_ANSWER, REVIEW_LEAST = 500, 150
 
 
 @dataclass(frozen=True)
@@ -56,7 +71,7 @@ class TaskContext:
 class Deliverable(BaseModel):
     """A specialist's answer."""
 
-    deliverable: str = Field(min_length=1, max_length=60_000,
+    deliverable: str = Field(min_length=1, max_length=DELIVERABLE_CHARS,
                              description="The work itself, in markdown.")
     note: str = Field(default="", max_length=500,
                       description="One or two sentences for the operator.")
@@ -90,36 +105,39 @@ def doc_block(title: str, agent: str, text: str) -> str:
     return f"--- DOC: {title} (by {agent}) ---\n{text}"
 
 
-def ask_agent(provider: ModelProvider, agent: AgentBrief, user: str, schema: type[M], *,
-              purpose: Purpose, calls: list[CallRecord], max_tokens: int = 2000,
-              check: Callable[[M], None] | None = None) -> M:
-    """One question to ``agent``, on its own model, answered in ``schema``."""
-    return ask_structured(provider, conversation(agent, user), schema, purpose=purpose,
-                          agent_slug=agent.slug, calls=calls, check=check,
-                          max_tokens=max_tokens, model=agent.model)
+def _task_texts(ctx: TaskContext) -> list[str]:
+    """What of a task's prompt may be trimmed, oldest first: the brief, the inputs, the
+    goal's other results, the notes (the instructions and feedback are kept whole)."""
+    return [ctx.goal_brief, *(d.text[:INPUT_LIMIT] for d in ctx.inputs), *ctx.context,
+            *ctx.notes]
 
 
-def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
-    """The messages a specialist gets for a task (tests assert on this)."""
+def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
+                 note: str) -> list[dict[str, str]]:
+    brief, rest = texts[0], texts[1:]
+    docs, rest = rest[:len(ctx.inputs)], rest[len(ctx.inputs):]
+    context, notes = rest[:len(ctx.context)], rest[len(ctx.context):]
     parts = [
         f"GOAL: {ctx.goal_title}",
-        f"BRIEF: {ctx.goal_brief or '(none)'}",
+        f"BRIEF: {brief or '(none)'}",
         f"TASK: {ctx.task_title}",
         f"INSTRUCTIONS: {ctx.instructions or '(none)'}",
     ]
     if ctx.inputs:
-        docs = "\n\n".join(doc_block(d.title, d.agent, d.text[:INPUT_LIMIT]) for d in ctx.inputs)
-        parts.append(f"INPUTS:\n{docs}")
+        parts.append("INPUTS:\n" + "\n\n".join(
+            doc_block(d.title, d.agent, text) for d, text in zip(ctx.inputs, docs, strict=True)))
     if ctx.context:
         parts.append("CONTEXT: Other results already delivered for this goal:\n"
-                     + "\n\n".join(ctx.context))
+                     + "\n\n".join(context))
     if ctx.notes:
-        parts.append("NOTES:\n" + "\n".join(f"- {n}" for n in ctx.notes))
+        parts.append("NOTES:\n" + "\n".join(f"- {n}" for n in notes))
     if ctx.feedback:
         parts.append(
             "FEEDBACK: A previous version was sent back with this feedback. Address it:\n"
             + ctx.feedback
         )
+    if note:
+        parts.append(note)
     parts.append(
         'Answer with a JSON object: {"deliverable": markdown text of the work itself, '
         '"note": one or two sentences for the operator}.'
@@ -127,14 +145,71 @@ def task_prompt(agent: AgentBrief, ctx: TaskContext) -> list[dict[str, str]]:
     return conversation(agent, "\n\n".join(parts))
 
 
+def task_prompt(agent: AgentBrief, ctx: TaskContext,
+                budget: Budget | None = None) -> list[dict[str, str]]:
+    """The messages a specialist gets for a task (tests assert on this), trimmed to the
+    ``budget`` if there is one."""
+    texts = _task_texts(ctx)
+    if budget is None:
+        return _render_task(agent, ctx, texts, "")
+    return fit_texts(budget, lambda kept, note: _render_task(agent, ctx, kept, note), texts)
+
+
+PROSE_NOTE = ("The model answered in prose instead of the JSON it was asked for; its text "
+              "is kept as the deliverable.")
+
+
+def prose_deliverable(text: str) -> tuple[Deliverable, str] | None:
+    """A prose answer kept as the deliverable, marked as such (none for a few words:
+    that is a refusal or an apology, not work)."""
+    if len(text.split()) < PROSE_WORDS:
+        return None
+    return Deliverable(deliverable=text.strip()[:DELIVERABLE_CHARS], note=PROSE_NOTE), PROSE_NOTE
+
+
+def deliverable_schema(answer_tokens: int) -> dict[str, Any]:
+    """A deliverable whose JSON fits ``answer_tokens``: the note gets a tenth, at most 300."""
+    note = min(300, max(60, chars_for(answer_tokens) // 10))
+    body = max(40, chars_for(answer_tokens - ANSWER_FRAME_TOKENS) - note)
+    return closed_object({
+        "deliverable": text_field(min(body, DELIVERABLE_CHARS), min_chars=1,
+                                  about="The work itself, in markdown."),
+        "note": text_field(note, about="One or two sentences for the operator."),
+    })
+
+
 def do_task(
     provider: ModelProvider, agent: AgentBrief, ctx: TaskContext, calls: list[CallRecord],
     tools: ToolBox | None = None,
 ) -> Deliverable:
     """A specialist does a task (calling its tools first if the endpoint offers functions)."""
-    return ask_structured(provider, task_prompt(agent, ctx), Deliverable, purpose="task",
-                          agent_slug=agent.slug, calls=calls, max_tokens=3000,
-                          model=agent.model, tools=tools)
+    def fit(squeeze: Squeeze) -> Fit:
+        budget = Budget(context_window(provider), TASK_ANSWER, TASK_LEAST, squeeze)
+        messages = task_prompt(agent, ctx, budget)
+        max_tokens = budget.max_tokens(messages)
+        return Fit(messages, deliverable_schema(int(max_tokens * squeeze.answer)), max_tokens)
+
+    return ask_structured(provider, fit, Deliverable, purpose="task", agent_slug=agent.slug,
+                          calls=calls, model=agent.model, tools=tools, salvage=prose_deliverable)
+
+
+def _review_messages(ceo: AgentBrief, ctx: TaskContext, deliverable: str,
+                     note: str) -> list[dict[str, str]]:
+    user = (
+        f"GOAL: {ctx.goal_title}\n\nTASK: {ctx.task_title}\n\n"
+        f"INSTRUCTIONS: {ctx.instructions or '(none)'}\n\n"
+        f"DELIVERABLE:\n{deliverable}\n\n" + (f"{note}\n\n" if note else "")
+        + 'Does the deliverable do what the task asked? Answer with a JSON object: '
+        '{"verdict": "accept" or "revise", "feedback": what to change if revise}.'
+    )
+    return [system_message(ceo), {"role": "user", "content": user}]
+
+
+def review_schema(answer_tokens: int) -> dict[str, Any]:
+    return closed_object({
+        "verdict": {"type": "string", "enum": ["accept", "revise"]},
+        "feedback": text_field(min(600, max(40, chars_for(answer_tokens - ANSWER_FRAME_TOKENS)))),
+    })
 
 
 def review_task(
@@ -142,11 +217,12 @@ def review_task(
     calls: list[CallRecord],
 ) -> Review:
     """The CEO agent accepts a deliverable or sends it back with feedback."""
-    user = (
-        f"GOAL: {ctx.goal_title}\n\nTASK: {ctx.task_title}\n\n"
-        f"INSTRUCTIONS: {ctx.instructions or '(none)'}\n\n"
-        f"DELIVERABLE:\n{deliverable[:INPUT_LIMIT]}\n\n"
-        'Does the deliverable do what the task asked? Answer with a JSON object: '
-        '{"verdict": "accept" or "revise", "feedback": what to change if revise}.'
-    )
-    return ask_agent(provider, ceo, user, Review, purpose="review", calls=calls, max_tokens=500)
+    def fit(squeeze: Squeeze) -> Fit:
+        budget = Budget(context_window(provider), REVIEW_ANSWER, REVIEW_LEAST, squeeze)
+        messages = fit_texts(budget, lambda kept, note: _review_messages(ceo, ctx, kept[0], note),
+                             [deliverable[:INPUT_LIMIT]])
+        max_tokens = budget.max_tokens(messages)
+        return Fit(messages, review_schema(int(max_tokens * squeeze.answer)), max_tokens)
+
+    return ask_structured(provider, fit, Review, purpose="review", agent_slug=ceo.slug,
+                          calls=calls, model=ceo.model)

@@ -51,7 +51,8 @@ def record_calls(
 
 def model_call_events(*, account_id: int, goal_id: int, task_id: int | None,
                       calls: Sequence[CallRecord]) -> list[dict[str, Any]]:
-    """The history rows of ``calls`` (for a caller that writes them with its others)."""
+    """The history rows of ``calls`` (for a caller that writes them with its others): one
+    per call, and one per repair made to its answer, so the card says what was fixed."""
     rows = []
     for call in calls:
         r = call.reply
@@ -63,6 +64,10 @@ def model_call_events(*, account_id: int, goal_id: int, task_id: int | None,
                      + (f" · failed: {r.extra['error']}" if "error" in r.extra else "")),
             data=call.as_event_data(),
         ))
+        rows.extend(event_row(account_id=account_id, goal_id=goal_id, task_id=task_id,
+                              kind="repair", actor=call.agent_slug, message=note,
+                              data={"purpose": call.purpose})
+                    for note in r.extra.get("repairs", []))
     return rows
 
 

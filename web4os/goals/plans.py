@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections import deque
 from collections.abc import Iterable, Mapping
 
@@ -44,6 +45,36 @@ def validate_plan(plan: Plan, roster: Iterable[str], *, max_tasks: int,
     cycle = find_cycle({t.key: list(t.depends_on) for t in plan.tasks})
     if cycle:
         raise InvalidPlan("The plan has a dependency cycle: " + " → ".join(cycle) + ".")
+
+
+def map_agents(plan: Plan, roster: Mapping[str, str]) -> list[str]:
+    """Assign tasks given to a near-miss of a specialist ("marketing", "Marketer") to that
+    specialist; what was changed, in words for the operator. Names nobody is close to
+    are left for ``validate_plan`` to reject."""
+    changes: list[str] = []
+    for task in plan.tasks:
+        if task.agent in roster:
+            continue
+        match = nearest_agent(task.agent, roster)
+        if match is not None:
+            changes.append(f"Task “{task.key}” was assigned to “{task.agent}”, who is not on the "
+                           f"roster; it went to {roster[match]} ({match}), the nearest name.")
+            task.agent = match
+    return changes
+
+
+def nearest_agent(name: str, roster: Mapping[str, str]) -> str | None:
+    """The roster slug ``name`` most likely means: its slug or name in other words or
+    cases, else the closest spelling (``None`` if nothing is close)."""
+    def plain(text: str) -> str:
+        return "".join(ch for ch in text.lower() if ch.isalnum())
+
+    wanted = plain(name)
+    spellings = {plain(slug): slug for slug in roster} | {plain(n): s for s, n in roster.items()}
+    if wanted in spellings:
+        return spellings[wanted]
+    close = difflib.get_close_matches(wanted, list(spellings), n=1, cutoff=0.6)
+    return spellings[close[0]] if close else None
 
 
 def topological_order(deps: Mapping[str, Iterable[str]]) -> list[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from web4os.config import get_settings
 
@@ -47,20 +48,41 @@ class PlannedTask(BaseModel):
 
     key: str = Field(pattern=SLUG, description="Short unique id within the plan, e.g. 'research'.")
     title: str = Field(min_length=1, max_length=200)
-    agent: str = Field(pattern=SLUG, description="Slug of a specialist from the roster.")
+    # Any name: a near-miss ("Marketer", "marketing") is mapped to the roster before the
+    # planning rules check that it is one of the account's specialists.
+    agent: str = Field(min_length=1, max_length=80,
+                       description="Slug of a specialist from the roster.")
     instructions: str = Field(default="", max_length=4000)
     depends_on: list[str] = Field(default_factory=list, max_length=50)
     estimated_credits: int = Field(ge=1, le=100_000)
     requires_approval: bool = False
 
+    @field_validator("depends_on")
+    @classmethod
+    def _once_each(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(v))
+
 
 class Plan(BaseModel):
-    """The CEO agent's decomposition of a goal: a DAG of tasks."""
+    """The CEO agent's decomposition of a goal: a DAG of tasks.
+
+    Read from a list of tasks with keys, or from tasks as slots keyed by position
+    (``{"t1": {...}, "t2": {...}}``, the shape plans are asked for in: see
+    ``plan_schema``)."""
 
     model_config = ConfigDict(extra="ignore")
 
     rationale: str = Field(default="", max_length=4000)
     tasks: list[PlannedTask] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _slots(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("tasks"), dict):
+            tasks = [{**task, "key": key} if isinstance(task, dict) else task
+                     for key, task in data["tasks"].items()]
+            return {**data, "tasks": tasks}
+        return data
 
 
 class TaskOut(BaseModel):

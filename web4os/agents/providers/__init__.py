@@ -9,6 +9,9 @@ Which endpoint an agent calls, and with which key:
   never point an agent at their own server and collect the platform's key;
 - the agent's ``model`` if set, else ``WEB4OS_OPENAI_MODEL``;
 - nothing configured at all: the offline model.
+
+The model's context window: ``WEB4OS_MODEL_CONTEXT_WINDOWS`` for its model name, else
+for its endpoint, else ``WEB4OS_MODEL_CONTEXT_TOKENS``; unset, the server is asked.
 """
 
 from __future__ import annotations
@@ -95,15 +98,23 @@ class Unavailable:
         raise self.error
 
 
+def configured_window(settings: Settings, base_url: str | None, model: str) -> int:
+    """The context window configured for a model at an endpoint (0: none configured)."""
+    windows = {normalize_url(k) if "/" in k else k: v
+               for k, v in settings.model_context_windows.items()}
+    return (windows.get(model) or windows.get(normalize_url(base_url or ""))
+            or settings.model_context_tokens)
+
+
 @lru_cache(maxsize=64)
 def _client(base_url: str | None, api_key: str, model: str, timeout: float, retries: int,
-            json_mode: str, api_version: str) -> ModelProvider:
+            json_mode: str, api_version: str, context_tokens: int) -> ModelProvider:
     """One SDK client per endpoint configuration, so connections are reused."""
     from web4os.agents.providers.openai_compat import OpenAICompatible
 
     return OpenAICompatible(base_url=base_url, api_key=api_key, model=model, timeout=timeout,
                             max_retries=retries, json_mode=json_mode,  # type: ignore[arg-type]
-                            api_version=api_version)
+                            api_version=api_version, context_tokens=context_tokens)
 
 
 def provider_for(agent: Agent | None, settings: Settings | None = None) -> ModelProvider:
@@ -120,4 +131,5 @@ def provider_for(agent: Agent | None, settings: Settings | None = None) -> Model
     model = (agent.model if agent else "") or settings.openai_model
     return _client(endpoint.base_url, endpoint.api_key, model, settings.model_timeout_seconds,
                    settings.model_max_retries, settings.openai_json_mode,
-                   settings.openai_api_version)
+                   settings.openai_api_version,
+                   configured_window(settings, endpoint.base_url, model))

@@ -21,6 +21,7 @@ class ModelRequest:
     model: str = ""
     tools: list[ToolSpec] | None = None  # offered as functions (tool-calling endpoints)
     tool_choice: Literal["auto", "none"] = "auto"
+    strict: bool = False  # the schema is strict-ready (closed objects, all fields required)
 
 
 @dataclass(frozen=True)
@@ -55,19 +56,31 @@ class ModelReply:
     tool_calls: list[ToolCall] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ContextOverflow:
+    """The endpoint said the request does not fit the model's context window, with the
+    sizes it counted when it said them."""
+
+    window: int | None = None
+    prompt_tokens: int | None = None
+
+
 class ModelError(Exception):
     """A model call failed after the provider's own retries.
 
     ``retryable`` tells the worker whether trying the task again later may help
-    (timeouts, 429, 5xx) or not (bad request, auth).
+    (timeouts, 429, 5xx) or not (bad request, auth). ``overflow`` is set when the
+    prompt did not fit the context window: a shorter prompt may.
     """
 
     def __init__(self, message: str, *, retryable: bool, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+                 retry_after: float | None = None,
+                 overflow: ContextOverflow | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after  # seconds the endpoint asked us to wait (Retry-After)
+        self.overflow = overflow
 
 
 class ModelProvider(Protocol):
