@@ -64,6 +64,12 @@ def configure(mode: str, *, pg_url: str = DEFAULT_PG, redis_url: str = DEFAULT_R
             from web4os.migrate import upgrade
 
             upgrade(url)
+    if mode == "celery":
+        # This process sends jobs to the broker. The queue is installed at start-up, as the
+        # CLI and the app do (`get_queue()` no longer makes one on first use).
+        from web4os.workers import install_queue
+
+        install_queue()
     return url
 
 

@@ -7,6 +7,7 @@ agent reviews and sums up) in the embedded default. Any other endpoint:
 
     python -m bench.models                                   # local llama.cpp + Gemma 3 270M
     python -m bench.models --goals 3                         # the first three goals only
+    python -m bench.models --parallel 5                      # five goals at a time
     python -m bench.models --base-url http://127.0.0.1:11434/v1 --model llama3.1:8b
 
 Per goal it prints: planned?, cards, how the goal came to rest (completed, or waiting for
@@ -121,29 +122,50 @@ def _collect(goal_id: int, seconds: float) -> Result:
     )
 
 
-def _run(goals: list[tuple[str, str]], timeout: float) -> list[Result]:
+def _submit(title: str, brief: str) -> int:
     from web4os.db import session_factory
     from web4os.goals.schemas import GoalCreate
     from web4os.goals.service import create_goal
     from web4os.tenancy import AccountId, TenantContext, bind_account
 
+    account_id, user_id = c.make_account()
+    aid = AccountId(account_id)
+    ctx = TenantContext(account_id=aid, user_id=user_id, role="owner", actor="bench")
+    with session_factory()() as s:
+        bind_account(s, aid)
+        goal_id = create_goal(s, ctx, GoalCreate(title=title, brief=brief)).id
+        s.commit()
+    return goal_id
+
+
+def _rested_at(goal_id: int) -> float:
+    """When the goal last changed (monotonic clock of the run is not in the database)."""
+    from sqlalchemy import func, select
+
+    from web4os.db import session_factory
+    from web4os.goals.models import TaskEvent
+
+    with session_factory(immediate=False)() as s:
+        last = s.scalar(select(func.max(TaskEvent.created_at))
+                        .where(TaskEvent.goal_id == goal_id))
+    return last.timestamp() if last else time.time()
+
+
+def _run(goals: list[tuple[str, str]], timeout: float, parallel: int) -> list[Result]:
+    """Goals in batches of ``parallel`` (1: one after another); each batch runs to rest."""
     runner = c.embedded_runner()
     results = []
-    for title, brief in goals:
-        account_id, user_id = c.make_account()
-        aid = AccountId(account_id)
-        ctx = TenantContext(account_id=aid, user_id=user_id, role="owner", actor="bench")
-        started = time.monotonic()
-        with session_factory()() as s:
-            bind_account(s, aid)
-            goal_id = create_goal(s, ctx, GoalCreate(title=title, brief=brief)).id
-            s.commit()
+    for first in range(0, len(goals), parallel):
+        batch = goals[first:first + parallel]
+        started = time.time()
+        ids = [_submit(title, brief) for title, brief in batch]
         if not runner.wait_idle(timeout):
-            print(f"  (goal {goal_id} still had work after {timeout:.0f} s)", flush=True)
-        result = _collect(goal_id, time.monotonic() - started)
-        results.append(result)
-        print(f"  {result.status:<10} {result.cards:>2} cards  {result.seconds:6.1f} s  "
-              f"{title}", flush=True)
+            print(f"  (goals {ids} still had work after {timeout:.0f} s)", flush=True)
+        for goal_id in ids:
+            result = _collect(goal_id, _rested_at(goal_id) - started)
+            results.append(result)
+            print(f"  {result.status:<10} {result.cards:>2} cards  {result.seconds:6.1f} s  "
+                  f"{result.goal}", flush=True)
     runner.shutdown(wait=False)
     return results
 
@@ -173,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goals", type=int, default=len(GOALS), help="how many of the goals")
     parser.add_argument("--ctx", type=int, default=8192, help="local server: context tokens")
     parser.add_argument("--slots", type=int, default=4, help="local server: slots")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per goal")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="goals submitted together (the local server has --slots slots)")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per batch")
     args = parser.parse_args(argv)
 
     c.configure("embedded")
@@ -190,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         get_settings.cache_clear()
         print(f"# bench.models — {base_url} · model {get_settings().openai_model} · "
               f"{args.goals} goals · {c.machine()}", flush=True)
-        results = _run(list(GOALS[: args.goals]), args.timeout)
+        results = _run(list(GOALS[: args.goals]), args.timeout, max(1, args.parallel))
     _print(results)
     return 0
 

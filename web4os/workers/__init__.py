@@ -13,16 +13,17 @@ def install_queue(*, start_embedded: bool = True) -> JobQueue | None:
     Celery: send jobs to the broker. Embedded: run them in this process's runner, unless
     ``start_embedded`` is false (an app built for tests, whose queue the test installs).
     """
-    queue: JobQueue
     if get_settings().dispatch == "celery":
         from web4os.workers.celery_app import CeleryQueue
 
-        queue = CeleryQueue()
-    elif start_embedded:
-        from web4os.workers.embedded import EmbeddedRunner
-
-        queue = EmbeddedRunner.shared()
-    else:
+        celery = CeleryQueue()
+        set_queue(celery)
+        return celery
+    if not start_embedded:
         return None
-    set_queue(queue)
-    return queue
+    from web4os.workers.embedded import EmbeddedRunner
+
+    runner = EmbeddedRunner.shared()
+    set_queue(runner)
+    runner.start_sweeper()  # after it is installed: start-up recovery sends jobs through it
+    return runner

@@ -60,11 +60,11 @@ class EmbeddedRunner:
 
     @classmethod
     def shared(cls) -> EmbeddedRunner:
-        """The process-wide runner used when dispatch is ``embedded``."""
+        """The process-wide runner used when dispatch is ``embedded`` (its sweeper is
+        started once it is the installed queue: ``workers.install_queue``)."""
         with cls._shared_lock:
             if cls._shared is None:
                 cls._shared = cls(sweep_interval=get_settings().sweep_interval_seconds)
-                cls._shared.start_sweeper()
             return cls._shared
 
     @classmethod
