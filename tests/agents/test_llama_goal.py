@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tests.conftest import IS_POSTGRES
 from tests.factories import Tenant, make_goal
 from web4os.agents.providers.openai_compat import forget_json_modes
 from web4os.config import get_settings
@@ -23,7 +24,10 @@ from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.localmodel import MODEL_ALIAS
 from web4os.workers.embedded import EmbeddedRunner
 
-pytestmark = pytest.mark.llama
+pytestmark = [
+    pytest.mark.llama,
+    pytest.mark.skipif(IS_POSTGRES, reason="a model test: it runs in the SQLite pass"),
+]
 
 FORMAT_WORDS = ("not valid", "json", "schema", "format", "context")
 
