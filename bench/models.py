@@ -201,7 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     c.configure("embedded")
-    os.environ.setdefault("WEB4OS_MODEL_TIMEOUT_SECONDS", "600")
+    # A CPU model answers in minutes once requests queue for its slots: a card's run must
+    # not outlive its lease meanwhile (the sweeper would run it again).
+    os.environ.setdefault("WEB4OS_MODEL_TIMEOUT_SECONDS", "1200")
+    os.environ.setdefault("WEB4OS_TASK_SOFT_TIME_LIMIT", "3600")
     from web4os.localmodel import MODEL_ALIAS
 
     server: Any = (nullcontext(args.base_url) if args.base_url
