@@ -158,8 +158,7 @@ def llama_url() -> Iterator[str]:
         if os.environ.get("CI"):
             pytest.fail(f"llama extra missing in CI: {reason}")
         pytest.skip(reason)
-    # The README's settings: 8,192 tokens shared by 4 slots, 2,048 per request.
-    with running_llama_server(n_ctx=8192, parallel=4, threads=2) as base_url:
+    with running_llama_server(n_ctx=2048, threads=2) as base_url:
         yield base_url
 
 
