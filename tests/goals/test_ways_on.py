@@ -34,13 +34,6 @@ def _plan(db: Session, goal_id: int, account_id: int) -> Goal:
 
 
 @pytest.fixture
-def model() -> CutOffAnswers:
-    m = CutOffAnswers()
-    set_provider_override(m)
-    return m
-
-
-@pytest.fixture
 def stopped(db: Session, tenant: Tenant, held_queue: HeldQueue, model: CutOffAnswers) -> Goal:
     """A goal whose plan came back cut off twice (the answer and the repair re-ask)."""
     goal = make_goal(db, tenant, "Launch a newsletter", brief="Monthly, for our regulars.")

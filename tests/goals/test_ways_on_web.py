@@ -11,29 +11,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.agents.conftest import wait_for_goal
-from tests.factories import Tenant, csrf_from, login, make_goal, make_planned_goal, plan_of, roster
+from tests.factories import Tenant, csrf_from, login, make_planned_goal, plan_of, roster
+from tests.goals.conftest import stop_at_planning
 from tests.support.broken_models import CutOffAnswers
-from web4os.agents.providers import set_provider_override
-from web4os.goals import planning
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.statemachine import transition
 from web4os.workers.embedded import EmbeddedRunner
 
 
 @pytest.fixture
-def model() -> CutOffAnswers:
-    m = CutOffAnswers()
-    set_provider_override(m)
-    return m
-
-
-@pytest.fixture
 def stopped(db: Session, tenant: Tenant, runner: EmbeddedRunner, model: CutOffAnswers) -> Goal:
-    goal = make_goal(db, tenant, "Launch a newsletter", brief="Monthly, for our regulars.")
-    db.commit()
-    planning.plan_goal(goal.id, account_id=tenant.id)
-    db.rollback()
-    db.refresh(goal)
+    goal = stop_at_planning(db, tenant)
     assert goal.status == GoalStatus.FAILED
     return goal
 

@@ -19,7 +19,7 @@ from web4os.goals import prompts
 from web4os.goals import service as goals
 from web4os.goals.history import record_calls
 from web4os.goals.models import Goal, GoalStatus
-from web4os.goals.reasons import plain_reason, technical
+from web4os.goals.reasons import failure_data, plain_reason, technical
 from web4os.goals.scheduling import OUT_OF_CREDITS, backoff, queue_ready
 from web4os.goals.statemachine import (
     transition_goal,
@@ -33,6 +33,18 @@ log = logging.getLogger("web4os.jobs")
 PLAN_CREDITS = 3
 SUMMARY_CREDITS = 2
 WAITING = "Waiting for you:"
+
+
+def settle_ceo_calls(s: Any, goal: Goal, key: str, refs: Refs, calls: list[CallRecord],
+                     reason: str) -> int:
+    """Charge the CEO agent's calls against their hold, add them to the goal's spend and
+    record each call on the goal, in the caller's transaction; the credits charged."""
+    aid = AccountId(goal.account_id)
+    charged = credits.settle(s, aid, key, sum(c.credits for c in calls), refs=refs,
+                             reason=reason)
+    goals.add_goal_spend(s, aid, goal.id, charged)
+    record_calls(s, account_id=goal.account_id, goal_id=goal.id, task_id=None, calls=calls)
+    return charged
 
 
 def plan_goal(goal_id: int, *, account_id: int) -> None:
@@ -65,10 +77,7 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
     with tenant_session(account_id) as s:
         aid = AccountId(account_id)
         goal = goals.get_goal(s, aid, goal_id)
-        charged = credits.settle(s, aid, key, sum(c.credits for c in calls), refs=refs,
-                                 reason="CEO agent: plan")
-        goals.add_goal_spend(s, aid, goal.id, charged)
-        record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
+        charged = settle_ceo_calls(s, goal, key, refs, calls, "CEO agent: plan")
         if goal.status != GoalStatus.PLANNING:
             return
         ids: list[int] = []
@@ -106,12 +115,8 @@ def _planning_failed(s: Any, goal: Goal, error: Exception | None, attempt: int,
                              data={"credits": charged})
         enqueue(s, "plan_goal", countdown=wait, goal_id=goal.id, account_id=goal.account_id)
         return
-    raw = getattr(error, "raw", "")
-    data: dict[str, object] = {"credits": charged}
-    if raw:
-        data["raw"] = raw[:20000]
     goals.log_goal_event(s, goal, kind="plan_failed", actor="ceo", message=technical(error),
-                         data=data)
+                         data=failure_data(error, charged))
     transition_goal(s, goal, GoalStatus.FAILED, actor="ceo",
                     reason=f"{WAITING} the CEO agent could not make a plan. "
                            f"{plain_reason(error, 'The CEO agent')}")
@@ -145,9 +150,9 @@ def finish_goal(goal_id: int, *, account_id: int) -> None:
     with tenant_session(account_id) as s:
         goal = goals.get_goal(s, aid, goal_id)
         if can_pay:
-            goals.add_goal_spend(s, aid, goal.id, credits.settle(s, aid, key, sum(c.credits for c in calls),
-                                                     refs=refs, reason="CEO agent: summary"))
-        record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
+            settle_ceo_calls(s, goal, key, refs, calls, "CEO agent: summary")
+        else:
+            record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
         if goal.status == GoalStatus.COMPLETING:
             transition_goal(s, goal, GoalStatus.COMPLETED, actor="ceo", reason="Goal complete.",
                             values={"summary": summary})

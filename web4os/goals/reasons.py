@@ -30,6 +30,15 @@ def technical(error: Exception | None) -> str:
     return str(getattr(error, "message", None) or error)
 
 
+def failure_data(error: Exception | None, charged: int) -> dict[str, object]:
+    """A failed plan's event data: what its attempt cost, and the model's raw answer."""
+    data: dict[str, object] = {"credits": charged}
+    raw = getattr(error, "raw", "")
+    if raw:
+        data["raw"] = raw[:20000]
+    return data
+
+
 def plain_reason(error: Exception | None, who: str) -> str:
     """One or two sentences on what went wrong with ``who``'s model call (e.g. "The CEO
     agent"), and what usually helps. Never empty."""

@@ -30,11 +30,10 @@ from web4os.credits.service import Refs
 from web4os.errors import InvalidPlan
 from web4os.goals import prompts
 from web4os.goals import service as goals
-from web4os.goals.history import record_calls
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
-from web4os.goals.planning import PLAN_CREDITS, WAITING
+from web4os.goals.planning import PLAN_CREDITS, WAITING, settle_ceo_calls
 from web4os.goals.prompts import PlannedWork
-from web4os.goals.reasons import plain_reason, technical
+from web4os.goals.reasons import failure_data, plain_reason, technical
 from web4os.goals.scheduling import (
     OUT_OF_CREDITS,
     REPLAN_EVENTS,
@@ -117,10 +116,7 @@ def replan_goal(goal_id: int, *, account_id: int) -> None:
         error = exc
     with tenant_session(account_id) as s:
         goal = goals.get_goal(s, aid, goal_id)
-        charged = credits.settle(s, aid, key, sum(c.credits for c in calls), refs=refs,
-                                 reason="CEO agent: re-plan")
-        goals.add_goal_spend(s, aid, goal.id, charged)
-        record_calls(s, account_id=account_id, goal_id=goal.id, task_id=None, calls=calls)
+        charged = settle_ceo_calls(s, goal, key, refs, calls, "CEO agent: re-plan")
         tasks = goals.goal_tasks(s, aid, goal_id)
         current = [t for t in tasks if t.id in replaced_ids
                    and t.status in (TaskStatus.FAILED, TaskStatus.PLANNED)]
@@ -179,12 +175,8 @@ def _save_replan(s: Any, goal: Goal, plan: Any, error: Exception | None, replace
             data={"cancelled": [t.id for t in replaced], "added": new})
         enqueue(s, "advance_goal", goal_id=goal.id, account_id=goal.account_id)
         return
-    raw = getattr(error, "raw", "")
-    data: dict[str, object] = {"credits": charged}
-    if raw:
-        data["raw"] = raw[:20000]
     goals.log_goal_event(s, goal, kind="replan_failed", actor="ceo", message=technical(error),
-                         data=data)
+                         data=failure_data(error, charged))
     transition_goal(
         s, goal, GoalStatus.FAILED, actor="ceo",
         reason=(f"{WAITING} {titles} failed and the CEO agent could not re-plan. "
