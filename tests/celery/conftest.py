@@ -3,8 +3,8 @@
 The database is Postgres even when the rest of the run uses SQLite: the session's
 test database on the Postgres pass, else ``WEB4OS_TEST_POSTGRES_URL`` (CI sets it)
 or a database of this run's own (dropped at the end), reset and migrated here once.
-Redis is ``WEB4OS_TEST_REDIS_URL``, else a ``redis-server`` this run starts for itself;
-it is flushed around every test. Without both
+Redis is ``WEB4OS_TEST_REDIS_URL``, else a ``redis-server`` this run starts for itself,
+else a database this run claims on the shared server; it is flushed around every test. Without both
 services these tests skip on a laptop and fail in CI.
 """
 
@@ -16,13 +16,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from tests.conftest import IS_POSTGRES, TEST_DB_URL
 from tests.support.celery_worker import CeleryStack, drop_database, reachable
 from tests.support.ledger import assert_ledgers_balance
-from tests.support.private_redis import private_redis
+from tests.support.private_redis import claimed_database, private_redis
 from web4os.db import session_factory
 from web4os.models import Base
 
@@ -35,13 +36,24 @@ pytestmark = [pytest.mark.celery, pytest.mark.postgres, pytest.mark.redis]
 
 @pytest.fixture(scope="session")
 def _redis_url() -> Iterator[str]:
-    """``WEB4OS_TEST_REDIS_URL``, else a Redis server of this run's own."""
+    """``WEB4OS_TEST_REDIS_URL``, else a Redis server of this run's own, else a database
+    this run claims on the shared server."""
     configured = os.environ.get("WEB4OS_TEST_REDIS_URL")
     if configured:
         yield configured
         return
     with private_redis() as url:
-        yield url or "redis://127.0.0.1:6379/5"
+        if url:
+            yield url
+            return
+    try:
+        with claimed_database() as claimed:
+            if claimed is None:
+                pytest.fail("every Redis database 1-15 on 127.0.0.1:6379 is held by another "
+                            "test run; set WEB4OS_TEST_REDIS_URL or install redis-server")
+            yield claimed
+    except redis.ConnectionError:
+        yield "redis://127.0.0.1:6379/15"  # unreachable: _celery_services skips or fails
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
 """A Redis server of this test run's own: started on a free loopback port, stopped after.
 
 Two test runs on one machine then never flush each other's queues, whatever Redis
-database numbers they would have picked.
+database numbers they would have picked. Where ``redis-server`` is not installed but a
+shared server runs, ``claimed_database`` gives the run a database number no other live
+run holds.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -54,3 +57,27 @@ def private_redis() -> Iterator[str | None]:
         except subprocess.TimeoutExpired:
             proc.kill()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+CLAIM_KEY = "web4os:test-run-claim"
+CLAIM_SECONDS = 3 * 3600
+
+
+@contextmanager
+def claimed_database(server: str = "redis://127.0.0.1:6379") -> Iterator[str | None]:
+    """A database on a shared Redis that this run alone holds (None if all are taken).
+
+    A run claims a database with ``SET … NX`` on a marker key and releases it at the end;
+    the expiry frees the claims of a run that was killed. Database 0 is left to the product.
+    """
+    token = uuid.uuid4().hex
+    for db in range(1, 16):
+        client = redis.Redis.from_url(f"{server}/{db}", socket_timeout=2)
+        if client.set(CLAIM_KEY, token, nx=True, ex=CLAIM_SECONDS):
+            try:
+                yield f"{server}/{db}"
+            finally:
+                if client.get(CLAIM_KEY) == token.encode():
+                    client.delete(CLAIM_KEY)
+            return
+    yield None
