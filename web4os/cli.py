@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  dispatch: {mode}; model: {model}")
     print(f"  open http://{host}:{port}/  (sign up there; stop with Ctrl+C)", flush=True)
     uvicorn.run(create_app(start_worker=settings.dispatch == "embedded"), host=host, port=port,
-                log_level="warning", proxy_headers=True)
+                log_level="warning", proxy_headers=True, server_header=False)
     return 0
 
 

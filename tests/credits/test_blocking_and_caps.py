@@ -272,3 +272,31 @@ def test_retrying_a_card_that_is_still_blocked_says_why_and_changes_nothing(
         actions.retry(db, tenant.ctx(tenant.operator, Role.OPERATOR), task.id)
     db.rollback()
     assert _tasks(db, goal.id)[0].status == TaskStatus.BLOCKED
+
+
+@pytest.mark.parametrize("how", ["reassign", "cancel"])
+def test_a_goal_an_agent_cap_paused_resumes_once_its_card_no_longer_waits(
+    client: TestClient, runner: EmbeddedRunner, db: Session, tenant: Tenant, how: str,
+) -> None:
+    """The capped card given to an uncapped specialist (or cancelled) leaves nothing that a
+    cap stops: the goal goes on by itself, with no resume button to find."""
+    agents = roster(db, tenant)
+    agents["writer"].credit_cap = 1
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []),
+                                                 ("b", "writer", ["a"]), credits=2))
+    enqueue(db, "advance_goal", goal_id=goal.id, account_id=tenant.id)
+    db.commit()
+    goal = _settle_down(db, runner, goal.id)
+    assert goal.status == GoalStatus.PAUSED
+    done, card = _tasks(db, goal.id)
+    assert (done.status, card.status) == (TaskStatus.DONE, TaskStatus.BLOCKED)
+
+    login(client, tenant.operator)
+    page = client.get(f"/goals/{goal.id}/tasks/{card.id}")
+    data = {"csrf_token": csrf_from(page.text), "seen": "blocked"}
+    if how == "reassign":
+        data["agent_id"] = str(agents["researcher"].id)
+    resp = client.post(f"/tasks/{card.id}/{how}", data=data, follow_redirects=False)
+    assert resp.status_code == 303, resp.text[:300]
+    goal = _settle_down(db, runner, goal.id, until=(GoalStatus.COMPLETED, GoalStatus.FAILED))
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason

@@ -84,3 +84,11 @@ def test_a_new_user_signs_up_and_a_goal_runs_to_the_end(served: str) -> None:
         assert status.group(1) == "completed"
         cards = re.findall(r'<article class="card card-(\w+)"', board)
         assert len(cards) >= 3 and set(cards) == {"done"}, cards
+
+
+def test_the_server_does_not_name_itself(served: str) -> None:
+    """No ``Server: uvicorn``; the security headers come from the app on every answer."""
+    for path in ("/login", "/no/such/page", "/healthz"):
+        resp = httpx.get(f"{served}{path}", timeout=10)
+        assert "server" not in resp.headers, (path, resp.headers.get("server"))
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"

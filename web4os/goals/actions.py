@@ -75,6 +75,7 @@ def retry(session: Session, ctx: TenantContext, task_id: int) -> Task:
         raise Conflict("Only a failed or blocked card can be retried.")
     _ensure_goal_running(session, ctx, task)
     queue_task(session, task, actor=ctx.actor, reason="Retried by the operator.")
+    _resume_if_paused(session, ctx, task)
     return task
 
 
@@ -87,10 +88,20 @@ def _ensure_goal_running(session: Session, ctx: TenantContext, task: Task) -> No
         raise Conflict(f"This goal is {goal.status.value}; start a new goal instead.")
 
 
+def _resume_if_paused(session: Session, ctx: TenantContext, task: Task) -> None:
+    """The card a credit cap stopped may be the one just cancelled, or rerun where no cap
+    stops it (another specialist): its paused goal resumes by itself if nothing else
+    still stops it (``resume_account`` checks the caps)."""
+    goal = goals.get_goal(session, ctx.account_id, task.goal_id)
+    if goal.status == GoalStatus.PAUSED:
+        credits.schedule_resume(session, ctx.account_id)
+
+
 def _rerun_if_waiting(session: Session, ctx: TenantContext, task: Task, reason: str) -> None:
     if task.status in (TaskStatus.NEEDS_REVIEW, TaskStatus.FAILED, TaskStatus.BLOCKED):
         _ensure_goal_running(session, ctx, task)
         queue_task(session, task, actor=ctx.actor, reason=reason)
+        _resume_if_paused(session, ctx, task)
 
 
 def reassign(session: Session, ctx: TenantContext, task_id: int, agent_id: int) -> Task:
@@ -141,10 +152,7 @@ def cancel(session: Session, ctx: TenantContext, task_id: int) -> Task:
     if goal.status == GoalStatus.FAILED and goals.goal_tasks(session, ctx.account_id, goal.id):
         transition_goal(session, goal, GoalStatus.RUNNING, actor=ctx.actor,
                         reason="Work resumed without the cancelled card.")
-    elif goal.status == GoalStatus.PAUSED:
-        # The card a credit cap stopped may be the one cancelled: the goal resumes
-        # by itself if nothing else still stops it (resume_account checks the caps).
-        credits.schedule_resume(session, ctx.account_id)
+    _resume_if_paused(session, ctx, task)
     _advance(session, task)
     return task
 

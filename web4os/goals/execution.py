@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, select
+from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.orm import aliased, lazyload
 
 from web4os.accounts.models import Account, AccountStatus
@@ -198,6 +198,8 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
         if row is None:
             raise NotFound("No such task.")
         task, held = row
+        if task.finished_attempt >= claim.attempt:
+            return  # this attempt's result is recorded already: a redelivery adds nothing
         charged = credits.settle(s, aid, key,
                                  sum(c.credits for c in calls) + claim.tool_credits
                                  + outcome.tool_credits,
@@ -208,7 +210,8 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
         history = model_call_events(account_id=account_id, goal_id=task.goal_id,
                                     task_id=task.id, calls=calls)
         if task.status != TaskStatus.RUNNING or task.claim_token != claim.token:
-            task.actual_credits += charged
+            if not _record_late(s, task, claim.attempt, charged):
+                return  # a delivery of this attempt running alongside recorded it first
             if goal is not None and goal.status == GoalStatus.PAUSED:
                 credits.schedule_resume(s, aid)  # what the late card held is free again
             history.append(event_row(
@@ -217,7 +220,8 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
             write_events(s, history)
             return
         done = False
-        spent = {"actual_credits": task.actual_credits + charged}
+        spent = {"actual_credits": task.actual_credits + charged,
+                 "finished_attempt": claim.attempt}
         if outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
         else:
@@ -227,6 +231,16 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
         else:  # failures, send-backs and cards waiting for the operator: the full check
             write_events(s, history)
             enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=account_id)
+
+
+def _record_late(s: Any, task: Task, attempt: int, charged: int) -> bool:
+    """Add a late result's charge to a card that moved on, once per attempt (guarded, so
+    two deliveries of one attempt cannot both record it); False if it was already."""
+    result = s.execute(update(Task).where(Task.id == task.id, Task.finished_attempt < attempt)
+                       .values(actual_credits=Task.actual_credits + charged,
+                               finished_attempt=attempt)
+                       .execution_options(synchronize_session=False))
+    return bool(result.rowcount == 1)
 
 
 @functools.cache

@@ -110,6 +110,8 @@ class Task(Base):
     estimated_credits: Mapped[int] = mapped_column(Integer, default=0)
     actual_credits: Mapped[int] = mapped_column(Integer, default=0)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The last attempt whose result was recorded: a redelivered finish of it records nothing.
+    finished_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claim_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -177,11 +177,15 @@ def _save_replan(s: Any, goal: Goal, plan: Any, error: Exception | None, replace
         return
     goals.log_goal_event(s, goal, kind="replan_failed", actor="ceo", message=technical(error),
                          data=failure_data(error, charged))
+    # An endpoint that stayed busy through every try did not re-plan anything: the goal
+    # keeps its re-plan for when its work fails for good again.
+    unused = isinstance(error, ModelError) and error.retryable
     transition_goal(
         s, goal, GoalStatus.FAILED, actor="ceo",
         reason=(f"{WAITING} {titles} failed and the CEO agent could not re-plan. "
                 f"{plain_reason(error, 'The CEO agent')} Retry, edit, reassign or cancel "
-                "the failed card(s), or plan again."))
+                "the failed card(s), or plan again."),
+        values={"replans": max(0, goal.replans - 1)} if unused else None)
 
 
 def replan_event_kinds(s: Any, aid: AccountId, goal_id: int) -> list[str]:

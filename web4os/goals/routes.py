@@ -88,19 +88,19 @@ def goal_board_fragment(request: Request, goal_id: int, session: SessionDep,
                   {**_board_context(request, session, ctx, goal_id), "oob": True})
 
 
-def _card_context(session: SessionDep, ctx: ReaderCtx, task_id: int) -> dict[str, object]:
-    return {"d": board.card_detail(session, ctx.account_id, task_id),
-            "errors": {}}
+def _card_context(session: SessionDep, ctx: ReaderCtx, task_id: int,
+                  goal_id: int | None = None) -> dict[str, object]:
+    """The card's page values; with ``goal_id`` (from the path) the card must be that goal's."""
+    detail = board.card_detail(session, ctx.account_id, task_id)
+    if goal_id is not None and detail.goal.id != goal_id:
+        raise NotFound("There is no such card on this goal.")
+    return {"d": detail, "errors": {}}
 
 
 @router.get("/goals/{goal_id}/tasks/{task_id}")
 def card_page(request: Request, goal_id: int, task_id: int, session: SessionDep,
               ctx: ReaderCtx) -> Response:
-    context = _card_context(session, ctx, task_id)
-    detail = context["d"]
-    assert isinstance(detail, board.CardDetail)
-    if detail.goal.id != goal_id:
-        return RedirectResponse(f"/goals/{detail.goal.id}/tasks/{task_id}", status_code=303)
+    context = _card_context(session, ctx, task_id, goal_id)
     opened = request.query_params.get("open")  # Needs you links straight to a card's form
     return render(request, "goals/card.html",
                   {**context, "open_action": opened if opened in ("reassign", "edit") else None})
@@ -111,7 +111,7 @@ def card_fragment(request: Request, goal_id: int, task_id: int, session: Session
                   ctx: ReaderCtx) -> Response:
     """The card's live part, polled by htmx while the card can still move on its own."""
     return render(request, "goals/_card_detail.html",
-                  {**_card_context(session, ctx, task_id), "oob": True})
+                  {**_card_context(session, ctx, task_id, goal_id), "oob": True})
 
 
 @router.get("/inbox")

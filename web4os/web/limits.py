@@ -7,14 +7,20 @@ arrives and stops reading at the limit (found by tests/hardening/test_forms.py).
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOO_LARGE = "That request is too large (the limit is 1 MB)."
 
 
-class _TooLarge(Exception):
-    """Raised inside ``receive``; turned into a 413 by :class:`BodyLimit`."""
+class _TooLarge(HTTPException):
+    """Raised inside ``receive``. An HTTP error, so FastAPI's body parsing passes it on
+    (any other error there becomes a 400) and the app's handlers render the 413 page or
+    JSON; :class:`BodyLimit` answers for a read outside the router's handlers."""
+
+    def __init__(self) -> None:
+        super().__init__(413, TOO_LARGE)
 
 
 def _is_too_large(exc: BaseException) -> bool:

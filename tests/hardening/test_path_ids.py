@@ -1,0 +1,95 @@
+"""A path that names two things (a goal and its card) must name a pair that belongs
+together: the second id is checked against the first, not only against the account.
+
+The routes are read from the app, so a new route with two ids fails here until it is
+listed in ``PAIRS`` with how to build a matching and a mismatched pair.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tests.factories import Tenant, login, make_planned_goal, make_tenant, plan_of
+from web4os.app import create_app
+from web4os.goals.models import Goal, Task
+
+ID = re.compile(r"\{(\w+_id)\}")
+
+
+def _routes(routes: list[Any]) -> Iterator[tuple[str, set[str]]]:
+    """(path, methods) of every endpoint, through FastAPI's lazily included routers too."""
+    for r in routes:
+        if hasattr(r, "effective_route_contexts"):
+            yield from ((c.path, set(c.methods or ())) for c in r.effective_route_contexts())
+        elif isinstance(r, APIRoute):
+            yield r.path, set(r.methods or ())
+
+
+TWO_IDS = sorted({(path, method) for path, methods in _routes(create_app(start_worker=False).routes)
+                  for method in methods if len(ID.findall(path)) >= 2})
+
+
+@dataclass
+class World:
+    card: Task  # of ``goal``
+    goal: Goal
+    own_other_goal: Goal
+    foreign_goal: Goal  # another account's
+
+
+Ids = dict[str, int]
+PAIRS: dict[str, Callable[[World], tuple[Ids, list[Ids]]]] = {
+    "/goals/{goal_id}/tasks/{task_id}": lambda w: (
+        {"goal_id": w.goal.id, "task_id": w.card.id},
+        [{"goal_id": g, "task_id": w.card.id}
+         for g in (w.own_other_goal.id, w.foreign_goal.id, 2_000_000_000)]),
+}
+
+
+def _pairs_for(path: str) -> Callable[[World], tuple[Ids, list[Ids]]]:
+    for prefix, make in PAIRS.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return make
+    raise AssertionError(f"{path} has two ids: add it to PAIRS")
+
+
+def test_every_route_with_two_ids_is_covered() -> None:
+    assert TWO_IDS, "the app's routes were not found"
+    for path, _method in TWO_IDS:
+        _pairs_for(path)
+
+
+@pytest.fixture
+def world(db: Session, tenant: Tenant) -> World:
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", [])))
+    other = make_planned_goal(db, tenant, plan_of(("b", "writer", [])), title="Other goal")
+    foreign = make_planned_goal(db, make_tenant(db, "Elsewhere"), plan_of(("c", "writer", [])))
+    db.commit()
+    card = db.scalars(select(Task).where(Task.goal_id == goal.id)).unique().one()
+    return World(card, goal, other, foreign)
+
+
+@pytest.mark.parametrize(("path", "method"), TWO_IDS)
+def test_a_mismatched_pair_of_ids_is_not_found(client: TestClient, tenant: Tenant,
+                                               world: World, path: str, method: str) -> None:
+    assert method == "GET", "a POST route with two ids needs a CSRF token here"
+    login(client, tenant.owner)
+    right, wrong = _pairs_for(path)(world)
+
+    def url(ids: Ids) -> str:
+        return ID.sub(lambda m: str(ids[m.group(1)]), path)
+
+    assert client.request(method, url(right), follow_redirects=False).status_code == 200
+    for ids in wrong:
+        resp = client.request(method, url(ids), follow_redirects=False)
+        assert resp.status_code == 404, (url(ids), resp.status_code)
+        assert world.card.title not in resp.text
