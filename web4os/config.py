@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
+DEV_SECRET_KEY = "dev-insecure-change-me"
 
 
 class Settings(BaseSettings):
@@ -82,7 +83,7 @@ class Settings(BaseSettings):
     credits_per_tool_run: int = Field(default=1, ge=0)
 
     # Web.
-    secret_key: str = "dev-insecure-change-me"
+    secret_key: str = DEV_SECRET_KEY
     host: str = "127.0.0.1"
     port: int = 8000
     session_days: int = Field(default=14, ge=1)
@@ -116,9 +117,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _verification_needs_mail(self) -> Settings:
-        if self.signup_require_email_verification and not (self.smtp_host and self.smtp_from):
+        if not self.signup_require_email_verification:
+            return self
+        if not (self.smtp_host and self.smtp_from):
             raise ValueError("WEB4OS_SIGNUP_REQUIRE_EMAIL_VERIFICATION needs WEB4OS_SMTP_HOST "
                              "and WEB4OS_SMTP_FROM, so the verification email can be sent.")
+        if self.secret_key == DEV_SECRET_KEY:
+            raise ValueError("WEB4OS_SIGNUP_REQUIRE_EMAIL_VERIFICATION needs a WEB4OS_SECRET_KEY "
+                             "of your own: links signed with the default one can be forged.")
         return self
 
     @property

@@ -11,7 +11,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 from web4os.config import get_settings
 
@@ -48,7 +48,8 @@ def send_mail(to: str, subject: str, body: str) -> None:
     msg["From"] = settings.smtp_from
     msg["To"] = to
     msg["Subject"] = subject
-    msg["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
+    msg["Message-ID"] = make_msgid(domain=parseaddr(settings.smtp_from)[1].rpartition("@")[2]
+                                   or None)
     msg.set_content(body)
     host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds
     try:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from tests.factories import csrf_from
 from web4os.accounts.models import Account, RateEvent, User
 from web4os.accounts.security import sign
-from web4os.config import Settings, get_settings
+from web4os.config import DEV_SECRET_KEY, Settings, get_settings
 from web4os.credits.models import CreditLedgerEntry
 from web4os.db import utcnow
 from web4os.onboarding.verification import PURPOSE
@@ -61,7 +61,7 @@ def inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     for key, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_TLS": "none",
-                       "SMTP_FROM": "web4os@example.com",
+                       "SMTP_FROM": "web4os@example.com", "SECRET_KEY": "a test secret",
                        "SIGNUP_REQUIRE_EMAIL_VERIFICATION": "true"}.items():
         monkeypatch.setenv(f"WEB4OS_{key}", value)
     get_settings.cache_clear()
@@ -188,6 +188,9 @@ def test_an_unreachable_mail_server_is_said_and_resend_offered(
     assert _account(db).starting_credits_pending
 
 
-def test_verification_without_a_mail_server_stops_start_up() -> None:
+def test_verification_without_a_mail_server_or_a_secret_stops_start_up() -> None:
     with pytest.raises(ValidationError, match="WEB4OS_SMTP_HOST"):
-        Settings(signup_require_email_verification=True, smtp_host="")
+        Settings(signup_require_email_verification=True, smtp_host="", secret_key="s3cret")
+    with pytest.raises(ValidationError, match="WEB4OS_SECRET_KEY of your own"):
+        Settings(signup_require_email_verification=True, smtp_host="127.0.0.1",
+                 smtp_from="web4os@example.com", secret_key=DEV_SECRET_KEY)

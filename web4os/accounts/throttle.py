@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from web4os.accounts.models import RateEvent
@@ -95,15 +95,14 @@ def _prune(session: Session) -> None:
 def _email_delay(session: Session, email: str) -> int:
     """Seconds an unknown address still waits before trying ``email`` again (0: none)."""
     now = utcnow()
-    recent = session.scalars(
-        select(RateEvent.created_at).where(RateEvent.kind == LOGIN_FAILED,
-                                           RateEvent.subject == email,
-                                           RateEvent.created_at >= now - EMAIL_WINDOW)
-        .order_by(RateEvent.created_at.desc())).all()
-    if len(recent) < EMAIL_FREE:
+    failures, last = session.execute(
+        select(func.count(), func.max(RateEvent.created_at)).where(
+            RateEvent.kind == LOGIN_FAILED, RateEvent.subject == email,
+            RateEvent.created_at >= now - EMAIL_WINDOW)).one()
+    if failures < EMAIL_FREE or last is None:
         return 0
-    delay = min(EMAIL_DELAY_MAX.total_seconds(), 2.0 ** (len(recent) - EMAIL_FREE))
-    return max(0, math.ceil((recent[0] - now).total_seconds() + delay))
+    delay = min(EMAIL_DELAY_MAX.total_seconds(), 2.0 ** (failures - EMAIL_FREE))
+    return max(0, math.ceil((last - now).total_seconds() + delay))
 
 
 def _known_address(session: Session, email: str, address: str) -> bool:

@@ -53,6 +53,7 @@ async def signup(request: Request, session: SessionDep) -> Response:
             mail = verification.verification_mail(session, user, account.id, address=address,
                                                   base_url=str(request.base_url))
     except (ValidationError, DomainError) as exc:
+        session.rollback()  # nothing of a refused signup is kept
         values.pop("password", None)
         status = exc.status_code if isinstance(exc, DomainError) and exc.status_code == 429 else 400
         return with_retry_after(_signup_page(request, values, field_errors(exc), status), exc)
