@@ -58,17 +58,18 @@ async def signup(request: Request, session: SessionDep) -> Response:
         status = exc.status_code if isinstance(exc, DomainError) and exc.status_code == 429 else 400
         return with_retry_after(_signup_page(request, values, field_errors(exc), status), exc)
     login = accounts.start_session(session, user, account.id)
-    return logged_in(login.token, "/?welcome=1" + await _send_after_commit(session, mail))
+    sent = await run_in_threadpool(_commit_and_send, session, mail)
+    return logged_in(login.token, "/?welcome=1" + sent)
 
 
-async def _send_after_commit(session: SessionDep, mail: OutgoingMail | None) -> str:
-    """Commit, then hand ``mail`` to the mail server off the event loop; the query the
-    next page reads to say whether it went (``mail=sent`` / ``mail=unsent``)."""
+def _commit_and_send(session: SessionDep, mail: OutgoingMail | None) -> str:
+    """Commit, then hand ``mail`` to the mail server (no lock is held while it answers);
+    the query the next page reads to say whether it went (``mail=sent`` / ``unsent``)."""
     if mail is None:
         return ""
     session.commit()
     try:
-        await run_in_threadpool(mail.send)
+        mail.send()
     except MailNotSent:
         return "&mail=unsent"
     return "&mail=sent"
@@ -90,16 +91,14 @@ def verify_email(request: Request, token: str, session: SessionDep) -> Response:
 
 
 @router.post("/verify-email/resend", dependencies=[CsrfDep])
-async def resend_verification(request: Request, viewer: ViewerDep,
-                              session: SessionDep) -> Response:
+def resend_verification(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
     if viewer.user.email_verified_at is not None:
         return RedirectResponse("/", status_code=303)
     account_id = viewer.account.id if viewer.account is not None else 0
     mail = verification.verification_mail(session, viewer.user, account_id,
                                           address=client_address(request),
                                           base_url=str(request.base_url))
-    return RedirectResponse("/?" + (await _send_after_commit(session, mail)).lstrip("&"),
-                            status_code=303)
+    return RedirectResponse("/?" + _commit_and_send(session, mail).lstrip("&"), status_code=303)
 
 
 def confirm_email_on_page(request: Request) -> dict[str, Any] | None:
