@@ -19,6 +19,8 @@ TEST_DB_URL = os.environ.get("WEB4OS_TEST_DATABASE_URL") or f"sqlite:///{_TMP / 
 os.environ["WEB4OS_DATABASE_URL"] = TEST_DB_URL
 os.environ["WEB4OS_DATA_DIR"] = str(_TMP)
 os.environ.setdefault("WEB4OS_SIGNUP_CREDIT_GRANT", "1000")
+# Every TestClient comes from one address; tests of the signup limit set their own.
+os.environ.setdefault("WEB4OS_SIGNUPS_PER_ADDRESS_PER_HOUR", "1000")
 for key in ("WEB4OS_OPENAI_BASE_URL", "WEB4OS_OPENAI_API_KEY", "WEB4OS_DISPATCH"):
     os.environ.pop(key, None)
 

@@ -35,6 +35,7 @@ from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
 from web4os.usage import routes as usage_routes
 from web4os.web.csrf import CSRF_COOKIE
+from web4os.web.forms import with_retry_after
 from web4os.web.headers import SecurityHeaders
 from web4os.web.limits import TOO_LARGE, BodyLimit
 from web4os.web.templating import STATIC_DIR, page_value, render, templates
@@ -95,10 +96,10 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
             return Response(status_code=200, headers={"HX-Redirect": "/login"})
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     if exc.field is not None and _wants_json(request):  # name the field a client must fix
-        return JSONResponse({"detail": exc.message, "field": exc.field},
-                            status_code=exc.status_code)
-    return _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"),
-                       exc.message)
+        return with_retry_after(JSONResponse({"detail": exc.message, "field": exc.field},
+                                             status_code=exc.status_code), exc)
+    return with_retry_after(_error_page(request, exc.status_code,
+                                        _TITLES.get(exc.status_code, "Error"), exc.message), exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -202,6 +203,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     page_value("needs_you", needs_you_on_page)
+    page_value("confirm_email", onboarding_routes.confirm_email_on_page)
     for router in ROUTERS:
         app.include_router(router)
     return app

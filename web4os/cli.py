@@ -29,8 +29,12 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"web4os {__version__} — database: {_safe_url(settings.resolved_database_url)}")
     print(f"  dispatch: {mode}; model: {model}")
     print(f"  open http://{host}:{port}/  (sign up there; stop with Ctrl+C)", flush=True)
+    # Forwarded headers are believed only from the configured proxies; otherwise anyone
+    # could pick the address that rate limits count.
+    trusted = settings.trusted_proxies.replace(" ", "")
     uvicorn.run(create_app(start_worker=settings.dispatch == "embedded"), host=host, port=port,
-                log_level="warning", proxy_headers=True, server_header=False)
+                log_level="warning", proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None, server_header=False)
     return 0
 
 

@@ -10,10 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 OFFLINE_LABEL = "Offline model (built in; no external AI is called)"
+DEV_SECRET_KEY = "dev-insecure-change-me"
 
 
 class Settings(BaseSettings):
@@ -73,11 +74,16 @@ class Settings(BaseSettings):
 
     # Credits.
     signup_credit_grant: int = Field(default=1000, ge=0)
+    # With verification on, a self-serve account's starting credits wait for its owner to
+    # open the link mailed at signup (needs the SMTP settings below).
+    signup_require_email_verification: bool = False
+    email_verification_hours: int = Field(default=48, ge=1, le=24 * 30)
+    signups_per_address_per_hour: int = Field(default=3, ge=1)
     credits_per_1k_tokens_offline: int = Field(default=1, ge=0)
     credits_per_tool_run: int = Field(default=1, ge=0)
 
     # Web.
-    secret_key: str = "dev-insecure-change-me"
+    secret_key: str = DEV_SECRET_KEY
     host: str = "127.0.0.1"
     port: int = 8000
     session_days: int = Field(default=14, ge=1)
@@ -85,11 +91,41 @@ class Settings(BaseSettings):
     max_goal_title: int = 200
     max_goal_brief: int = 5000
     invite_days: int = Field(default=7, ge=1, le=90)
+    # Where people open web4os, for links in emails (e.g. https://ops.example.com); empty
+    # uses the address of the request that sends the email.
+    public_url: str = Field(default="", pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")
+    # Proxies whose X-Forwarded-For / -Proto headers are believed (uvicorn's
+    # forwarded_allow_ips: addresses or networks, comma-separated, or "*"). Empty: the peer
+    # address is the client, whatever headers it sends.
+    trusted_proxies: str = Field(default="", pattern=r"^[0-9A-Fa-f.:/,* ]*$")
+
+    # Outgoing email (verification links now, notifications later).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
+    # "starttls" upgrades a plain connection (port 587), "ssl" is TLS from the start
+    # (port 465), "none" sends in clear (a relay on the same host or network only).
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return v.expanduser()
+
+    @model_validator(mode="after")
+    def _verification_needs_mail(self) -> Settings:
+        if not self.signup_require_email_verification:
+            return self
+        if not (self.smtp_host and self.smtp_from):
+            raise ValueError("WEB4OS_SIGNUP_REQUIRE_EMAIL_VERIFICATION needs WEB4OS_SMTP_HOST "
+                             "and WEB4OS_SMTP_FROM, so the verification email can be sent.")
+        if self.secret_key == DEV_SECRET_KEY:
+            raise ValueError("WEB4OS_SIGNUP_REQUIRE_EMAIL_VERIFICATION needs a WEB4OS_SECRET_KEY "
+                             "of your own: links signed with the default one can be forged.")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

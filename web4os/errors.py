@@ -64,9 +64,14 @@ class InsufficientCredits(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many attempts; try again later."""
+    """Too many attempts; try again later (``retry_after`` seconds, when known)."""
 
     status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
 
 
 class InvalidPlan(DomainError):

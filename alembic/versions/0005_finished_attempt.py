@@ -5,7 +5,7 @@ model calls and next state). Existing cards start at 0; a card that finished bef
 the upgrade is recorded once more only if its finish is redelivered after it. Added
 under a lock timeout, as in 0003 and 0004.
 
-Revision ID: 0005_finished_attempt
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03 21:30:00
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = '0005_finished_attempt'
+revision: str = '0005'
 down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -37,9 +37,9 @@ from web4os.tenancy import scoped
 
 # Public or login-flow routes, and paths whose parameter is a secret, not an id.
 PUBLIC = ("/static", "/login", "/signup", "/healthz", "/api/docs", "/api/v1/openapi.json",
-          "/docs/oauth2-redirect", "/invite/{token}")
+          "/docs/oauth2-redirect", "/invite/{token}", "/verify-email/{token}")
 # Mutating routes any logged-in person may use on themselves.
-SELF_SERVICE_POSTS = ("/logout", "/switch-account")
+SELF_SERVICE_POSTS = ("/logout", "/switch-account", "/verify-email/resend")
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Non-id path parameters, per route, and the values to walk them with.
 FIXED: dict[tuple[str, str], list[str]] = {

@@ -48,6 +48,8 @@ EXEMPT: dict[str, str] = {
     "/login": "members of a suspended account log in to read it",
     "/logout": "ending one's own session changes nothing in the account",
     "/switch-account": "moves to another account the person belongs to",
+    "/verify-email/resend": "mails the person a link to confirm their own email address; "
+                            "nothing in the account changes",
     "/invite/{token}": "the link is the authority, not the viewer's account; joining a "
                        "suspended account gives what its members have, reading",
     "/settings/tokens/{token_id}/revoke": "takes access away: a suspended account's tokens "
@@ -209,6 +211,7 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
     post("/settings/members/{membership_id}/remove",
          f"/settings/members/{ids['membership_id']}/remove")
     post("/switch-account", "/switch-account", account_id=str(t.account.id))
+    post("/verify-email/resend", "/verify-email/resend")
     post("/logout", "/logout")
 
     client.cookies.clear()

@@ -36,3 +36,19 @@ def test_compose_has_health_checks_and_volumes() -> None:
         assert "healthcheck" in s[name] and s[name]["volumes"]
     volumes = yaml.safe_load(COMPOSE.read_text())["volumes"]
     assert {"pgdata", "redisdata"} <= set(volumes)
+
+
+def test_compose_trusts_forwarded_headers_from_its_containers_only() -> None:
+    """Containers on the project's network may be proxies; its gateway, which published
+    ports can come through, may not (else a client could forge its address)."""
+    import ipaddress
+    import re
+
+    ipam = yaml.safe_load(COMPOSE.read_text())["networks"]["default"]["ipam"]["config"][0]
+    env = _services()["web"]["environment"]["WEB4OS_TRUSTED_PROXIES"]
+    m = re.fullmatch(r"\$\{WEB4OS_TRUSTED_PROXIES:-([^}]+)\}", env)
+    assert m, env
+    trusted = ipaddress.ip_network(m.group(1))
+    assert trusted.subnet_of(ipaddress.ip_network(ipam["subnet"]))  # type: ignore[arg-type]
+    assert trusted == ipaddress.ip_network(ipam["ip_range"])
+    assert ipaddress.ip_address(ipam["gateway"]) not in trusted

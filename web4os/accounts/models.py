@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from web4os.db import Base, UTCDateTime, str_enum, utcnow
@@ -53,6 +53,9 @@ class Account(Base):
     # Kept equal to the sum of the ledger by the credits service (guarded UPDATE).
     credit_balance: Mapped[int] = mapped_column(Integer, default=0)
     plan_notes: Mapped[str] = mapped_column(Text, default="")
+    # A self-serve account whose starting credits wait for its owner to verify their email.
+    starting_credits_pending: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                           server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="account")
@@ -68,6 +71,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(120), default="")
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the person opened a verification link sent to ``email`` (None: never).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
@@ -108,14 +113,20 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class LoginAttempt(Base):
-    """One failed login, for rate limiting per IP and per email across processes."""
+class RateEvent(Base):
+    """One counted event (a failed or successful login, a signup, a verification email),
+    kept in the database so every web process sees the same counts (``accounts/throttle``)."""
 
-    __tablename__ = "login_attempts"
+    __tablename__ = "rate_events"
+    __table_args__ = (
+        Index("ix_rate_events_kind_subject", "kind", "subject", "created_at"),
+        Index("ix_rate_events_kind_address", "kind", "address", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    ip: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(254), default="")  # e.g. the email tried
+    address: Mapped[str] = mapped_column(String(64), default="")  # the client's address
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 

@@ -9,8 +9,8 @@ from web4os.accounts import invites, service
 from web4os.accounts.deps import SESSION_COOKIE, CsrfDep, ViewerDep, logged_in, optional_viewer
 from web4os.errors import DomainError, RateLimited
 from web4os.tenancy import bind_system
-from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.deps import SessionDep, client_address
+from web4os.web.forms import field_errors, form_data, with_retry_after
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -33,16 +33,16 @@ def login_page(request: Request, session: SessionDep, next: str = "/") -> Respon
 @router.post("/login", dependencies=[CsrfDep])
 async def login(request: Request, session: SessionDep) -> Response:
     values = await form_data(request)
-    ip = request.client.host if request.client else "unknown"
     try:
         user = service.authenticate(session, values.get("email", ""),
-                                    values.get("password", ""), ip)
+                                    values.get("password", ""), client_address(request))
     except DomainError as exc:
         session.commit()  # keep the failure count even though we answer with an error
         values.pop("password", None)
         status = 429 if isinstance(exc, RateLimited) else 400
-        return render(request, "accounts/login.html",
-                      {"values": values, "errors": field_errors(exc)}, status_code=status)
+        return with_retry_after(render(request, "accounts/login.html",
+                                       {"values": values, "errors": field_errors(exc)},
+                                       status_code=status), exc)
     login = service.start_session(session, user)
     target = "/admin" if user.is_platform_admin and login.row.account_id is None else "/"
     return logged_in(login.token, _safe_next(values.get("next")) if values.get("next") else target)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
@@ -90,5 +90,6 @@ class SignupForm(BaseModel):
 
     @field_validator("password")
     @classmethod
-    def _password(cls, v: str) -> str:
-        return check_password(v)
+    def _password(cls, v: str, info: ValidationInfo) -> str:
+        # The email is declared (so validated) first: the same rule as accepting an invite.
+        return check_password(v, str(info.data.get("email", "")))

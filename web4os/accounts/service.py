@@ -8,28 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from web4os.accounts.models import (
-    Account,
-    AccountStatus,
-    LoginAttempt,
-    Membership,
-    User,
-    WebSession,
-)
+from web4os.accounts import throttle
+from web4os.accounts.models import Account, AccountStatus, Membership, User, WebSession
 from web4os.accounts.schemas import check_password, normalise_email
 from web4os.accounts.security import hash_password, new_token, token_hash, verify_password
 from web4os.config import get_settings
 from web4os.db import utcnow
-from web4os.errors import Conflict, Forbidden, InvalidInput, RateLimited
-
-LOGIN_WINDOW = timedelta(minutes=15)
-MAX_FAILS_PER_EMAIL = 5
-MAX_FAILS_PER_IP = 20
+from web4os.errors import Conflict, Forbidden, InvalidInput
 
 
 def find_user(session: Session, email: str) -> User | None:
@@ -54,36 +43,17 @@ def create_user(session: Session, email: str, password: str, *, display_name: st
     return user
 
 
-def _recent_failures(session: Session, column: Any, value: str) -> int:
-    since = utcnow() - LOGIN_WINDOW
-    count = session.scalar(
-        select(func.count()).select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.created_at >= since)
-    )
-    return int(count or 0)
-
-
-def check_login_rate(session: Session, email: str, ip: str) -> None:
-    """Refuse further tries after too many recent failures for this email or address."""
-    email = email.strip().lower()
-    if (_recent_failures(session, LoginAttempt.email, email) >= MAX_FAILS_PER_EMAIL
-            or _recent_failures(session, LoginAttempt.ip, ip) >= MAX_FAILS_PER_IP):
-        raise RateLimited("Too many wrong passwords. Wait 15 minutes and try again, or ask "
-                          "your admin to reset it.")
-
-
-def authenticate(session: Session, email: str, password: str, ip: str) -> User:
-    """The user for these credentials; records failures for rate limiting.
+def authenticate(session: Session, email: str, password: str, address: str) -> User:
+    """The user for these credentials, within the sign-in limits (``throttle``).
 
     The caller must commit even when this raises, so failures are counted.
     """
-    check_login_rate(session, email, ip)
+    throttle.check_login(session, email, address)
     user = find_user(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        session.add(LoginAttempt(email=email.strip().lower()[:254], ip=ip[:64]))
-        session.flush()
+        throttle.login_failed(session, email, address)
         raise InvalidInput("That email and password don't match.", field="password")
-    session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+    throttle.login_succeeded(session, user.email, address)
     return user
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from web4os.accounts import throttle
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
 from web4os.accounts.schemas import SignupForm
 from web4os.accounts.security import hash_password
@@ -34,8 +35,13 @@ def create_account(
     return account
 
 
-def signup(session: Session, form: SignupForm) -> tuple[User, Account]:
-    """Self-serve: a new individual account owned by a new user."""
+def signup(session: Session, form: SignupForm, address: str) -> tuple[User, Account]:
+    """Self-serve: a new individual account owned by a new user, a few per address an hour.
+
+    With email verification required the account starts without credits; its starting
+    credits wait for the owner to open the link (``onboarding.verification``).
+    """
+    throttle.check_signup(session, address)
     if find_user(session, form.email) is not None:
         raise Conflict("An account with that email already exists. Log in instead, or reset "
                        "your password with your admin.", field="email")
@@ -43,9 +49,12 @@ def signup(session: Session, form: SignupForm) -> tuple[User, Account]:
                 display_name=form.display_name)
     session.add(user)
     session.flush()
+    settings = get_settings()
+    verify = settings.signup_require_email_verification
     account = create_account(session, name=form.account_name, kind=AccountKind.INDIVIDUAL,
-                             credit_grant=get_settings().signup_credit_grant,
+                             credit_grant=0 if verify else settings.signup_credit_grant,
                              actor=f"signup:{user.email}")
+    account.starting_credits_pending = verify and settings.signup_credit_grant > 0
     session.add(Membership(account_id=account.id, user_id=user.id, role=Role.OWNER))
-    session.flush()
+    throttle.signed_up(session, address)
     return user, account

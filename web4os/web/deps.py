@@ -1,4 +1,5 @@
-"""Request plumbing every router shares: the database session and whether htmx asked."""
+"""Request plumbing every router shares: the database session, the client's address and
+whether htmx asked."""
 
 from __future__ import annotations
 
@@ -23,6 +24,12 @@ def request_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(request_session, scope="function")]
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for rate limits: the connection's peer, which uvicorn replaces with
+    the forwarded client only when the peer is one of ``WEB4OS_TRUSTED_PROXIES``."""
+    return request.client.host if request.client else "unknown"
 
 
 def is_htmx(request: Request) -> bool:

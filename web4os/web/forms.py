@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 
-from web4os.errors import DomainError
+from web4os.errors import DomainError, RateLimited
 
 MAX_FIELD = 100_000
 
@@ -37,3 +38,10 @@ def field_errors(exc: Exception) -> dict[str, str]:
     if isinstance(exc, DomainError):
         return {exc.field or "__all__": exc.message}
     return {"__all__": str(exc)}
+
+
+def with_retry_after(response: Response, exc: Exception) -> Response:
+    """A refused-for-now answer says when to come back (``Retry-After``, in seconds)."""
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
