@@ -240,3 +240,25 @@ def test_a_near_miss_agent_and_a_prose_deliverable_are_repaired_and_said_on_the_
     login(client, tenant.viewer)
     page = client.get(f"/goals/{goal.id}/tasks/{card.id}").text
     assert '<span class="pill">repair</span>' in page and "kept as the deliverable" in page
+
+
+def test_a_review_the_ceo_agent_cannot_give_leaves_the_card_to_the_operator_plainly(
+    endpoint: FakeOpenAI, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+    client: TestClient,
+) -> None:
+    fake = endpoint
+    fake.reply_json(plan_json(("a", "researcher", [])))
+    fake.reply_json({"deliverable": "## A\n\nThe work.", "note": "cleaner"})
+    fake.reply("a verdict in prose").reply("still prose")  # the review, and its re-ask
+    goal = wait_for_goal(db, runner, start(db, runner, tenant), GoalStatus.RUNNING)
+    fake.assert_all_used()
+    card = tasks_of(db, goal.id)["a"]
+    assert card.status == TaskStatus.NEEDS_REVIEW
+    assert card.output == "## A\n\nThe work."
+    assert card.status_reason.startswith("The CEO agent")
+    assert "could not review this result" in card.status_reason
+    assert "approve it or send it back" in card.status_reason
+    waiting = [e for e in events(db, goal.id, "status") if e.task_id == card.id][-1]
+    assert waiting.to_status == "needs_review" and "review_error" in waiting.data
+    login(client, tenant.viewer)
+    assert "could not review this result" in client.get(f"/goals/{goal.id}/tasks/{card.id}").text

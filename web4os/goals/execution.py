@@ -133,6 +133,7 @@ class Outcome:
     deliverable: Deliverable | None = None
     review: Review | None = None
     error: Exception | None = None
+    review_error: Exception | None = None  # the CEO agent's review failed: the operator decides
     tool_credits: int = 0  # tools the model called (function calling)
 
 
@@ -178,6 +179,7 @@ def run_task(task_id: int, *, account_id: int) -> None:
                                                    calls)
             except (StructuredOutputError, ModelError) as exc:
                 log.warning("CEO review failed for task %s: %s", task_id, exc)
+                outcome.review_error = exc
     _finish(claim, account_id, calls, outcome)
 
 
@@ -223,7 +225,7 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
         spent = {"actual_credits": task.actual_credits + charged,
                  "finished_attempt": claim.attempt}
         if outcome.deliverable is not None:
-            done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
+            done = _deliver(s, task, claim, outcome, spent, history)
         else:
             _attempt_failed(s, task, claim, outcome.error, spent, history)
         if done and goal is not None and goal.status == GoalStatus.RUNNING:
@@ -252,16 +254,21 @@ def _finish_stmt() -> Any:
             .where(in_account(Task), Task.id == bindparam("row_id")))
 
 
-def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Review | None,
+def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome,
              spent: dict[str, Any], history: list[dict[str, Any]]) -> bool:
     """Record the result and the CEO agent's verdict; True if the card is now done."""
+    result, review = outcome.deliverable, outcome.review
+    assert result is not None
     accepted = (FollowUp(TaskStatus.DONE, actor="ceo",
                      reason=review.feedback or "Accepted by the CEO agent.")
                 if review is not None and review.verdict == "accept" else None)
     transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
-               reason=result.note or "Result ready for review.", claim_token=claim.token,
+               reason=_waiting_reason(result, outcome.review_error),
+               claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None, **spent},
+               data=({"review_error": technical(outcome.review_error)}
+                     if outcome.review_error is not None else None),
                history=history, then=accepted)
     if accepted is not None:
         return True
@@ -276,6 +283,15 @@ def _deliver(s: Any, task: Task, claim: Claim, result: Deliverable, review: Revi
         task.status_reason = (f"The CEO agent still has concerns after {task.attempts} attempts "
                               f"({review.feedback}). Your call: approve or send it back.")
     return False
+
+
+def _waiting_reason(result: Deliverable, review_error: Exception | None) -> str:
+    """Why the card waits: the operator reads this, so a failed review says so plainly
+    rather than showing the agent's own note."""
+    if review_error is None:
+        return result.note or "Result ready for review."
+    return (f"{plain_reason(review_error, 'The CEO agent')} It could not review this "
+            "result, so it is yours to check: approve it or send it back.")
 
 
 def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None,
