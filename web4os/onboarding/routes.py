@@ -12,6 +12,7 @@ from web4os.accounts.schemas import SignupForm
 from web4os.errors import DomainError
 from web4os.onboarding import service
 from web4os.tenancy import bind_system
+from web4os.text import check_form
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
@@ -31,6 +32,7 @@ async def signup(request: Request, session: SessionDep) -> Response:
     values = await form_data(request)
     bind_system(session)  # a new tenant is created: no existing account's wall applies
     try:
+        check_form(values)
         form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
                           account_name=values.get("account_name", ""),
                           display_name=values.get("display_name", ""))

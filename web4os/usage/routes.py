@@ -14,6 +14,7 @@ from web4os.errors import DomainError
 from web4os.goals import caps
 from web4os.goals import service as goals
 from web4os.tenancy import AccountId, TenantContext, bind_account
+from web4os.text import check_form
 from web4os.usage import service as usage
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
@@ -84,6 +85,7 @@ def _set_cap(session: SessionDep, change: Callable[[], object]) -> DomainError |
 async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
                         ctx: OwnerCtx) -> Response:
     values = await form_data(request)
+    check_form(values)
     raw = values.get("credit_cap", "")
     refused = _set_cap(session, lambda: caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw)))
     if refused is not None:
@@ -113,6 +115,7 @@ def goal_cap_page(request: Request, goal_id: int, session: SessionDep, ctx: Owne
 async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
                        ctx: OwnerCtx) -> Response:
     values = await form_data(request)
+    check_form(values)
     raw = "" if values.get("remove") else values.get("credit_cap", "")
     refused = _set_cap(session, lambda: caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw)))
     if refused is not None:
