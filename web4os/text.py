@@ -5,7 +5,8 @@ is held to it, so a new field is covered by using the type, not by a patch of it
 Refused: a lone UTF-16 surrogate (no database can store it), NUL and the other C0
 controls (tab, newline and carriage return stay: single-line fields fold them into
 spaces), and the bidirectional embedding, override and isolate controls, which can make
-text look like something else where it is shown.
+text look like something else where it is shown. Text that holds such controls anyway
+(stored before, or written by a model) is shown isolated (``isolated``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pydantic_core import PydanticCustomError
 from web4os.errors import InvalidInput
 
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_ISOLATE_OPENERS, _PDI, _FSI = "\u2066\u2067\u2068", "\u2069", "\u2068"
 
 
 def refusal(text: str) -> str | None:
@@ -70,3 +73,24 @@ def check_form(values: Mapping[str, str]) -> None:
         err = exc.errors()[0]
         raise TextRefused(str(err["loc"][0]), err["msg"]) from None
 
+
+def isolated(text: str) -> str:
+    """``text`` as an isolate (FSI … PDI) if it holds direction controls, so text already
+    stored, or written by a model, cannot reorder what is shown after it.
+
+    The isolate is balanced: an isolate the text leaves open is closed inside it (a PDI
+    also ends the embeddings and overrides opened within), and each stray PDI, which
+    would end the isolate early, gets an isolate of its own to close.
+    """
+    if not BIDI_CONTROLS.search(text):
+        return text
+    open_isolates = strays = 0
+    for ch in BIDI_CONTROLS.findall(text):
+        if ch in _ISOLATE_OPENERS:
+            open_isolates += 1
+        elif ch == _PDI:
+            if open_isolates:
+                open_isolates -= 1
+            else:
+                strays += 1
+    return _FSI * (1 + strays) + text + _PDI * (1 + open_isolates)

@@ -1,6 +1,6 @@
 """Hostile characters, the cases of the outside probe: the API answers 422 naming the field
-(never a 500), and a form comes back with the reason beside the field and the rest of the
-input kept."""
+(never a 500), a form comes back with the reason beside the field and the rest of the
+input kept, and text that holds direction controls anyway is shown isolated."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, csrf_from, login, make_card_in_review
 from web4os.accounts.models import Role
 from web4os.accounts.tokens import create_token
+from web4os.agents.models import Agent
 from web4os.goals.models import Goal
 from web4os.tenancy import bind_account
-from web4os.text import TextRefused, check_form
+from web4os.text import TextRefused, check_form, isolated
 
-RLO = "\u202e"
+FSI, PDI, RLO = "\u2068", "\u2069", "\u202e"
 
 
 @pytest.mark.parametrize(("path", "body", "field"), [
@@ -68,3 +69,32 @@ def test_the_rule_refuses_controls_and_broken_text(value: str) -> None:
 
 def test_the_rule_keeps_ordinary_text() -> None:
     check_form({"brief": "Line one\r\n\tLine two — مرحبا, שלום, 日本語 \u200f ok"})
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("plain", "plain"),
+    (f"abc{RLO}def", f"{FSI}abc{RLO}def{PDI}"),
+    ("\u2067open", f"{FSI}\u2067open{PDI}{PDI}"),  # the isolate it opens is closed too
+    (f"{PDI}{RLO}x", f"{FSI}{FSI}{PDI}{RLO}x{PDI}"),  # a stray PDI can't end ours early
+])
+def test_text_with_direction_controls_is_isolated(text: str, shown: str) -> None:
+    assert isolated(text) == shown
+
+
+def test_stored_direction_controls_are_isolated_on_the_page(
+        client: TestClient, db: Session, tenant: Tenant) -> None:
+    """Text stored before the rule, or written by a model, can't reorder what follows it."""
+    task = make_card_in_review(db, tenant, "A draft")
+    task.goal.title = f"Sale {RLO}gnirps"
+    task.note = f"Model note {RLO}reversed"
+    agent = db.scalars(select(Agent).where(Agent.id == task.agent_id)).one()
+    agent.name = f"Writer{RLO}"
+    db.commit()
+    login(client, tenant.owner)
+    home = client.get("/").text
+    card = client.get(f"/goals/{task.goal_id}/tasks/{task.id}").text
+    assert f"{FSI}Sale {RLO}gnirps{PDI}" in home
+    assert f"{FSI}Model note {RLO}reversed{PDI}" in card
+    assert f"{FSI}Writer{RLO}{PDI}" in card
+    for page in (home, card):  # no override is shown outside an isolate
+        assert page.count(RLO) == len(re.findall(f"{FSI}[^{PDI}]*{RLO}[^{PDI}]*{PDI}", page))
