@@ -85,8 +85,8 @@ def _set_cap(session: SessionDep, change: Callable[[], object]) -> DomainError |
 async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
                         ctx: OwnerCtx) -> Response:
     values = await form_data(request)
-    check_form(values)
     raw = values.get("credit_cap", "")
+    check_form(values)
     refused = _set_cap(session, lambda: caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw)))
     if refused is not None:
         return _usage_page(request, session, ctx,
@@ -115,8 +115,8 @@ def goal_cap_page(request: Request, goal_id: int, session: SessionDep, ctx: Owne
 async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
                        ctx: OwnerCtx) -> Response:
     values = await form_data(request)
-    check_form(values)
     raw = "" if values.get("remove") else values.get("credit_cap", "")
+    check_form(values)
     refused = _set_cap(session, lambda: caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw)))
     if refused is not None:
         return _goal_cap_page(request, session, ctx, goal_id, error=refused.message, value=raw,
