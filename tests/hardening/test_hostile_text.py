@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import TEST_DB_URL
 from tests.factories import Tenant, make_card_in_review
+from tests.hardening.test_forms import _routes
 from web4os import models  # noqa: F401  (every table on the metadata)
 from web4os.accounts import invites
 from web4os.accounts.models import Membership, Role, User
@@ -95,6 +96,37 @@ def form_fields() -> list[tuple[str, str]]:
 
 JSON_FIELDS = json_text_fields()
 FORM_FIELDS = form_fields()
+FORM_ACTIONS = {re.sub(r"\{\{[^}]*\}\}", "{}", action) for action, _ in FORM_FIELDS}
+
+# Page posts whose forms hold only the CSRF token (buttons).
+NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{account_id}/suspend",
+                  "/agents/{agent_id}/{action}", "/goals/{goal_id}/cancel",
+                  "/goals/{goal_id}/plan-again", "/logout", "/notes/{note_id}/delete",
+                  "/settings/invites/{invite_id}/revoke", "/settings/members/{membership_id}/remove",
+                  "/settings/tokens/{token_id}/revoke"}
+
+
+def test_every_page_post_is_a_form_the_sweep_reads() -> None:
+    """A page route that takes a post must be posted by a form in the templates, so the
+    fields it reads are swept (routes whose forms carry nothing but the CSRF token may
+    not be listed: they read no text)."""
+    without_text = []
+    for path in sorted({p for p, methods in _routes(APP.routes)
+                        if "POST" in methods and not p.startswith("/api/")}):
+        route = re.compile("^" + re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(path)) + "$")
+        if not any(route.match(a.replace("{}", "1")) or _as_pattern(a).match(_sample(path))
+                   for a in FORM_ACTIONS):
+            without_text.append(path)
+    unswept = sorted(set(without_text) - NO_TEXT_FIELDS)
+    assert not unswept, f"page posts no template form sends (so not swept): {unswept}"
+
+
+def _as_pattern(action: str) -> re.Pattern[str]:
+    return re.compile("^" + re.escape(action).replace(r"\{\}", "[^/]+") + "$")
+
+
+def _sample(path: str) -> str:
+    return re.sub(r"\{\w+\}", "1", path)
 
 
 def test_the_sweep_sees_the_known_fields() -> None:
