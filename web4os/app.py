@@ -126,10 +126,12 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 def _jsonable(errors: Any) -> Any:
+    """The errors without the refused input: the client has it, and it may not even be
+    encodable (a lone surrogate)."""
     out = []
     for err in errors:
         out.append({k: (v if isinstance(v, (str, int, float, list, type(None))) else str(v))
-                    for k, v in err.items() if k != "ctx"})
+                    for k, v in err.items() if k not in ("ctx", "input")})
     return out
 
 

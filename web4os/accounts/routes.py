@@ -9,6 +9,7 @@ from web4os.accounts import invites, service
 from web4os.accounts.deps import SESSION_COOKIE, CsrfDep, ViewerDep, logged_in, optional_viewer
 from web4os.errors import DomainError, RateLimited
 from web4os.tenancy import bind_system
+from web4os.text import check_form
 from web4os.web.deps import SessionDep, client_address
 from web4os.web.forms import field_errors, form_data, with_retry_after
 from web4os.web.templating import render
@@ -34,6 +35,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/") -> Respon
 async def login(request: Request, session: SessionDep) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         user = service.authenticate(session, values.get("email", ""),
                                     values.get("password", ""), client_address(request))
     except DomainError as exc:
@@ -60,6 +62,7 @@ def logout(viewer: ViewerDep, session: SessionDep) -> Response:
 async def switch_account(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         account_id = int(values.get("account_id", ""))
     except ValueError:
         raise DomainError("Pick an account from the list.") from None
@@ -99,6 +102,7 @@ async def accept_invite(request: Request, token: str, session: SessionDep) -> Re
     viewer = optional_viewer(request, session)
     bind_system(session)
     try:
+        check_form(values)
         if viewer is not None:
             member = invites.accept_as_user(session, token, viewer.user)
             service.switch_account(session, viewer.web_session, member.account_id)

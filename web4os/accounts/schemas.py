@@ -6,6 +6,8 @@ import re
 
 from pydantic import BaseModel, ValidationInfo, field_validator
 
+from web4os.text import Text
+
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
 MIN_PASSWORD = 10
@@ -67,10 +69,10 @@ def check_password(password: str, email: str = "") -> str:
 
 
 class SignupForm(BaseModel):
-    email: str
-    password: str
-    account_name: str
-    display_name: str = ""
+    email: Text
+    password: Text
+    account_name: Text
+    display_name: Text = ""
 
     # One validator per field (pydantic's way), each calling its rule above.
     @field_validator("email")

@@ -20,6 +20,7 @@ from web4os.accounts.deps import CsrfDep, OwnerCtx, RevokeAccessCtx
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Role
 from web4os.errors import DomainError
+from web4os.text import check_form
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
@@ -82,6 +83,7 @@ def settings_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Respo
 async def rename(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         members.rename_account(session, ctx, values.get("name", ""))
     except DomainError as exc:
         return _refused(request, session, ctx, SETTINGS_PAGE, values, exc)
@@ -93,6 +95,7 @@ async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> 
     """The secret is rendered on this response only; it is never shown again."""
     values = await form_data(request)
     try:
+        check_form(values)
         issued = tokens.create_token(session, ctx, name=values.get("token_name", ""),
                                      role=parse_role(values.get("role", "")))
     except DomainError as exc:
@@ -118,6 +121,7 @@ async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) ->
     """Shows the new link once, to copy and send; no email is sent."""
     values = await form_data(request)
     try:
+        check_form(values)
         issued = invites.create_invite(session, ctx, email=values.get("email", ""),
                                        role=values.get("role", ""))
     except DomainError as exc:
@@ -137,6 +141,7 @@ async def change_role(request: Request, membership_id: int, session: SessionDep,
                       ctx: OwnerCtx) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         members.change_role(session, ctx, membership_id, values.get("role", ""))
     except DomainError as exc:
         return _members_error(request, session, ctx, exc)

@@ -13,6 +13,7 @@ from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import service
 from web4os.errors import DomainError
+from web4os.text import check_form
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
@@ -39,6 +40,7 @@ def new_account_page(request: Request, admin: AdminDep) -> Response:
 async def create_account(request: Request, session: SessionDep, admin: AdminDep) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         allowance = service.parse_credits(values.get("credit_allowance", ""),
                                           field="credit_allowance")
         account, issued = service.create_concierge(
@@ -86,6 +88,7 @@ async def change_credits(request: Request, account_id: int, session: SessionDep,
                          admin: AdminDep) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         amount = service.parse_credits(values.get("amount", ""), allow_negative=True)
         service.change_credits(session, admin, account_id, amount=amount,
                                reason=values.get("reason", ""))
@@ -99,6 +102,7 @@ async def invite_owner(request: Request, account_id: int, session: SessionDep,
                        admin: AdminDep) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         issued = service.invite_owner(session, admin, account_id, values.get("email", ""))
     except DomainError as exc:
         return _refused(request, session, account_id, values, exc)

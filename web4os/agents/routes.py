@@ -18,6 +18,7 @@ from web4os.config import get_settings
 from web4os.credits.caps import parse_cap
 from web4os.errors import DomainError, InvalidInput, NotFound
 from web4os.tenancy import AccountId
+from web4os.text import check_form
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
@@ -69,6 +70,7 @@ async def add_agent(request: Request, session: SessionDep, ctx: OwnerCtx,
     values = await form_data(request)
     chosen = [str(t) for t in (await request.form()).getlist("tools")]
     try:
+        check_form(values)
         agent = service.create_agent(
             session, ctx.account_id, slug=values.get("slug", ""), name=values.get("name", ""),
             role=values.get("role", ""), instructions=values.get("instructions", ""),
@@ -107,6 +109,7 @@ async def edit_agent(request: Request, agent_id: int, session: SessionDep, ctx: 
     values = await form_data(request)
     chosen = [str(t) for t in (await request.form()).getlist("tools")]
     try:
+        check_form(values)
         service.update_agent(
             session, ctx.account_id, agent.id, name=values.get("name", ""),
             role=values.get("role", ""), instructions=values.get("instructions", ""),
@@ -163,6 +166,7 @@ async def save_note(request: Request, session: SessionDep, ctx: OperatorCtx,
     raw_id = values.get("note_id", "")
     note_id = int(raw_id) if raw_id.isdigit() else None
     try:
+        check_form(values)
         notes.save_note(session, ctx, title=values.get("title", ""), body=values.get("body", ""),
                         note_id=note_id)
     except NotFound:

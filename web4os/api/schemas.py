@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from web4os.text import Text
+
 
 class FeedbackIn(BaseModel):
-    feedback: str = Field(min_length=1, max_length=4000)
+    feedback: Text = Field(min_length=1, max_length=4000)
 
 
 class ReassignIn(BaseModel):
@@ -17,15 +19,15 @@ class ReassignIn(BaseModel):
 
 
 class EditIn(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
-    instructions: str = Field(default="", max_length=4000)
+    title: Text = Field(min_length=1, max_length=200)
+    instructions: Text = Field(default="", max_length=4000)
 
 
 class GoalEditIn(BaseModel):
     """A goal's new title and brief (checked by the same rules as a new goal's)."""
 
-    title: str
-    brief: str = ""
+    title: Text
+    brief: Text = ""
 
 
 class SimplePlanIn(BaseModel):

@@ -13,6 +13,7 @@ from web4os.errors import Conflict, DomainError, NotFound
 from web4os.goals import actions, board, graph, service, ways_on
 from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
+from web4os.text import check_form
 from web4os.web.deps import HtmxDep, SessionDep
 from web4os.web.forms import field_errors, form_data
 from web4os.web.templating import render
@@ -48,6 +49,7 @@ def home(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
 async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -> Response:
     values = await form_data(request)
     try:
+        check_form(values)
         data = GoalCreate(title=values.get("title", ""), brief=values.get("brief", ""),
                           require_approval=values.get("require_approval") == "on",
                           credit_cap=parse_cap(values.get("credit_cap")))
@@ -169,6 +171,7 @@ async def card_action(request: Request, task_id: int, action: str, session: Sess
     """
     values = await form_data(request)
     try:
+        check_form(values)
         task = _apply(session, ctx, task_id, action, values)
     except DomainError as exc:
         if exc.field is None and not isinstance(exc, Conflict):
@@ -210,6 +213,7 @@ async def _way_on(request: Request, session: SessionDep, ctx: OperatorCtx, goal_
     values = await form_data(request)
     ticked = [str(v) for v in (await request.form()).getlist("agent_ids")]
     try:
+        check_form(values)
         if way == "plan_again":
             ways_on.plan_again(session, ctx, goal_id)
         elif way == "edit_goal":

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from web4os.config import get_settings
+from web4os.text import Text
 
 SLUG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
@@ -15,8 +16,8 @@ SLUG = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 class GoalCreate(BaseModel):
     """What an operator submits."""
 
-    title: str
-    brief: str = ""
+    title: Text
+    brief: Text = ""
     require_approval: bool = False
     credit_cap: int | None = Field(default=None, ge=1, le=10_000_000)
 

@@ -17,6 +17,7 @@ from web4os.errors import DomainError
 from web4os.mail import MailNotSent, OutgoingMail
 from web4os.onboarding import service, verification
 from web4os.tenancy import bind_system
+from web4os.text import check_form
 from web4os.web.deps import SessionDep, client_address
 from web4os.web.forms import field_errors, form_data, with_retry_after
 from web4os.web.templating import render
@@ -45,6 +46,7 @@ async def signup(request: Request, session: SessionDep) -> Response:
     bind_system(session)  # a new tenant is created: no existing account's wall applies
     address, mail = client_address(request), None
     try:
+        check_form(values)
         form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
                           account_name=values.get("account_name", ""),
                           display_name=values.get("display_name", ""))

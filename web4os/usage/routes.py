@@ -14,6 +14,7 @@ from web4os.errors import DomainError
 from web4os.goals import caps
 from web4os.goals import service as goals
 from web4os.tenancy import AccountId, TenantContext, bind_account
+from web4os.text import check_form
 from web4os.usage import service as usage
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
@@ -85,6 +86,7 @@ async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
                         ctx: OwnerCtx) -> Response:
     values = await form_data(request)
     raw = values.get("credit_cap", "")
+    check_form(values)
     refused = _set_cap(session, lambda: caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw)))
     if refused is not None:
         return _usage_page(request, session, ctx,
@@ -114,6 +116,7 @@ async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
                        ctx: OwnerCtx) -> Response:
     values = await form_data(request)
     raw = "" if values.get("remove") else values.get("credit_cap", "")
+    check_form(values)
     refused = _set_cap(session, lambda: caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw)))
     if refused is not None:
         return _goal_cap_page(request, session, ctx, goal_id, error=refused.message, value=raw,

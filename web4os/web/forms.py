@@ -7,6 +7,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from web4os.errors import DomainError, RateLimited
+from web4os.text import TextRefused
 
 MAX_FIELD = 100_000
 
@@ -35,6 +36,8 @@ def field_errors(exc: Exception) -> dict[str, str]:
                 msg = "This field is required."
             errors.setdefault(field, msg)
         return errors
+    if isinstance(exc, TextRefused):  # beside the field, and named above the form
+        return {exc.field or "__all__": exc.reason, "__all__": exc.message}
     if isinstance(exc, DomainError):
         return {exc.field or "__all__": exc.message}
     return {"__all__": str(exc)}

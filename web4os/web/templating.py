@@ -18,6 +18,7 @@ from web4os import __version__
 from web4os.config import OFFLINE_LABEL, get_settings
 from web4os.db import utcnow
 from web4os.errors import AccountSuspended
+from web4os.text import isolated
 from web4os.web.csrf import csrf_token_for
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -63,6 +64,15 @@ def duration(start: datetime | None, end: datetime | None) -> str:
     return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` output: plain text holding direction controls is isolated (in an
+    element, an attribute or a ``<title>`` alike). Markup is left alone: it is rendered
+    markdown, whose blocks already end any direction control inside them."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return isolated(value)
+    return value
+
+
 def first_line(text: str | None, limit: int = 140) -> str:
     for line in (text or "").splitlines():
         line = line.strip().lstrip("#*-_> ").strip()
@@ -72,6 +82,7 @@ def first_line(text: str | None, limit: int = 140) -> str:
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.finalize = _finalize
 templates.env.filters["markdown"] = markdown
 templates.env.filters["ago"] = ago
 templates.env.filters["first_line"] = first_line
