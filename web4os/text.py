@@ -94,3 +94,21 @@ def isolated(text: str) -> str:
             else:
                 strays += 1
     return _FSI * (1 + strays) + text + _PDI * (1 + open_isolates)
+
+
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+Json = None | bool | int | float | str | list["Json"] | dict[str, "Json"]
+
+
+def storable(value: Json) -> Json:
+    """``value`` with every string made storable: a lone surrogate becomes U+FFFD and the
+    C0 controls but tab and line breaks are dropped. For text nobody typed (a model's
+    answer), which web4os keeps rather than refuses; direction controls stay and are
+    shown isolated."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", value)
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(storable(k)): storable(v) for k, v in value.items()}
+    return value

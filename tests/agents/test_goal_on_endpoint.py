@@ -262,3 +262,22 @@ def test_a_review_the_ceo_agent_cannot_give_leaves_the_card_to_the_operator_plai
     assert waiting.to_status == "needs_review" and "review_error" in waiting.data
     login(client, tenant.viewer)
     assert "could not review this result" in client.get(f"/goals/{goal.id}/tasks/{card.id}").text
+
+
+def test_a_model_answer_with_nul_and_half_surrogates_is_stored_cleaned(
+    endpoint: FakeOpenAI, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+) -> None:
+    """Neither database can store a lone surrogate (and Postgres no NUL): a model's answer
+    is kept with them replaced or dropped rather than failing the card at the commit."""
+    fake = endpoint
+    fake.reply_json(plan_json(("a", "researcher", [])))
+    fake.reply('{"deliverable": "## A\\u0000 \\ud800done\\u202e", "note": "ok\\u0007"}')
+    fake.reply_json(ACCEPT)
+    fake.reply('{"summary": "Done\\u0000 \\udfff."}')
+    goal = wait_for_goal(db, runner, start(db, runner, tenant))
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    fake.assert_all_used()
+    card = tasks_of(db, goal.id)["a"]
+    assert card.output == "## A \ufffddone\u202e"  # direction controls are shown isolated
+    assert card.note == "ok"
+    assert goal.summary == "Done \ufffd."

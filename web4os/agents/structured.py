@@ -3,6 +3,7 @@ repair re-ask that knows the mistake (invalid, or cut off), and repairs that nee
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -27,6 +28,7 @@ from web4os.agents.providers.base import (
 )
 from web4os.credits.pricing import cost_of_call
 from web4os.errors import DomainError
+from web4os.text import storable
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -113,6 +115,7 @@ def _call(provider: ModelProvider, request: ModelRequest, *, purpose: Purpose,
         raise
     if repair:
         reply.extra["repair"] = True
+    reply = dataclasses.replace(reply, content=str(storable(reply.content)))
     if reply.tool_calls:
         reply.extra["tool_calls"] = [c.name for c in reply.tool_calls]
     calls.append(CallRecord(purpose, agent_slug, reply,
@@ -314,7 +317,7 @@ class _Reading(Generic[M]):
         text = reply.content
         at_limit = reply.extra.get("finish_reason") == "length"
         try:
-            data = json.loads(extract_json(text))
+            data = storable(json.loads(extract_json(text)))  # JSON escapes decode to controls here
         except json.JSONDecodeError as exc:
             if at_limit or (text.strip() and exc.pos >= len(extract_json(text).rstrip()) - 1):
                 return _Verdict(problem=f"{CUT_OFF} ({exc.msg})", cut_off=True)
