@@ -72,6 +72,7 @@ class Result:
     completion_tokens: int
     seconds: float
     reason: str
+    waits_plainly: bool  # at rest, waiting for the operator, with web4os's own words
 
     @property
     def mechanically_done(self) -> bool:
@@ -79,7 +80,7 @@ class Result:
         because of the model's format."""
         if self.format_failed:
             return False
-        return self.status == "completed" or bool(self.reason)
+        return self.status == "completed" or self.waits_plainly
 
 
 @contextmanager
@@ -97,7 +98,8 @@ def _collect(goal_id: int, seconds: float) -> Result:
     from sqlalchemy import select
 
     from web4os.db import session_factory
-    from web4os.goals.models import Goal, Task, TaskEvent, TaskStatus
+    from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
+    from web4os.goals.statemachine import WAITING_ON_OPERATOR
 
     with session_factory(immediate=False)() as s:
         goal = s.get(Goal, goal_id)
@@ -106,6 +108,7 @@ def _collect(goal_id: int, seconds: float) -> Result:
         events = list(s.scalars(select(TaskEvent).where(TaskEvent.goal_id == goal_id)))
     calls = [e for e in events if e.kind == "model_call"]
     failed = [t for t in tasks if t.status == TaskStatus.FAILED]
+    waiting = [t for t in tasks if t.status in WAITING_ON_OPERATOR]
     format_words = ("not valid", "json", "schema", "format")
     return Result(
         goal=goal.title, status=goal.status.value, planned=bool(tasks), cards=len(tasks),
@@ -118,8 +121,28 @@ def _collect(goal_id: int, seconds: float) -> Result:
         prompt_tokens=sum(int((e.data or {}).get("prompt_tokens") or 0) for e in calls),
         completion_tokens=sum(int((e.data or {}).get("completion_tokens") or 0) for e in calls),
         seconds=seconds,
-        reason=goal.status_reason if goal.status.value != "completed" else "",
+        reason=_reason(goal, waiting),
+        waits_plainly=(bool(waiting) or goal.status == GoalStatus.FAILED)
+        and all(_plain(t) for t in waiting),
     )
+
+
+def _reason(goal: Any, waiting: list[Any]) -> str:
+    if goal.status.value == "completed":
+        return ""
+    if waiting:
+        return "; ".join(f"card “{t.title}” ({t.status.value}): {t.status_reason}"
+                         for t in waiting)
+    return str(goal.status_reason)
+
+
+def _plain(card: Any) -> bool:
+    """The card says why it waits in web4os's words, not with the model's own text (a card
+    that asks for the operator's approval by design shows the agent's note)."""
+    said = (card.status_reason or "").strip()
+    if card.requires_approval and card.status.value == "needs_review":
+        return True
+    return bool(said) and said not in {(card.output or "").strip(), (card.note or "").strip()}
 
 
 def _submit(title: str, brief: str) -> int:
