@@ -281,3 +281,18 @@ def test_a_model_answer_with_nul_and_half_surrogates_is_stored_cleaned(
     assert card.output == "## A \ufffddone\u202e"  # direction controls are shown isolated
     assert card.note == "ok"
     assert goal.summary == "Done \ufffd."
+
+
+def test_a_card_that_needs_approval_says_so_in_web4os_words(
+    endpoint: FakeOpenAI, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+) -> None:
+    fake = endpoint
+    plan = plan_json(("a", "researcher", []))
+    plan["tasks"][0]["requires_approval"] = True
+    fake.reply_json(plan)
+    fake.reply_json({"deliverable": "## A\n\nThe work.", "note": "cleaner"})
+    goal = wait_for_goal(db, runner, start(db, runner, tenant), GoalStatus.RUNNING)
+    fake.assert_all_used()  # no CEO review: the operator approves this one
+    card = tasks_of(db, goal.id)["a"]
+    assert card.status == TaskStatus.NEEDS_REVIEW
+    assert card.status_reason == "Ready for your approval. Researcher's note: cleaner"

@@ -263,7 +263,7 @@ def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome,
                      reason=review.feedback or "Accepted by the CEO agent.")
                 if review is not None and review.verdict == "accept" else None)
     transition(s, task, TaskStatus.NEEDS_REVIEW, actor=f"agent:{claim.agent.slug}",
-               reason=_waiting_reason(result, outcome.review_error),
+               reason=_waiting_reason(claim, result, outcome.review_error),
                claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None, **spent},
@@ -285,13 +285,16 @@ def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome,
     return False
 
 
-def _waiting_reason(result: Deliverable, review_error: Exception | None) -> str:
-    """Why the card waits: the operator reads this, so a failed review says so plainly
-    rather than showing the agent's own note."""
-    if review_error is None:
-        return result.note or "Result ready for review."
-    return (f"{plain_reason(review_error, 'The CEO agent')} It could not review this "
-            "result, so it is yours to check: approve it or send it back.")
+def _waiting_reason(claim: Claim, result: Deliverable, review_error: Exception | None) -> str:
+    """Why the card waits, in web4os's words: the operator reads this, and a model's note
+    alone (on a small model, often one word) does not say what is asked of them."""
+    if review_error is not None:
+        return (f"{plain_reason(review_error, 'The CEO agent')} It could not review this "
+                "result, so it is yours to check: approve it or send it back.")
+    if not claim.review_by_ceo:
+        said = f" {claim.agent.name}'s note: {result.note}" if result.note else ""
+        return f"Ready for your approval.{said}"
+    return result.note or "Result ready for review."
 
 
 def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None,
