@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     credits_per_1k_tokens_offline: int = Field(default=1, ge=0)
     credits_per_tool_run: int = Field(default=1, ge=0)
 
+    # Outbound connections made for accounts (web fetch, MCP servers) go to public addresses
+    # only (netguard.py). Comma-separated host names, addresses or networks that may be private.
+    net_allowed_hosts: str = ""
+    # The built-in web fetch tool; false turns it off for every account.
+    web_fetch_enabled: bool = True
+    web_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    web_fetch_max_bytes: int = Field(default=2_000_000, ge=1024, le=50_000_000)
+    web_fetch_max_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    web_fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+
     # Web.
     secret_key: str = "dev-insecure-change-me"
     host: str = "127.0.0.1"
