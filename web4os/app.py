@@ -25,6 +25,7 @@ from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
 from web4os.api import routes as api_routes
+from web4os.api import tools as api_tools
 from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError, NotAuthenticated
@@ -32,6 +33,7 @@ from web4os.gc_freeze import freeze_startup_objects
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
+from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
 from web4os.web.csrf import CSRF_COOKIE
 from web4os.web.limits import BodyLimit
@@ -41,7 +43,8 @@ from web4os.workers.embedded import EmbeddedRunner
 
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
-           health.router, agents_routes.router)
+           health.router, agents_routes.router, tools_routes.router,
+           api_tools.router)
 
 log = logging.getLogger("web4os.web")
 

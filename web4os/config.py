@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     web_fetch_max_bytes: int = Field(default=2_000_000, ge=1024, le=50_000_000)
     web_fetch_max_chars: int = Field(default=20_000, ge=100, le=1_000_000)
     web_fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+
+    # MCP servers. Stdio servers start processes, so only the server admin names them:
+    # {"name": {"command": "…", "args": […], "env": {…}}}; accounts add streamable-HTTP ones.
+    mcp_stdio_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mcp_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    mcp_max_result_chars: int = Field(default=8000, ge=100, le=1_000_000)
+    # Key for the MCP servers' credentials at rest (any string, or a Fernet key); empty
+    # means one derived from WEB4OS_SECRET_KEY.
+    credentials_key: str = ""
 
     # Web.
     secret_key: str = "dev-insecure-change-me"

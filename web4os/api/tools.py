@@ -1,0 +1,57 @@
+"""JSON API for the MCP registry: owners configure servers and policies; everyone reads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from web4os.api.deps import ApiOwner, ApiReader
+from web4os.tools import service
+from web4os.tools.schemas import AgentToolOut, PolicyIn, ServerIn, ServerOut, ToolOut
+from web4os.web.deps import SessionDep
+
+router = APIRouter(prefix="/api/v1", tags=["tools"])
+
+
+@router.get("/mcp/servers")
+def list_servers(session: SessionDep, ctx: ApiReader) -> list[ServerOut]:
+    return [ServerOut.of(s) for s in service.list_servers(session, ctx.account_id)]
+
+
+@router.post("/mcp/servers", status_code=201)
+def add_server(body: ServerIn, session: SessionDep, ctx: ApiOwner) -> ServerOut:
+    """Register a server and list its tools (a failed listing shows in status/last_error)."""
+    server = service.add_server(session, ctx.account_id, **body.model_dump())
+    return ServerOut.of(service.refresh_tools(session, ctx.account_id, server.id))
+
+
+@router.get("/mcp/servers/{server_id}")
+def get_server(server_id: int, session: SessionDep, ctx: ApiReader) -> ServerOut:
+    return ServerOut.of(service.get_server(session, ctx.account_id, server_id))
+
+
+@router.post("/mcp/servers/{server_id}/refresh")
+def refresh_server(server_id: int, session: SessionDep, ctx: ApiOwner) -> ServerOut:
+    return ServerOut.of(service.refresh_tools(session, ctx.account_id, server_id))
+
+
+@router.delete("/mcp/servers/{server_id}", status_code=204)
+def remove_server(server_id: int, session: SessionDep, ctx: ApiOwner) -> Response:
+    service.remove_server(session, ctx.account_id, server_id)
+    return Response(status_code=204)
+
+
+@router.get("/mcp/tools")
+def list_tools(session: SessionDep, ctx: ApiReader) -> list[ToolOut]:
+    return [ToolOut.of(t) for t in service.account_tools(session, ctx.account_id)]
+
+
+@router.get("/agents/{agent_id}/tools")
+def agent_tools(agent_id: int, session: SessionDep, ctx: ApiReader) -> list[AgentToolOut]:
+    return [AgentToolOut.of(t) for t in service.agent_tools(session, ctx.account_id, agent_id)]
+
+
+@router.put("/agents/{agent_id}/tools/{tool_id}")
+def set_policy(agent_id: int, tool_id: int, body: PolicyIn, session: SessionDep,
+               ctx: ApiOwner) -> AgentToolOut:
+    return AgentToolOut.of(service.set_policy(session, ctx.account_id, agent_id, tool_id,
+                                              body.policy))

@@ -1,0 +1,73 @@
+"""JSON bodies of the MCP registry (the API). A credential goes in, never out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from web4os.tools.models import McpServer, McpTool
+from web4os.tools.service import AgentTool
+
+
+class ServerIn(BaseModel):
+    name: str = Field(max_length=40)
+    url: str = Field(default="", max_length=500)
+    auth_header: str = Field(default="", max_length=80)
+    credential: str = Field(default="", max_length=4000)
+    stdio_name: str = Field(default="", max_length=60)
+
+
+class ToolOut(BaseModel):
+    id: int
+    server_id: int
+    server: str
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    read_only: bool
+    destructive: bool
+    default_policy: str
+
+    @classmethod
+    def of(cls, tool: McpTool) -> ToolOut:
+        return cls(id=tool.id, server_id=tool.server_id, server=tool.server.name,
+                   name=tool.name, description=tool.description,
+                   input_schema=tool.input_schema, read_only=tool.read_only,
+                   destructive=tool.destructive, default_policy=tool.default_policy.value)
+
+
+class ServerOut(BaseModel):
+    id: int
+    name: str
+    transport: str
+    url: str
+    stdio_name: str
+    auth_header: str
+    has_credential: bool
+    status: str
+    last_error: str
+    listed_at: datetime | None
+    tools: list[ToolOut]
+
+    @classmethod
+    def of(cls, server: McpServer) -> ServerOut:
+        return cls(id=server.id, name=server.name, transport=server.transport, url=server.url,
+                   stdio_name=server.stdio_name, auth_header=server.auth_header,
+                   has_credential=server.has_credential, status=str(server.status),
+                   last_error=server.last_error, listed_at=server.listed_at,
+                   tools=[ToolOut.of(t) for t in server.tools])
+
+
+class PolicyIn(BaseModel):
+    policy: str = Field(description="allowed, ask, off, or default (by the tool's hints)")
+
+
+class AgentToolOut(BaseModel):
+    tool: ToolOut
+    policy: str
+
+    @classmethod
+    def of(cls, item: AgentTool) -> AgentToolOut:
+        return cls(tool=ToolOut.of(item.tool), policy=item.policy.value)
