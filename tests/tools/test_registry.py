@@ -14,6 +14,7 @@ from tests.tools.conftest import TOKEN, bearer, stdio_config
 from web4os.accounts.models import Role
 from web4os.config import get_settings
 from web4os.errors import InvalidInput
+from web4os.tools import client as mcp_client
 from web4os.tools import secrets, service
 from web4os.tools.models import McpServer
 
@@ -132,10 +133,10 @@ def test_a_tool_that_stops_being_read_only_asks_first_again(
     tool = next(t for t in server.tools if t.name == "stock_level")
     researcher = roster(db, tenant)["researcher"].id
     assert service.set_policy(db, tenant.id, researcher, tool.id, "default").policy == "allowed"
-    listed = service.client.list_tools(service.target_of(server))
-    changed = [service.client.ListedTool(t.name, t.description, t.input_schema, False, True)
+    listed = mcp_client.list_tools(service.target_of(server))
+    changed = [mcp_client.ListedTool(t.name, t.description, t.input_schema, False, True)
                if t.name == "stock_level" else t for t in listed if t.name != "unmarked"]
-    monkeypatch.setattr(service.client, "list_tools", lambda target: changed)
+    monkeypatch.setattr(mcp_client, "list_tools", lambda target: changed)
     service.refresh_tools(db, tenant.id, server.id)
     assert {t.name for t in server.tools} == {"stock_level", "place_order"}
     [row] = service.enabled_tools(db, tenant.id, researcher)
