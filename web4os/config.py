@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     signup_credit_grant: int = Field(default=1000, ge=0)
     credits_per_1k_tokens_offline: int = Field(default=1, ge=0)
     credits_per_tool_run: int = Field(default=1, ge=0)
+    # Prices of single tools, by "server.tool" or tool name: {"crm.create_contact": 5}.
+    tool_run_credits: dict[str, int] = Field(default_factory=dict)
 
     # Outbound connections made for accounts (web fetch, MCP servers) go to public addresses
     # only (netguard.py). Comma-separated host names, addresses or networks that may be private.
@@ -91,6 +93,8 @@ class Settings(BaseSettings):
     mcp_stdio_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     mcp_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     mcp_max_result_chars: int = Field(default=8000, ge=100, le=1_000_000)
+    # Tool calls one card may make through the structured action step.
+    mcp_max_steps: int = Field(default=3, ge=0, le=20)
     # Key for the MCP servers' credentials at rest (any string, or a Fernet key); empty
     # means one derived from WEB4OS_SECRET_KEY.
     credentials_key: str = ""

@@ -13,7 +13,7 @@ from web4os.agents.models import Agent, Note
 from web4os.credits.models import CreditLedgerEntry
 from web4os.db import Base
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent
-from web4os.tools.models import AgentToolPolicy, McpServer, McpTool
+from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ToolCall
 
 __all__ = [
     "Account",
@@ -32,6 +32,7 @@ __all__ = [
     "Task",
     "TaskDependency",
     "TaskEvent",
+    "ToolCall",
     "User",
     "WebSession",
 ]

@@ -21,7 +21,7 @@ down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TENANT_TABLES = ("mcp_servers", "mcp_tools", "agent_tool_policies")
+TENANT_TABLES = ("mcp_servers", "mcp_tools", "agent_tool_policies", "tool_calls")
 
 
 def _role() -> str:
@@ -95,6 +95,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_agent_tool_policies_agent_id'), ['agent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_agent_tool_policies_tool_id'), ['tool_id'], unique=False)
 
+    op.create_table('tool_calls',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('task_id', sa.Integer(), nullable=False),
+    sa.Column('tool_id', sa.Integer(), nullable=True),
+    sa.Column('server_name', sa.String(length=60), nullable=False),
+    sa.Column('tool_name', sa.String(length=120), nullable=False),
+    sa.Column('arguments', sa.JSON(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=80), nullable=False),
+    sa.Column('status', sa.Enum('started', 'done', 'failed', name='tool_call_status', native_enum=False, length=20), nullable=False),
+    sa.Column('result', sa.Text(), nullable=False),
+    sa.Column('credits', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_tool_calls_account_id_accounts')),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_tool_calls_task_id_tasks'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['tool_id'], ['mcp_tools.id'], name=op.f('fk_tool_calls_tool_id_mcp_tools'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tool_calls')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_tool_calls_idempotency_key'))
+    )
+    with op.batch_alter_table('tool_calls', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tool_calls_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tool_calls_task_id'), ['task_id'], unique=False)
+
     _enable_rls()
 
 
@@ -104,6 +129,11 @@ def downgrade() -> None:
         for table in TENANT_TABLES:
             for stmt in rls_disable_statements(table):
                 op.execute(stmt)
+    with op.batch_alter_table('tool_calls', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tool_calls_task_id'))
+        batch_op.drop_index(batch_op.f('ix_tool_calls_account_id'))
+
+    op.drop_table('tool_calls')
     with op.batch_alter_table('agent_tool_policies', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agent_tool_policies_tool_id'))
         batch_op.drop_index(batch_op.f('ix_agent_tool_policies_agent_id'))

@@ -47,7 +47,7 @@ def test_the_latest_migrations_go_down_and_up_again(tmp_path: Path) -> None:
     try:
         command.downgrade(config, "-1")  # the MCP registry's tables go
         with engine.connect() as conn:
-            assert not {"mcp_servers", "mcp_tools", "agent_tool_policies"} & set(
+            assert not {"mcp_servers", "mcp_tools", "agent_tool_policies", "tool_calls"} & set(
                 inspect(conn).get_table_names())
         command.downgrade(config, "-1")
         with engine.connect() as conn:

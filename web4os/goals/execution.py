@@ -27,6 +27,7 @@ from web4os.credits import service as credits
 from web4os.db import utcnow
 from web4os.errors import InvalidInput, NotFound
 from web4os.goals import service as goals
+from web4os.goals import tool_steps
 from web4os.goals.history import event_row, model_call_events, tool_run_event, write_events
 from web4os.goals.leases import LEASES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
@@ -166,6 +167,9 @@ def run_task(task_id: int, *, account_id: int) -> None:
     outcome = Outcome()
     with LEASES.hold(claim, account_id):
         try:
+            outcome.tool_credits += tool_steps.run_tool_steps(
+                provider_for(claim.agent), brief_of(claim.agent), claim.agent.id, claim.context,
+                calls, account_id=account_id, task_id=claim.task_id, attempt=claim.attempt)
             outcome.deliverable = prompts.do_task(provider_for(claim.agent), brief_of(claim.agent),
                                                 claim.context, calls,
                                                 _toolbox(claim, account_id, outcome))

@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from web4os.db import Base, UTCDateTime, str_enum, utcnow
@@ -106,3 +106,32 @@ class AgentToolPolicy(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     tool: Mapped[McpTool] = relationship()
+
+
+class CallStatus(enum.StrEnum):
+    STARTED = "started"  # recorded, then sent: a start without a result is in doubt
+    DONE = "done"
+    FAILED = "failed"  # the server or the tool said it failed
+
+
+class ToolCall(Base):
+    """One MCP tool call for a card: written before it is made, its result after."""
+
+    __tablename__ = "tool_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    tool_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mcp_tools.id", ondelete="SET NULL"), nullable=True)
+    server_name: Mapped[str] = mapped_column(String(60))
+    tool_name: Mapped[str] = mapped_column(String(120))
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus, "tool_call_status"),
+                                               default=CallStatus.STARTED)
+    result: Mapped[str] = mapped_column(Text, default="")
+    credits: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
