@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from tests.agents.conftest import endpoint, fake
 from tests.factories import Tenant
 from tests.support.mcp_server import RunningServer
 from web4os.accounts import tokens
@@ -48,3 +49,6 @@ def stdio_config(journal: Path) -> str:
     return json.dumps({"bakery": {"command": sys.executable,
                                   "args": ["-m", "tests.support.mcp_server", "--stdio",
                                            "--journal", str(journal)]}})
+
+
+__all__ = ["endpoint", "fake"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from tests.agents.conftest import wait_for_goal
 from tests.conftest import TEST_DB_URL
 from tests.factories import Tenant, login, make_goal, roster
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.mcp_server import RunningServer
 from tests.tools.conftest import TOKEN
 from web4os.config import get_settings
@@ -91,3 +92,32 @@ def test_a_tool_turned_off_is_not_offered(
     goal = wait_for_goal(db, runner, goal.id)
     assert goal.status == GoalStatus.COMPLETED
     assert db.scalars(select(ToolCall)).first() is None
+
+
+def test_an_endpoint_with_function_calling_gets_the_tools_as_functions(
+        endpoint: FakeOpenAI, runner: EmbeddedRunner, db: Session, tenant: Tenant,
+        mcp_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB4OS_MODEL_TOOL_CALLS", "true")
+    get_settings.cache_clear()
+    _enable(db, tenant, mcp_server, "researcher")
+    goal = make_goal(db, tenant, "Check the flour")
+    db.commit()
+    fake = endpoint
+    fake.reply_json({"rationale": "One card.", "tasks": [{
+        "key": "stock", "title": "Flour stock", "agent": "researcher",
+        "instructions": "How much flour?", "depends_on": [], "estimated_credits": 3}]})
+    fake.tool_call("bakery__stock_level", {"item": "flour", "invented": "x"})
+    fake.reply_json({"deliverable": "## Flour\n\nWe have 12 units.", "note": "Checked stock."})
+    fake.reply_json({"verdict": "accept", "feedback": ""})
+    fake.reply_json({"summary": "Done."})
+    runner.submit("plan_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    fake.assert_all_used()
+    first, second = fake.chat_requests[1:3]
+    offered = {t["function"]["name"] for t in first["tools"]}
+    assert "bakery__stock_level" in offered and "bakery__place_order" not in offered
+    [answer] = [m for m in second["messages"] if m["role"] == "tool"]
+    assert answer["content"] == "flour: 12 units in stock"
+    [row] = db.scalars(select(ToolCall))
+    assert row.arguments == {"item": "flour"} and row.status == CallStatus.DONE

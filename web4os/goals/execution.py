@@ -5,6 +5,7 @@ one transaction. Idempotent: a redelivered job for a card that moved on does not
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -143,8 +144,18 @@ def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
     if scope is None:
         return None
     allowed = list(claim.agent.tools or [])
+    aid = AccountId(account_id)
+    mcp = tool_steps.mcp_functions(aid, claim.agent.id)
+    numbers = itertools.count()
 
     def run(call: ToolCall) -> str:
+        if call.name in mcp:
+            spec, tool_id = mcp[call.name]
+            text, price = tool_steps.run_function(
+                aid, claim.task_id, tool_id, call.arguments, spec.parameters,
+                key=f"task{claim.task_id}-attempt{claim.attempt}-call{next(numbers)}")
+            outcome.tool_credits += price
+            return text
         with tenant_session(account_id) as s:
             task = goals.get_task(s, AccountId(account_id), claim.task_id)
             try:
@@ -155,7 +166,7 @@ def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
         outcome.tool_credits += result.credits
         return "\n\n".join(result.result.lines) or "(nothing found)"
 
-    return ToolBox(tool_specs(allowed), run)
+    return ToolBox(tool_specs(allowed) + [spec for spec, _ in mcp.values()], run)
 
 
 def run_task(task_id: int, *, account_id: int) -> None:
@@ -167,9 +178,11 @@ def run_task(task_id: int, *, account_id: int) -> None:
     outcome = Outcome()
     with LEASES.hold(claim, account_id):
         try:
-            outcome.tool_credits += tool_steps.run_tool_steps(
-                provider_for(claim.agent), brief_of(claim.agent), claim.agent.id, claim.context,
-                calls, account_id=account_id, task_id=claim.task_id, attempt=claim.attempt)
+            if claim.tool_scope is None:  # no function calling: the structured action step
+                outcome.tool_credits += tool_steps.run_tool_steps(
+                    provider_for(claim.agent), brief_of(claim.agent), claim.agent.id,
+                    claim.context, calls, account_id=account_id, task_id=claim.task_id,
+                    attempt=claim.attempt)
             outcome.deliverable = prompts.do_task(provider_for(claim.agent), brief_of(claim.agent),
                                                 claim.context, calls,
                                                 _toolbox(claim, account_id, outcome))

@@ -11,11 +11,12 @@ prompt of the card itself.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from web4os.agents.action_step import NO_TOOL, ToolOffer, ToolResultLine, choose_action
 from web4os.agents.prompts import AgentBrief, TaskContext
-from web4os.agents.providers.base import ModelProvider
+from web4os.agents.providers.base import ModelProvider, ToolSpec
 from web4os.agents.structured import CallRecord
 from web4os.config import get_settings
 from web4os.credits.pricing import cost_of_tool_run
@@ -38,6 +39,29 @@ def _offers(account_id: AccountId, agent_id: int) -> dict[str, tuple[ToolOffer, 
                                                   t.tool.input_schema), t.tool.id)
                 for t in registry.enabled_tools(s, account_id, agent_id)
                 if t.policy == ToolPolicy.ALLOWED}
+
+
+def function_name(qualified: str) -> str:
+    """``server.tool`` as a function name endpoints accept (letters, digits, _ and -)."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", qualified.replace(".", "__"))[:64]
+
+
+def mcp_functions(account_id: AccountId, agent_id: int) -> dict[str, tuple[ToolSpec, int]]:
+    """The agent's allowed MCP tools as functions, by function name, with their ids."""
+    return {function_name(name): (ToolSpec(function_name(name), offer.description,
+                                           offer.parameters or {"type": "object"}), tool_id)
+            for name, (offer, tool_id) in _offers(account_id, agent_id).items()}
+
+
+def run_function(account_id: AccountId, task_id: int, tool_id: int, raw_arguments: str,
+                 schema: dict[str, Any], *, key: str) -> tuple[str, int]:
+    """A function call the model made: the same checks, record and metering as a step."""
+    try:
+        parsed = json.loads(raw_arguments or "{}")
+        arguments = clean_arguments(parsed if isinstance(parsed, dict) else {}, schema)
+    except (ValueError, DomainError) as exc:
+        return f"Not run: the arguments are not valid ({exc}).", 0
+    return _call(account_id, task_id, tool_id, arguments, "", key=key)
 
 
 def clean_arguments(arguments: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
