@@ -30,6 +30,7 @@ from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError, NotAuthenticated
 from web4os.gc_freeze import freeze_startup_objects
+from web4os.goals import approval_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
@@ -44,7 +45,7 @@ from web4os.workers.embedded import EmbeddedRunner
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
-           api_tools.router)
+           api_tools.router, approval_routes.router)
 
 log = logging.getLogger("web4os.web")
 

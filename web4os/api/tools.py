@@ -1,12 +1,24 @@
-"""JSON API for the MCP registry: owners configure servers and policies; everyone reads."""
+"""JSON API for MCP tools: owners configure servers and policies, operators decide a
+card's waiting tool calls, everyone reads."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from web4os.api.deps import ApiOwner, ApiReader
-from web4os.tools import service
-from web4os.tools.schemas import AgentToolOut, PolicyIn, ServerIn, ServerOut, ToolOut
+from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
+from web4os.goals import approvals
+from web4os.goals import service as goals
+from web4os.goals.approvals import Decision
+from web4os.tools import calls, service
+from web4os.tools.schemas import (
+    AgentToolOut,
+    DecisionIn,
+    PolicyIn,
+    ServerIn,
+    ServerOut,
+    ToolCallOut,
+    ToolOut,
+)
 from web4os.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["tools"])
@@ -55,3 +67,18 @@ def set_policy(agent_id: int, tool_id: int, body: PolicyIn, session: SessionDep,
                ctx: ApiOwner) -> AgentToolOut:
     return AgentToolOut.of(service.set_policy(session, ctx.account_id, agent_id, tool_id,
                                               body.policy))
+
+
+@router.get("/tasks/{task_id}/tool-calls")
+def task_tool_calls(task_id: int, session: SessionDep, ctx: ApiReader) -> list[ToolCallOut]:
+    """A card's MCP tool calls, oldest first (pending ones are awaiting or in_doubt)."""
+    task = goals.get_task(session, ctx.account_id, task_id)
+    return [ToolCallOut.of(c) for c in calls.calls_of_task(session, ctx.account_id, task.id)]
+
+
+@router.post("/tasks/{task_id}/tool-calls/{call_id}/{decision}")
+def decide_tool_call(task_id: int, call_id: int, decision: Decision, body: DecisionIn,
+                     session: SessionDep, ctx: ApiOperator) -> ToolCallOut:
+    """approve (optionally with edited ``arguments``) · deny · mark-done · run-again."""
+    return ToolCallOut.of(approvals.decide(session, ctx, task_id, call_id, decision,
+                                           arguments=body.arguments, note=body.note))

@@ -5,7 +5,6 @@ one transaction. Idempotent: a redelivered job for a card that moved on does not
 from __future__ import annotations
 
 import functools
-import itertools
 import logging
 import uuid
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from web4os.agents.tools import ToolScope, tool_specs
 from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.db import utcnow
-from web4os.errors import InvalidInput, NotFound
+from web4os.errors import DomainError, InvalidInput, NotFound
 from web4os.goals import service as goals
 from web4os.goals import tool_steps
 from web4os.goals.history import event_row, model_call_events, tool_run_event, write_events
@@ -136,6 +135,7 @@ class Outcome:
     review: Review | None = None
     error: Exception | None = None
     tool_credits: int = 0  # tools the model called (function calling)
+    waiting: str = ""  # a tool call waits for the operator: why
 
 
 def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
@@ -146,14 +146,15 @@ def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
     allowed = list(claim.agent.tools or [])
     aid = AccountId(account_id)
     mcp = tool_steps.mcp_functions(aid, claim.agent.id)
-    numbers = itertools.count()
 
     def run(call: ToolCall) -> str:
         if call.name in mcp:
             spec, tool_id = mcp[call.name]
-            text, price = tool_steps.run_function(
-                aid, claim.task_id, tool_id, call.arguments, spec.parameters,
-                key=f"task{claim.task_id}-attempt{claim.attempt}-call{next(numbers)}")
+            try:
+                text, price = tool_steps.run_function(aid, claim.task_id, tool_id,
+                                                      call.arguments, spec.parameters)
+            except DomainError as exc:
+                return exc.message
             outcome.tool_credits += price
             return text
         with tenant_session(account_id) as s:
@@ -178,16 +179,18 @@ def run_task(task_id: int, *, account_id: int) -> None:
     outcome = Outcome()
     with LEASES.hold(claim, account_id):
         try:
-            if claim.tool_scope is None:  # no function calling: the structured action step
-                outcome.tool_credits += tool_steps.run_tool_steps(
-                    provider_for(claim.agent), brief_of(claim.agent), claim.agent.id,
-                    claim.context, calls, account_id=account_id, task_id=claim.task_id,
-                    attempt=claim.attempt)
+            # The structured action step, unless the endpoint calls functions instead.
+            outcome.tool_credits += tool_steps.run_tool_steps(
+                provider_for(claim.agent), brief_of(claim.agent), claim.agent.id,
+                claim.context, calls, account_id=account_id, task_id=claim.task_id,
+                steps=claim.tool_scope is None)
             outcome.deliverable = prompts.do_task(provider_for(claim.agent), brief_of(claim.agent),
                                                 claim.context, calls,
                                                 _toolbox(claim, account_id, outcome))
         except (StructuredOutputError, ModelError) as exc:
             outcome.error = exc
+        except tool_steps.WaitForOperator as wait:
+            outcome.waiting = wait.reason
         if outcome.deliverable is not None and claim.review_by_ceo:
             try:
                 outcome.review = prompts.review_task(provider_for(claim.ceo), brief_of(claim.ceo),
@@ -235,7 +238,12 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
             return
         done = False
         spent = {"actual_credits": task.actual_credits + charged}
-        if outcome.deliverable is not None:
+        if outcome.waiting:
+            transition(s, task, TaskStatus.BLOCKED, actor=f"agent:{claim.agent.slug}",
+                       reason=outcome.waiting, claim_token=claim.token,
+                       values={"claim_token": None, "lease_expires_at": None, **spent},
+                       history=history)
+        elif outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome.deliverable, outcome.review, spent, history)
         else:
             _attempt_failed(s, task, claim, outcome.error, spent, history)

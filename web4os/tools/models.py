@@ -109,9 +109,17 @@ class AgentToolPolicy(Base):
 
 
 class CallStatus(enum.StrEnum):
+    AWAITING = "awaiting"  # an ask-first call: the card waits for the operator
+    APPROVED = "approved"  # the operator said yes; the card's next run sends it
     STARTED = "started"  # recorded, then sent: a start without a result is in doubt
     DONE = "done"
     FAILED = "failed"  # the server or the tool said it failed
+    DENIED = "denied"  # the operator said no (the note says why)
+    IN_DOUBT = "in_doubt"  # started, no result (a worker died): the operator checks
+
+
+# The operator decides these; the card stays in Needs you until they do.
+WAITING_CALLS = frozenset({CallStatus.AWAITING, CallStatus.IN_DOUBT})
 
 
 class ToolCall(Base):
@@ -132,6 +140,9 @@ class ToolCall(Base):
     status: Mapped[CallStatus] = mapped_column(str_enum(CallStatus, "tool_call_status"),
                                                default=CallStatus.STARTED)
     result: Mapped[str] = mapped_column(Text, default="")
+    read_only: Mapped[bool] = mapped_column(Boolean, default=False)  # may simply be retried
+    note: Mapped[str] = mapped_column(Text, default="")  # the operator's, with a decision
+    decided_by: Mapped[str] = mapped_column(String(200), default="")
     credits: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from web4os.tools.models import McpServer, McpTool
+from web4os.tools.models import McpServer, McpTool, ToolCall
 from web4os.tools.service import AgentTool
 
 
@@ -71,3 +71,36 @@ class AgentToolOut(BaseModel):
     @classmethod
     def of(cls, item: AgentTool) -> AgentToolOut:
         return cls(tool=ToolOut.of(item.tool), policy=item.policy.value)
+
+
+class ToolCallOut(BaseModel):
+    id: int
+    task_id: int
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+    reason: str
+    status: str
+    result: str
+    note: str
+    decided_by: str
+    credits: int
+    idempotency_key: str
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, call: ToolCall) -> ToolCallOut:
+        return cls(id=call.id, task_id=call.task_id, server=call.server_name,
+                   tool=call.tool_name, arguments=call.arguments, reason=call.reason,
+                   status=str(call.status), result=call.result, note=call.note,
+                   decided_by=call.decided_by, credits=call.credits,
+                   idempotency_key=call.idempotency_key, created_at=call.created_at,
+                   finished_at=call.finished_at)
+
+
+class DecisionIn(BaseModel):
+    """``arguments`` (approve only) replace the agent's; ``note`` goes with the decision."""
+
+    arguments: dict[str, Any] | None = None
+    note: str = Field(default="", max_length=2000)
