@@ -1,6 +1,8 @@
 """A real MCP server for the tests, built with the official SDK: a read tool and a tool
 with a side effect (it appends a line to a file the test reads).
 
+An order of the item "slow" is placed at once and answered only after 30 s.
+
 Run as ``python -m tests.support.mcp_server --port N --journal PATH [--token T]`` for
 streamable HTTP on 127.0.0.1 (``--token`` makes it refuse requests without
 ``Authorization: Bearer T``), or with ``--stdio`` over standard input and output.
@@ -9,6 +11,7 @@ streamable HTTP on 127.0.0.1 (``--token`` makes it refuse requests without
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from mcp.server.mcpserver import MCPServer
@@ -33,6 +36,8 @@ def build(journal: Path) -> MCPServer:
         """Order more of an item from the supplier (this really orders)."""
         with journal.open("a", encoding="utf-8") as f:
             f.write(f"order {item} {quantity}\n")
+        if item == "slow":  # the order is placed; the answer takes long (a worker dies meanwhile)
+            time.sleep(30)
         return f"ordered {quantity} x {item}"
 
     @server.tool()
