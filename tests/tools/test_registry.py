@@ -162,3 +162,15 @@ def test_stdio_servers_come_only_from_the_server_admin(
     assert {t["name"] for t in body["tools"]} == {"stock_level", "place_order", "unmarked"}
     db.rollback()
     assert db.query(McpServer).one().url == ""
+
+
+def test_the_client_works_from_a_thread_that_runs_an_event_loop(
+        mcp_server: RunningServer) -> None:
+    import asyncio
+
+    target = mcp_client.Target(url=mcp_server.url, headers={"Authorization": f"Bearer {TOKEN}"})
+
+    async def inside_a_loop() -> list[str]:
+        return [t.name for t in mcp_client.list_tools(target)]
+
+    assert "stock_level" in asyncio.run(inside_a_loop())

@@ -8,11 +8,13 @@ the server's origin. Stdio servers come only from the server admin's settings.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -24,6 +26,7 @@ from web4os.config import get_settings
 from web4os.errors import DomainError, InvalidInput
 from web4os.netguard import check_public_url
 
+T = TypeVar("T")
 MAX_TOOLS = 200
 MAX_PAGES = 20
 
@@ -144,10 +147,21 @@ def _explain(exc: BaseException) -> str:
     return (str(exc) or type(exc).__name__)[:500]
 
 
+def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """Run the SDK's coroutine to its end from sync code; on a thread of its own when this
+    thread already runs an event loop (an async route, a test driving a browser)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return anyio.run(fn, *args)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, fn, *args).result()
+
+
 def list_tools(target: Target) -> list[ListedTool]:
     """Connect, initialise and list the server's tools (bounded in time and number)."""
     try:
-        return anyio.run(_list, target)
+        return _run(_list, target)
     except DomainError:
         raise
     except Exception as exc:  # the SDK raises many kinds (in groups); all mean "unreachable"
@@ -157,7 +171,7 @@ def list_tools(target: Target) -> list[ListedTool]:
 def call_tool(target: Target, name: str, arguments: dict[str, Any]) -> CallOutcome:
     """Connect and call one tool; its answer as text, cut at ``mcp_max_result_chars``."""
     try:
-        return anyio.run(_call, target, name, arguments)
+        return _run(_call, target, name, arguments)
     except DomainError:
         raise
     except Exception as exc:
