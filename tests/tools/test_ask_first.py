@@ -15,6 +15,7 @@ from tests.support.fake_openai import FakeOpenAI
 from tests.support.mcp_server import RunningServer
 from tests.tools.conftest import TOKEN, bearer
 from web4os.accounts.models import Role
+from web4os.config import get_settings
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.tools import service
 from web4os.tools.models import CallStatus, ToolCall
@@ -59,14 +60,17 @@ def _finish_answers(fake: FakeOpenAI) -> None:
 
 def test_the_side_effect_waits_for_approval_and_runs_once(
         endpoint: FakeOpenAI, runner: EmbeddedRunner, client: TestClient, db: Session,
-        tenant: Tenant, mcp_server: RunningServer) -> None:
+        tenant: Tenant, mcp_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
     before = len(mcp_server.orders())
     operator, viewer = bearer(db, tenant, Role.OPERATOR), bearer(db, tenant, Role.VIEWER)
     other = make_tenant(db, "Rival")
     db.commit()
     rival = bearer(db, other, Role.OWNER)
+    monkeypatch.setenv("WEB4OS_TOOL_RUN_CREDITS", '{"bakery.stock_level": 50}')
+    get_settings.cache_clear()
     goal, task = _stopped_card(endpoint, runner, db, tenant, mcp_server)
     assert task.status == TaskStatus.BLOCKED
+    assert task.actual_credits >= 50  # the read before the stop is charged with the attempt
     assert "bakery.place_order" in task.status_reason and "out of butter" in task.status_reason
     assert len(mcp_server.orders()) == before  # nothing ordered yet
     calls = client.get(f"/api/v1/tasks/{task.id}/tool-calls", headers=viewer).json()

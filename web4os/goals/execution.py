@@ -190,7 +190,7 @@ def run_task(task_id: int, *, account_id: int) -> None:
         except (StructuredOutputError, ModelError) as exc:
             outcome.error = exc
         except tool_steps.WaitForOperator as wait:
-            outcome.waiting = wait.reason
+            outcome.waiting, outcome.tool_credits = wait.reason, outcome.tool_credits + wait.credits
         if outcome.deliverable is not None and claim.review_by_ceo:
             try:
                 outcome.review = prompts.review_task(provider_for(claim.ceo), brief_of(claim.ceo),

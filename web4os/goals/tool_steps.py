@@ -42,11 +42,13 @@ IN_DOUBT = ("this may or may not have run — check, then mark it done or run it
 
 
 class WaitForOperator(Exception):
-    """The card stops in Needs you: an ask-first call, or a call in doubt."""
+    """The card stops in Needs you: an ask-first call, or a call in doubt. ``credits``:
+    what the calls made before it cost (charged with the attempt all the same)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, credits: int = 0) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.credits = credits
 
 
 def _offers(account_id: AccountId, agent_id: int, *, ask_too: bool = True,
@@ -104,6 +106,21 @@ def run_tool_steps(provider: ModelProvider, agent: AgentBrief, agent_id: int,
     Without ``steps`` (the endpoint calls functions instead) it only resumes."""
     aid = AccountId(account_id)
     done, credits = _resume(aid, task_id)
+    try:
+        credits += _steps(provider, agent, agent_id, ctx, calls, aid, task_id, done, steps)
+    except WaitForOperator as wait:
+        wait.credits += credits
+        raise
+    ctx.tool_results.extend(f"{d.name} {json.dumps(d.arguments, ensure_ascii=False)}: {d.result}"
+                            for d in done)
+    return credits
+
+
+def _steps(provider: ModelProvider, agent: AgentBrief, agent_id: int, ctx: TaskContext,
+           calls: list[CallRecord], aid: AccountId, task_id: int,
+           done: list[ToolResultLine], steps: bool) -> int:
+    """Ask, run, ask again with the result: the new calls' results join ``done``."""
+    credits = 0
     offers = _offers(aid, agent_id) if steps else {}
     while offers and len(done) < get_settings().mcp_max_steps:
         action = choose_action(provider, agent, ctx, [o for o, _ in offers.values()], done,
@@ -116,12 +133,14 @@ def run_tool_steps(provider: ModelProvider, agent: AgentBrief, agent_id: int,
         except DomainError as exc:
             done.append(ToolResultLine(offer.name, {}, f"Not run: {exc.message}"))
             continue
-        call_id = _record(aid, task_id, tool_id, arguments, action.reason)
+        try:
+            call_id = _record(aid, task_id, tool_id, arguments, action.reason)
+        except WaitForOperator as wait:
+            wait.credits += credits
+            raise
         text, price = _send(aid, call_id)
         credits += price
         done.append(ToolResultLine(offer.name, arguments, text))
-    ctx.tool_results.extend(f"{d.name} {json.dumps(d.arguments, ensure_ascii=False)}: {d.result}"
-                            for d in done)
     return credits
 
 
