@@ -155,3 +155,39 @@ def test_deny_and_mark_done_answer_the_agent_without_calling(
     assert len(mcp_server.orders()) == before
     action_prompt = endpoint.chat_requests[-4]["messages"][-1]["content"]
     assert "the operator denied it (We have butter in the back.)" in action_prompt
+
+
+def test_an_ask_first_function_call_stops_the_card_too(
+        endpoint: FakeOpenAI, runner: EmbeddedRunner, client: TestClient, db: Session,
+        tenant: Tenant, mcp_server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEB4OS_MODEL_TOOL_CALLS", "true")
+    get_settings.cache_clear()
+    before = len(mcp_server.orders())
+    operator = bearer(db, tenant, Role.OPERATOR)
+    row = service.add_server(db, tenant.id, name="bakery", url=mcp_server.url, credential=TOKEN)
+    service.refresh_tools(db, tenant.id, row.id)
+    researcher = roster(db, tenant)["researcher"].id
+    for tool in row.tools:
+        service.set_policy(db, tenant.id, researcher, tool.id, "default")
+    goal = make_goal(db, tenant, "Restock")
+    db.commit()
+    endpoint.reply_json({"rationale": "One card.", "tasks": [{
+        "key": "order", "title": "Order butter", "agent": "researcher",
+        "instructions": "Order butter.", "depends_on": [], "estimated_credits": 3}]})
+    endpoint.tool_call("bakery__place_order", {"item": "butter", "quantity": 2})
+    runner.submit("plan_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    runner.wait_idle(timeout=30)
+    db.rollback()
+    [task] = db.scalars(select(Task).where(Task.goal_id == goal.id))
+    assert task.status == TaskStatus.BLOCKED and len(mcp_server.orders()) == before
+    order = db.scalars(select(ToolCall)).one()
+    assert order.status == CallStatus.AWAITING
+    endpoint.reply_json({"deliverable": "## Butter\n\nOrdered.", "note": "Ordered."})
+    endpoint.reply_json({"verdict": "accept", "feedback": ""})
+    endpoint.reply_json({"summary": "Done."})
+    assert client.post(f"/api/v1/tasks/{task.id}/tool-calls/{order.id}/approve",
+                       headers=operator, json={}).status_code == 200
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert mcp_server.orders()[before:] == ["order butter 2"]
+    assert "ordered 2 x butter" in endpoint.chat_requests[-3]["messages"][-1]["content"]

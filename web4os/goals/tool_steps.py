@@ -51,16 +51,14 @@ class WaitForOperator(Exception):
         self.credits = credits
 
 
-def _offers(account_id: AccountId, agent_id: int, *, ask_too: bool = True,
-            ) -> dict[str, tuple[ToolOffer, int]]:
+def _offers(account_id: AccountId, agent_id: int) -> dict[str, tuple[ToolOffer, int]]:
     """The tools this agent may call now, by ``server.tool``, with their ids."""
     with tenant_session(account_id) as s:
         return {t.tool.qualified_name: (ToolOffer(t.tool.qualified_name, t.tool.description,
                                                   t.tool.input_schema,
                                                   asks_first=t.policy == ToolPolicy.ASK),
                                         t.tool.id)
-                for t in registry.enabled_tools(s, account_id, agent_id)
-                if t.policy == ToolPolicy.ALLOWED or ask_too}
+                for t in registry.enabled_tools(s, account_id, agent_id)}
 
 
 def function_name(qualified: str) -> str:
@@ -69,10 +67,14 @@ def function_name(qualified: str) -> str:
 
 
 def mcp_functions(account_id: AccountId, agent_id: int) -> dict[str, tuple[ToolSpec, int]]:
-    """The agent's allowed MCP tools as functions, by function name, with their ids."""
-    return {function_name(name): (ToolSpec(function_name(name), offer.description,
-                                           offer.parameters or {"type": "object"}), tool_id)
-            for name, (offer, tool_id) in _offers(account_id, agent_id, ask_too=False).items()}
+    """The agent's enabled MCP tools as functions, by function name, with their ids (a call
+    of an ask-first one stops the card like an action step's)."""
+    return {function_name(name): (ToolSpec(
+                function_name(name),
+                offer.description + (" (the operator approves each call first)"
+                                     if offer.asks_first else ""),
+                offer.parameters or {"type": "object"}), tool_id)
+            for name, (offer, tool_id) in _offers(account_id, agent_id).items()}
 
 
 def run_function(account_id: AccountId, task_id: int, tool_id: int, raw_arguments: str,
