@@ -1,7 +1,8 @@
 """Talking to MCP servers with the official ``mcp`` SDK: list a server's tools, call one.
 
 Sync wrappers around the SDK's async client, for services and jobs. Every connection to
-an account's server passes the address guard first (``netguard.check_public_url``), and
+an account's server passes the address guard, checked again inside the connection and
+pinned to the vetted address (``tools.pinned``), and
 its credential header goes only to that server: the SDK follows a redirect only within
 the server's origin. Stdio servers come only from the server admin's settings.
 """
@@ -25,6 +26,7 @@ from mcp.types import PaginatedRequestParams
 from web4os.config import get_settings
 from web4os.errors import DomainError, InvalidInput
 from web4os.netguard import check_public_url
+from web4os.tools.pinned import pinned_client
 
 T = TypeVar("T")
 MAX_TOOLS = 200
@@ -85,8 +87,8 @@ async def _session(target: Target) -> AsyncIterator[ClientSession]:
         return
     check_public_url(target.url)
     timeout = httpx2.Timeout(get_settings().mcp_timeout_seconds)
-    async with httpx2.AsyncClient(headers=target.headers, timeout=timeout,
-                                  follow_redirects=False) as http, \
+    async with pinned_client(headers=target.headers, timeout=timeout,
+                             follow_redirects=False) as http, \
             streamable_http_client(target.url, http_client=http) as (read, write), \
             ClientSession(read, write) as session:
         await session.initialize()
