@@ -174,3 +174,20 @@ def test_the_client_works_from_a_thread_that_runs_an_event_loop(
         return [t.name for t in mcp_client.list_tools(target)]
 
     assert "stock_level" in asyncio.run(inside_a_loop())
+
+
+def test_a_credential_goes_in_its_own_header_to_its_own_server(
+        db: Session, tenant: Tenant, mcp_server: RunningServer) -> None:
+    keyed = service.add_server(db, tenant.id, name="keyed", url=mcp_server.url,
+                               auth_header="X-Api-Key", credential="k-123")
+    bearer_only = service.add_server(db, tenant.id, name="bare", url=mcp_server.url,
+                                     credential="t-456")
+    plain = service.add_server(db, tenant.id, name="open", url=mcp_server.url)
+    assert service.target_of(keyed).headers == {"X-Api-Key": "k-123"}
+    assert service.target_of(bearer_only).headers == {"Authorization": "Bearer t-456"}
+    assert service.target_of(plain).headers == {}
+    for header, value in (("Host", "x"), ("Bad Header", "x"), ("X-Key", "a\r\nInjected: 1")):
+        with pytest.raises(InvalidInput):
+            service.add_server(db, tenant.id, name="bad", url=mcp_server.url,
+                               auth_header=header, credential=value)
+    db.rollback()
