@@ -121,3 +121,28 @@ def test_an_endpoint_with_function_calling_gets_the_tools_as_functions(
     assert answer["content"] == "flour: 12 units in stock"
     [row] = db.scalars(select(ToolCall))
     assert row.arguments == {"item": "flour"} and row.status == CallStatus.DONE
+
+
+def test_a_tool_turned_off_between_offer_and_call_is_not_run(
+        runner: EmbeddedRunner, db: Session, tenant: Tenant, mcp_server: RunningServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from web4os.goals import tool_steps
+
+    _enable(db, tenant, mcp_server, "researcher")
+    real_offers = tool_steps._offers
+
+    def offers_then_off(account_id: object, agent_id: int) -> object:
+        offered = real_offers(account_id, agent_id)  # type: ignore[arg-type]
+        with session_factory(TEST_DB_URL)() as s:
+            for item in service.enabled_tools(s, tenant.id, agent_id):
+                service.set_policy(s, tenant.id, agent_id, item.tool.id, "off")
+            s.commit()
+        return offered
+
+    monkeypatch.setattr(tool_steps, "_offers", offers_then_off)
+    goal = make_goal(db, tenant, "Check the flour")
+    db.commit()
+    runner.submit("plan_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert db.scalars(select(ToolCall)).first() is None

@@ -140,6 +140,9 @@ def _steps(provider: ModelProvider, agent: AgentBrief, agent_id: int, ctx: TaskC
         except WaitForOperator as wait:
             wait.credits += credits
             raise
+        except DomainError as exc:  # turned off meanwhile: the agent hears so
+            done.append(ToolResultLine(offer.name, arguments, f"Not run: {exc.message}"))
+            continue
         text, price = _send(aid, call_id)
         credits += price
         done.append(ToolResultLine(offer.name, arguments, text))
