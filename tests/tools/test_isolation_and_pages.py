@@ -88,6 +88,8 @@ def test_owner_adds_a_server_and_sets_policies_on_the_page(
     researcher = roster(db, tenant)["researcher"].id
     page = client.get(f"/tools?agent={researcher}")
     assert "<code>bakery.place_order</code>" in page.text and "listed" in page.text
+    ceo = next(a for a in roster(db, tenant).values() if a.is_ceo)
+    assert f"/tools?agent={ceo.id}\"" not in page.text  # the CEO does no cards: no tools
     assert "Authorization: saved, hidden" in page.text and TOKEN not in page.text
     db.rollback()
     tools = {t.tool.name: t.tool.id for t in service.agent_tools(db, tenant.id, researcher)}

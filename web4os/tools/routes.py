@@ -29,9 +29,8 @@ SERVER_FIELDS = ("name", "url", "auth_header", "stdio_name")  # never the creden
 def _page(request: Request, session: Session, viewer: ViewerDep, account_id: AccountId,
           agent_id: int | None = None, *, values: dict[str, Any] | None = None,
           errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    roster = agents.list_agents(session, account_id)
-    chosen = next((a for a in roster if a.id == agent_id), None) or next(
-        (a for a in roster if not a.is_ceo), None)
+    roster = agents.specialists(session, account_id)  # the CEO plans and reviews: no tools
+    chosen = next((a for a in roster if a.id == agent_id), roster[0] if roster else None)
     return render(request, "tools/tools.html", {
         "servers": service.list_servers(session, account_id),
         "roster": roster, "agent": chosen,
