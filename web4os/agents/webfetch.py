@@ -67,7 +67,12 @@ class FetchResult:
 
 @dataclass(frozen=True)
 class FetchLimits:
-    """The bounds of one fetch; ``fetch_for_agent`` takes them from the settings."""
+    """The bounds of one fetch; ``fetch_for_agent`` takes them from the settings.
+
+    The body is cut when ``timeout_seconds`` have passed since the start; one wait on the
+    network is bounded by what was left of it when its hop began, so a silent server
+    costs at most twice the limit.
+    """
 
     timeout_seconds: float = 15.0
     max_bytes: int = 2_000_000
