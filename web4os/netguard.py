@@ -111,9 +111,14 @@ def _normal_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
+def parse_allowed_hosts(value: str) -> list[str]:
+    """The entries of a comma-separated allowance such as ``WEB4OS_NET_ALLOWED_HOSTS``."""
+    return [h.strip() for h in value.split(",") if h.strip()]
+
+
 def allowed_hosts_setting() -> list[str]:
     """The server admin's allowance (``WEB4OS_NET_ALLOWED_HOSTS``), one entry per item."""
-    return [h.strip() for h in get_settings().net_allowed_hosts.split(",") if h.strip()]
+    return parse_allowed_hosts(get_settings().net_allowed_hosts)
 
 
 def _parse_address(raw: str) -> IPAddress:
