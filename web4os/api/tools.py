@@ -1,5 +1,5 @@
-"""JSON API for MCP tools: owners configure servers and policies, operators decide a
-card's waiting tool calls, everyone reads."""
+"""JSON API for tools (MCP and the built-in web fetch): owners configure servers, the web
+fetch switch and policies, operators decide a card's waiting tool calls, everyone reads."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
 from web4os.goals import approvals
 from web4os.goals import service as goals
 from web4os.goals.approvals import Decision
-from web4os.tools import calls, service
+from web4os.tools import builtin, calls, service
 from web4os.tools.schemas import (
     AgentToolOut,
     DecisionIn,
@@ -18,6 +18,8 @@ from web4os.tools.schemas import (
     ServerOut,
     ToolCallOut,
     ToolOut,
+    WebFetchIn,
+    WebFetchOut,
 )
 from web4os.web.deps import SessionDep
 
@@ -50,6 +52,19 @@ def refresh_server(server_id: int, session: SessionDep, ctx: ApiOwner) -> Server
 def remove_server(server_id: int, session: SessionDep, ctx: ApiOwner) -> Response:
     service.remove_server(session, ctx.account_id, server_id)
     return Response(status_code=204)
+
+
+@router.get("/tools/web-fetch")
+def web_fetch_state(session: SessionDep, ctx: ApiReader) -> WebFetchOut:
+    """The built-in web fetch: allowed on this server, on for this account, its tool id."""
+    return WebFetchOut.of(builtin.web_fetch_state(session, ctx.account_id))
+
+
+@router.put("/tools/web-fetch")
+def switch_web_fetch(body: WebFetchIn, session: SessionDep, ctx: ApiOwner) -> WebFetchOut:
+    """Turn web fetch on or off for the account (403 when the server admin turned it off);
+    then set each agent's policy for ``tool_id`` like any tool's."""
+    return WebFetchOut.of(builtin.set_web_fetch(session, ctx.account_id, body.enabled))
 
 
 @router.get("/mcp/tools")

@@ -1,4 +1,5 @@
-"""A card's MCP tool calls through the structured action step, under the operator's policy.
+"""A card's tool calls (MCP and built-in) through the structured action step, under the
+operator's policy.
 
 Before the specialist does its card, it may ask for up to ``WEB4OS_MCP_MAX_STEPS`` calls
 of the tools enabled for it (``agents.action_step``). Each call is checked against the
@@ -32,8 +33,8 @@ from web4os.errors import DomainError
 from web4os.goals import service as goals
 from web4os.goals.history import event_row, write_events
 from web4os.tenancy import AccountId, get_owned, of_account, tenant_session
+from web4os.tools import builtin, client
 from web4os.tools import calls as tool_calls
-from web4os.tools import client
 from web4os.tools import service as registry
 from web4os.tools.models import CallStatus, McpTool, ToolCall, ToolPolicy
 
@@ -229,10 +230,14 @@ def _send(account_id: AccountId, call_id: int) -> tuple[str, int]:
         tool = s.get(McpTool, row.tool_id) if row.tool_id is not None else None
         if row.status == CallStatus.APPROVED:
             row.status = CallStatus.STARTED
-        target = registry.target_of(tool.server) if tool is not None else None
+        kind, switched_on = (tool.server.builtin, tool.server.enabled) if tool else ("", False)
+        target = registry.target_of(tool.server) if tool is not None and not kind else None
         arguments, name, qualified = dict(row.arguments), row.tool_name, (
             f"{row.server_name}.{row.tool_name}")
-    if target is None:
+    if kind:
+        outcome = builtin.run_builtin(kind, switched_on, arguments)
+        text, failed = outcome.text, outcome.is_error
+    elif target is None:
         text, failed = "The tool no longer exists (its server was removed).", True
     else:
         try:

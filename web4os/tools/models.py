@@ -29,7 +29,8 @@ class ToolPolicy(enum.StrEnum):
 
 class McpServer(Base):
     """An MCP server: streamable HTTP at ``url`` (an account's), or a stdio server the
-    server admin configured (``stdio_name``; its command lives in the settings, never here)."""
+    server admin configured (``stdio_name``; its command lives in the settings, never here),
+    or web4os's own built-in tools (``builtin``), switched on per account (``enabled``)."""
 
     __tablename__ = "mcp_servers"
     __table_args__ = (UniqueConstraint("account_id", "name"),)
@@ -39,6 +40,8 @@ class McpServer(Base):
     name: Mapped[str] = mapped_column(String(60))
     url: Mapped[str] = mapped_column(String(500), default="")
     stdio_name: Mapped[str] = mapped_column(String(60), default="")
+    builtin: Mapped[str] = mapped_column(String(40), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     auth_header: Mapped[str] = mapped_column(String(80), default="")
     credential_encrypted: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[ServerStatus] = mapped_column(str_enum(ServerStatus, "mcp_server_status"),
@@ -57,6 +60,8 @@ class McpServer(Base):
 
     @property
     def transport(self) -> str:
+        if self.builtin:
+            return "built-in"
         return "stdio" if self.stdio_name else "streamable-http"
 
 

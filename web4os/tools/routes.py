@@ -1,4 +1,5 @@
-"""The Tools tab of the agents section (/tools): MCP servers and each agent's tool policies.
+"""The Tools tab of the agents section (/tools): MCP servers, the built-in web fetch's
+switch, and each agent's tool policies.
 Thin: parse, call the registry, render. Owners change; operators and viewers read."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from web4os.accounts.models import Role
 from web4os.agents import service as agents
 from web4os.errors import DomainError
 from web4os.tenancy import AccountId
-from web4os.tools import service
+from web4os.tools import builtin, service
 from web4os.tools.models import ToolPolicy
 from web4os.web.deps import SessionDep
 from web4os.web.forms import field_errors, form_data
@@ -33,6 +34,7 @@ def _page(request: Request, session: Session, viewer: ViewerDep, account_id: Acc
     chosen = next((a for a in roster if a.id == agent_id), roster[0] if roster else None)
     return render(request, "tools/tools.html", {
         "servers": service.list_servers(session, account_id),
+        "web_fetch": builtin.web_fetch_state(session, account_id),
         "roster": roster, "agent": chosen,
         "agent_tools": service.agent_tools(session, account_id, chosen.id) if chosen else [],
         "policies": [p.value for p in ToolPolicy],
@@ -76,6 +78,15 @@ def refresh_server(server_id: int, session: SessionDep, ctx: OwnerCtx) -> Respon
 def remove_server(server_id: int, session: SessionDep, ctx: OwnerCtx) -> Response:
     service.remove_server(session, ctx.account_id, server_id)
     return RedirectResponse("/tools", status_code=303)
+
+
+@router.post("/tools/web-fetch", dependencies=[CsrfDep])
+async def switch_web_fetch(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+    """The account's web fetch switch: ``enabled`` is ``on`` or ``off``."""
+    values = await form_data(request)
+    state = builtin.set_web_fetch(session, ctx.account_id, values.get("enabled") == "on")
+    return RedirectResponse(f"/tools?web_fetch={'on' if state.enabled else 'off'}",
+                            status_code=303)
 
 
 @router.post("/tools/agents/{agent_id}", dependencies=[CsrfDep])

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from web4os.tools.builtin import WebFetchState
 from web4os.tools.models import McpServer, McpTool, ToolCall
 from web4os.tools.service import AgentTool
 
@@ -104,3 +105,22 @@ class DecisionIn(BaseModel):
 
     arguments: dict[str, Any] | None = None
     note: str = Field(default="", max_length=2000)
+
+
+class WebFetchIn(BaseModel):
+    enabled: bool
+
+
+class WebFetchOut(BaseModel):
+    """``available``: the server admin allows web fetch; ``enabled``: the account's switch;
+    ``offered``: both, so agents with a policy for ``tool_id`` get it."""
+
+    available: bool
+    enabled: bool
+    offered: bool
+    tool_id: int | None
+
+    @classmethod
+    def of(cls, state: WebFetchState) -> WebFetchOut:
+        return cls(available=state.available, enabled=state.enabled,
+                   offered=state.available and state.enabled, tool_id=state.tool_id)

@@ -1,21 +1,23 @@
 """The MCP registry of an account: its servers, their listed tools, and which agent may
 use which tool under which policy. Owners change it (the routes check the role); the
-queries go through ``tenancy``, so another account's rows are simply not found."""
+queries go through ``tenancy``, so another account's rows are simply not found. The
+built-in tools (``tools.builtin``) share the registry; they are offered only while on."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from sqlalchemy import true
 from sqlalchemy.orm import Session
 
 from web4os.agents.models import Agent
 from web4os.config import get_settings
 from web4os.db import utcnow
-from web4os.errors import Conflict, DomainError, InvalidInput
+from web4os.errors import Conflict, DomainError, InvalidInput, NotFound
 from web4os.netguard import AddressRefused, check_public_url
 from web4os.tenancy import AccountId, get_owned, scoped
-from web4os.tools import client, secrets
+from web4os.tools import builtin, client, secrets
 from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ServerStatus, ToolPolicy
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -34,15 +36,30 @@ class AgentTool:
 
 
 def list_servers(session: Session, account_id: AccountId) -> list[McpServer]:
-    return list(session.scalars(scoped(McpServer, account_id).order_by(McpServer.name)))
+    """The account's MCP servers (not the built-in tools, which have their own switch)."""
+    return list(session.scalars(scoped(McpServer, account_id)
+                                .where(McpServer.builtin == "").order_by(McpServer.name)))
 
 
 def get_server(session: Session, account_id: AccountId, server_id: int) -> McpServer:
-    return get_owned(session, McpServer, server_id, account_id)
+    server = get_owned(session, McpServer, server_id, account_id)
+    if server.builtin:  # not refreshed or removed as a server
+        raise NotFound("No such mcpserver.")
+    return server
+
+
+def offered(server: McpServer) -> bool:
+    """Whether the server's tools are offered: built-in ones only while switched on for
+    the account and allowed by the server admin."""
+    return server.enabled and builtin.server_admin_allows(server.builtin)
 
 
 def get_tool(session: Session, account_id: AccountId, tool_id: int) -> McpTool:
-    return get_owned(session, McpTool, tool_id, account_id)
+    """A tool the account may use now; a built-in one that is off is not found."""
+    tool = get_owned(session, McpTool, tool_id, account_id)
+    if not offered(tool.server):
+        raise NotFound("No such mcptool.")
+    return tool
 
 
 def stdio_choices() -> list[str]:
@@ -73,6 +90,9 @@ def add_server(session: Session, account_id: AccountId, *, name: str, url: str =
     name = name.strip().lower()
     if not _NAME_RE.match(name):
         raise InvalidInput("Name it with lowercase letters, digits, - or _ (up to 40).",
+                           field="name")
+    if name == builtin.SERVER_NAME:
+        raise InvalidInput(f"“{name}” is the name of web4os's built-in tools; choose another.",
                            field="name")
     if session.scalars(scoped(McpServer, account_id).where(McpServer.name == name)).first():
         raise Conflict(f"This account already has a server called “{name}”.", field="name")
@@ -166,10 +186,11 @@ def _no_longer_read_only(session: Session, account_id: AccountId, tool: McpTool)
 
 
 def account_tools(session: Session, account_id: AccountId) -> list[McpTool]:
-    """Every tool the account's servers listed, by server and name."""
+    """Every tool the account's servers listed and the built-in tools that are on, by
+    server and name."""
     stmt = (scoped(McpTool, account_id).join(McpServer, McpServer.id == McpTool.server_id)
-            .order_by(McpServer.name, McpTool.name))
-    return list(session.scalars(stmt))
+            .where(McpServer.enabled == true()).order_by(McpServer.name, McpTool.name))
+    return [t for t in session.scalars(stmt) if builtin.server_admin_allows(t.server.builtin)]
 
 
 def agent_tools(session: Session, account_id: AccountId, agent_id: int) -> list[AgentTool]:

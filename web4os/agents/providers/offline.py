@@ -284,13 +284,41 @@ class OfflineModel:
 
 _TOOL_LINE = re.compile(r"^- (\S+): (.*)$")
 _ARGS_LINE = re.compile(r"^\s+ARGS (\S+): (\{.*\})\s*$")
+_URL = re.compile(r"https?://[^\s\"'<>()\[\]]+")
+
+
+def _first_url(prompt: str) -> str:
+    """The first http(s) URL the goal, the task or its instructions mention ("" if none)."""
+    for name in ("GOAL", "TASK", "INSTRUCTIONS"):
+        found = _URL.search(_section(prompt, name))
+        if found:
+            return found.group(0).rstrip(".,;:!?")
+    return ""
+
+
+def _arguments(schema: dict[str, Any], task: str, url: str) -> dict[str, Any] | None:
+    """Arguments from a tool's schema: a URL argument gets the URL the goal names (no URL:
+    None, the tool is not called), numbers 1, booleans false, text the task's title."""
+    filler = {"integer": 1, "number": 1, "boolean": False}
+    arguments: dict[str, Any] = {}
+    for key, spec in schema.get("properties", {}).items():
+        if not isinstance(spec, dict):
+            continue
+        if key == "url" or spec.get("format") == "uri":
+            if not url:
+                return None
+            arguments[key] = url
+        else:
+            arguments[key] = filler.get(str(spec.get("type")), task)
+    return arguments
 
 
 def _action(prompt: str) -> dict[str, Any]:
     """The first tool that runs without the operator's approval and was not called yet,
-    with arguments filled from its schema (text: the task's title); then none."""
+    with arguments filled from its schema (``_arguments``); then none."""
     called = set(re.findall(r"^- CALLED (\S+) ", _section(prompt, "RESULTS"), re.M))
     task = _short(_section(prompt, "TASK") or "the task", 80)
+    url = _first_url(prompt)
     schemas: dict[str, dict[str, Any]] = {}
     candidates: list[str] = []
     for line in _section(prompt, "TOOLS").splitlines():
@@ -303,11 +331,8 @@ def _action(prompt: str) -> dict[str, Any]:
             except ValueError:
                 schemas[args.group(1)] = {}
     for name in candidates:
-        if name not in called:
-            props = schemas.get(name, {}).get("properties", {})
-            filler = {"integer": 1, "number": 1, "boolean": False}
-            arguments = {key: filler.get(str(spec.get("type")), task)
-                         for key, spec in props.items() if isinstance(spec, dict)}
+        arguments = _arguments(schemas.get(name, {}), task, url)
+        if name not in called and arguments is not None:
             return {"tool": name, "arguments": arguments,
                     "reason": "The offline model tries each tool it may use once."}
     return {"tool": "none", "arguments": {}, "reason": "Nothing left to look up."}
