@@ -1,6 +1,7 @@
 """The built-in web fetch as a tool of the runtime: off until an owner turns it on, hidden
-when the server admin turns it off, run, recorded and metered like an MCP call, and a
-refusal of the address guard is the call's result on the card, not a failed card.
+when the server admin turns it off, run, recorded and metered like an MCP call, asking
+first when the owner says so, and a refusal of the address guard is the call's result on
+the card, not a failed card.
 
 Loopback is allowed only where a test says so (``allow_loopback``), never by default."""
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from tests.agents.conftest import wait_for_goal
 from tests.factories import Tenant, csrf_from, login, make_goal, make_tenant, roster
 from tests.netguard.site import Site, serving
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.net import ConnectGuard, FakeDNS, connect_guard, fake_dns
 from tests.tools.conftest import bearer
 from web4os.accounts.models import Role
@@ -24,7 +26,7 @@ from web4os.agents.prompts import AgentBrief, TaskContext
 from web4os.agents.providers import offline
 from web4os.config import get_settings
 from web4os.errors import InvalidInput
-from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent
+from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.tools import builtin, service
 from web4os.tools.models import CallStatus, ToolCall
 from web4os.workers.embedded import EmbeddedRunner
@@ -245,3 +247,41 @@ def test_the_offline_model_fetches_only_a_url_the_goal_names() -> None:
         "tool": "web4os.web_fetch", "arguments": {"url": "https://example.com/hours"},
         "reason": "The offline model tries each tool it may use once."}
     assert action("Plan a tasting")["tool"] == "none"
+
+
+@pytest.mark.usefixtures("allow_loopback")
+def test_ask_first_stops_the_card_until_an_operator_approves_the_url(
+        endpoint: FakeOpenAI, runner: EmbeddedRunner, client: TestClient, db: Session,
+        tenant: Tenant, site: Site) -> None:
+    operator = bearer(db, tenant, Role.OPERATOR)
+    state = builtin.set_web_fetch(db, tenant.id, True)
+    assert state.tool_id is not None
+    service.set_policy(db, tenant.id, roster(db, tenant)["researcher"].id, state.tool_id, "ask")
+    goal = make_goal(db, tenant, "Check the opening hours")
+    db.commit()
+    endpoint.reply_json({"rationale": "One card.", "tasks": [{
+        "key": "hours", "title": "Opening hours", "agent": "researcher",
+        "instructions": "Read the bakery's page.", "depends_on": [], "estimated_credits": 3}]})
+    endpoint.reply_json({"tool": "web4os.web_fetch", "reason": "The page has the hours.",
+                         "arguments": {"url": f"http://127.0.0.1:{site.port}/json"}})
+    runner.submit("plan_goal", {"goal_id": goal.id, "account_id": tenant.id})
+    runner.wait_idle(timeout=30)
+    db.rollback()
+    [task] = db.scalars(select(Task).where(Task.goal_id == goal.id))
+    assert task.status == TaskStatus.BLOCKED and "web4os.web_fetch" in task.status_reason
+    assert site.requests == []  # nothing fetched before the operator says so
+
+    [call] = client.get(f"/api/v1/tasks/{task.id}/tool-calls", headers=operator).json()
+    endpoint.reply_json({"tool": "none", "arguments": {}, "reason": "Done."})
+    endpoint.reply_json({"deliverable": "## Hours\n\nMonday to Friday.", "note": "Read it."})
+    endpoint.reply_json({"verdict": "accept", "feedback": ""})
+    endpoint.reply_json({"summary": "Done."})
+    edited = {"arguments": {"url": f"http://127.0.0.1:{site.port}/page"}}
+    resp = client.post(f"/api/v1/tasks/{task.id}/tool-calls/{call['id']}/approve",
+                       headers=operator, json=edited)
+    assert resp.status_code == 200, resp.text
+    goal = wait_for_goal(db, runner, goal.id)
+    assert goal.status == GoalStatus.COMPLETED, goal.status_reason
+    assert site.requests == ["/page"]  # once, as edited
+    row = db.get(ToolCall, call["id"])
+    assert row is not None and row.status == CallStatus.DONE and "Opening hours" in row.result
