@@ -26,13 +26,16 @@ from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
 from web4os.api import routes as api_routes
+from web4os.api import tools as api_tools
 from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError, NotAuthenticated
 from web4os.gc_freeze import freeze_startup_objects
+from web4os.goals import approval_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
+from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
 from web4os.web.csrf import CSRF_COOKIE
 from web4os.web.forms import with_retry_after
@@ -44,7 +47,8 @@ from web4os.workers.embedded import EmbeddedRunner
 
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
-           health.router, agents_routes.router)
+           health.router, agents_routes.router, tools_routes.router,
+           api_tools.router, approval_routes.router)
 
 log = logging.getLogger("web4os.web")
 

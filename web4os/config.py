@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -81,6 +81,29 @@ class Settings(BaseSettings):
     signups_per_address_per_hour: int = Field(default=3, ge=1)
     credits_per_1k_tokens_offline: int = Field(default=1, ge=0)
     credits_per_tool_run: int = Field(default=1, ge=0)
+    # Prices of single tools, by "server.tool" or tool name: {"crm.create_contact": 5}.
+    tool_run_credits: dict[str, int] = Field(default_factory=dict)
+
+    # Outbound connections made for accounts (web fetch, MCP servers) go to public addresses
+    # only (netguard.py). Comma-separated host names, addresses or networks that may be private.
+    net_allowed_hosts: str = ""
+    # The built-in web fetch tool; false turns it off for every account.
+    web_fetch_enabled: bool = True
+    web_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    web_fetch_max_bytes: int = Field(default=2_000_000, ge=1024, le=50_000_000)
+    web_fetch_max_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+    web_fetch_max_redirects: int = Field(default=5, ge=0, le=20)
+
+    # MCP servers. Stdio servers start processes, so only the server admin names them:
+    # {"name": {"command": "…", "args": […], "env": {…}}}; accounts add streamable-HTTP ones.
+    mcp_stdio_servers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    mcp_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
+    mcp_max_result_chars: int = Field(default=8000, ge=100, le=1_000_000)
+    # Tool calls one card may make through the structured action step.
+    mcp_max_steps: int = Field(default=3, ge=0, le=20)
+    # Key for the MCP servers' credentials at rest (any string, or a Fernet key); empty
+    # means one derived from WEB4OS_SECRET_KEY.
+    credentials_key: str = ""
 
     # Web.
     secret_key: str = DEV_SECRET_KEY

@@ -13,21 +13,26 @@ from web4os.agents.models import Agent, Note
 from web4os.credits.models import CreditLedgerEntry
 from web4os.db import Base
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent
+from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ToolCall
 
 __all__ = [
     "Account",
     "Agent",
+    "AgentToolPolicy",
     "ApiToken",
     "Base",
     "CreditLedgerEntry",
     "Goal",
     "Invite",
+    "McpServer",
+    "McpTool",
     "Membership",
     "Note",
     "RateEvent",
     "Task",
     "TaskDependency",
     "TaskEvent",
+    "ToolCall",
     "User",
     "WebSession",
 ]

@@ -34,6 +34,7 @@ from web4os.accounts.models import Membership, Role
 from web4os.agents.models import Note
 from web4os.goals.models import Task
 from web4os.tenancy import scoped
+from web4os.tools.models import CallStatus, McpServer, McpTool, ToolCall
 
 # Public or login-flow routes, and paths whose parameter is a secret, not an id.
 PUBLIC = ("/static", "/login", "/signup", "/healthz", "/api/docs", "/api/v1/openapi.json",
@@ -46,6 +47,10 @@ FIXED: dict[tuple[str, str], list[str]] = {
     ("/tasks/{task_id}/{action}", "action"):
         ["approve", "reject", "retry", "reassign", "edit", "cancel"],
     ("/agents/{agent_id}/{action}", "action"): ["enable", "disable"],
+    ("/tasks/{task_id}/tool-calls/{call_id}/{decision}", "decision"):
+        ["approve", "deny", "mark-done", "run-again"],
+    ("/api/v1/tasks/{task_id}/tool-calls/{call_id}/{decision}", "decision"):
+        ["approve", "deny", "mark-done", "run-again"],
 }
 SECRET = "ZEBRA-SECRET"
 
@@ -70,10 +75,21 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
     token = tokens.create_token(db, t.ctx(), name=f"{label} token", role=Role.VIEWER)
     note = Note(account_id=t.id, title=f"{label} note", body=f"{label} note body")
     db.add(note)
+    server = McpServer(account_id=t.id, name=f"{label.lower()}-mcp",
+                       url="https://mcp.example.com/mcp")
+    server.tools.append(McpTool(account_id=t.id, name=f"{label}_tool", read_only=True,
+                                destructive=False))
+    db.add(server)
+    db.flush()
+    call = ToolCall(account_id=t.id, task_id=task.id, tool_id=server.tools[0].id,
+                    server_name=server.name, tool_name=server.tools[0].name,
+                    idempotency_key=f"{label}-call-1", status=CallStatus.AWAITING)
+    db.add(call)
     db.flush()
     by_param = {"goal_id": goal.id, "task_id": task.id, "agent_id": agent.id,
                 "membership_id": member.id, "member_id": member.id, "invite_id": invite.row.id,
-                "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id}
+                "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id,
+                "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id}
     return Ids(by_param, agent.id)
 
 

@@ -45,6 +45,14 @@ def test_the_latest_migrations_go_down_and_up_again(tmp_path: Path) -> None:
     config = alembic_config(url)
     engine = get_engine(url)
     try:
+        command.downgrade(config, "0007")  # the built-in tools' columns go
+        with engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("mcp_servers")}
+        assert "name" in columns and not columns & {"builtin", "enabled"}
+        command.downgrade(config, "0006")  # the MCP registry's tables go
+        with engine.connect() as conn:
+            assert not {"mcp_servers", "mcp_tools", "agent_tool_policies", "tool_calls"} & set(
+                inspect(conn).get_table_names())
         command.downgrade(config, "0005")
         with engine.connect() as conn:
             tables = set(inspect(conn).get_table_names())

@@ -66,6 +66,7 @@ class TaskContext:
     notes: list[str] = field(default_factory=list)
     feedback: str = ""
     context: list[str] = field(default_factory=list)  # other results of the goal (a tool)
+    tool_results: list[str] = field(default_factory=list)  # MCP calls made for this card
 
 
 class Deliverable(BaseModel):
@@ -109,14 +110,15 @@ def _task_texts(ctx: TaskContext) -> list[str]:
     """What of a task's prompt may be trimmed, oldest first: the brief, the inputs, the
     goal's other results, the notes (the instructions and feedback are kept whole)."""
     return [ctx.goal_brief, *(d.text[:INPUT_LIMIT] for d in ctx.inputs), *ctx.context,
-            *ctx.notes]
+            *ctx.notes, *ctx.tool_results]
 
 
 def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
                  note: str) -> list[dict[str, str]]:
     brief, rest = texts[0], texts[1:]
     docs, rest = rest[:len(ctx.inputs)], rest[len(ctx.inputs):]
-    context, notes = rest[:len(ctx.context)], rest[len(ctx.context):]
+    context, rest = rest[:len(ctx.context)], rest[len(ctx.context):]
+    notes, results = rest[:len(ctx.notes)], rest[len(ctx.notes):]
     parts = [
         f"GOAL: {ctx.goal_title}",
         f"BRIEF: {brief or '(none)'}",
@@ -131,6 +133,9 @@ def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
                      + "\n\n".join(context))
     if ctx.notes:
         parts.append("NOTES:\n" + "\n".join(f"- {n}" for n in notes))
+    if ctx.tool_results:
+        parts.append("TOOL RESULTS: What your tool calls returned:\n"
+                     + "\n".join(f"- {r}" for r in results))
     if ctx.feedback:
         parts.append(
             "FEEDBACK: A previous version was sent back with this feedback. Address it:\n"

@@ -78,6 +78,12 @@ def cost_of_call(model: str, prompt_tokens: int, completion_tokens: int) -> int:
     return max(1, math.ceil(milli / 1000))
 
 
-def cost_of_tool_run() -> int:
-    """Flat credits for one tool run."""
-    return get_settings().credits_per_tool_run
+def cost_of_tool_run(name: str = "") -> int:
+    """Credits for one tool run: the tool's own price (``WEB4OS_TOOL_RUN_CREDITS``, by
+    ``server.tool`` or tool name), else the flat ``WEB4OS_CREDITS_PER_TOOL_RUN``."""
+    settings = get_settings()
+    prices = settings.tool_run_credits
+    if name in prices:
+        return prices[name]
+    short = name.rsplit(".", 1)[-1]
+    return prices.get(short, settings.credits_per_tool_run)

@@ -21,6 +21,8 @@ from web4os.goals.graph import GRAPH_MAX_NODES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.statemachine import WAITING_ON_OPERATOR
 from web4os.tenancy import AccountId, of_account, scoped
+from web4os.tools import calls as tool_calls
+from web4os.tools.models import WAITING_CALLS, ToolCall
 
 COLUMNS: tuple[tuple[str, str, tuple[TaskStatus, ...]], ...] = (
     ("planned", "Planned", (TaskStatus.PLANNED,)),
@@ -278,6 +280,12 @@ class CardDetail:
     specialists: list[Agent]
     owner: str = ""
     agent_names: dict[str, str] = field(default_factory=dict)
+    tool_calls: list[ToolCall] = field(default_factory=list)  # MCP calls, oldest first
+
+    @property
+    def waiting_calls(self) -> list[ToolCall]:
+        """Tool calls the operator decides before the card goes on."""
+        return [c for c in self.tool_calls if c.status in WAITING_CALLS]
 
     @property
     def model_calls(self) -> list[TaskEvent]:
@@ -325,6 +333,7 @@ def card_detail(session: Session, account_id: AccountId, task_id: int) -> CardDe
         specialists=[a for a in roster if a.enabled and not a.is_ceo],
         owner=owner_names(session, account_id, [task.owner_id]).get(task.owner_id or 0, ""),
         agent_names=names,
+        tool_calls=tool_calls.calls_of_task(session, account_id, task.id),
     )
 
 

@@ -25,8 +25,9 @@ from web4os.agents.tools import ToolScope, tool_specs
 from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.db import utcnow
-from web4os.errors import InvalidInput, NotFound
+from web4os.errors import DomainError, InvalidInput, NotFound
 from web4os.goals import service as goals
+from web4os.goals import tool_steps
 from web4os.goals.history import event_row, model_call_events, tool_run_event, write_events
 from web4os.goals.leases import LEASES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
@@ -135,6 +136,7 @@ class Outcome:
     error: Exception | None = None
     review_error: Exception | None = None  # the CEO agent's review failed: the operator decides
     tool_credits: int = 0  # tools the model called (function calling)
+    waiting: str = ""  # a tool call waits for the operator: why
 
 
 def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
@@ -143,8 +145,19 @@ def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
     if scope is None:
         return None
     allowed = list(claim.agent.tools or [])
+    aid = AccountId(account_id)
+    mcp = tool_steps.mcp_functions(aid, claim.agent.id)
 
     def run(call: ToolCall) -> str:
+        if call.name in mcp:
+            spec, tool_id = mcp[call.name]
+            try:
+                text, price = tool_steps.run_function(aid, claim.task_id, tool_id,
+                                                      call.arguments, spec.parameters)
+            except DomainError as exc:
+                return exc.message
+            outcome.tool_credits += price
+            return text
         with tenant_session(account_id) as s:
             task = goals.get_task(s, AccountId(account_id), claim.task_id)
             try:
@@ -155,7 +168,7 @@ def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
         outcome.tool_credits += result.credits
         return "\n\n".join(result.result.lines) or "(nothing found)"
 
-    return ToolBox(tool_specs(allowed), run)
+    return ToolBox(tool_specs(allowed) + [spec for spec, _ in mcp.values()], run)
 
 
 def run_task(task_id: int, *, account_id: int) -> None:
@@ -167,11 +180,18 @@ def run_task(task_id: int, *, account_id: int) -> None:
     outcome = Outcome()
     with LEASES.hold(claim, account_id):
         try:
+            # The structured action step, unless the endpoint calls functions instead.
+            outcome.tool_credits += tool_steps.run_tool_steps(
+                provider_for(claim.agent), brief_of(claim.agent), claim.agent.id,
+                claim.context, calls, account_id=account_id, task_id=claim.task_id,
+                steps=claim.tool_scope is None)
             outcome.deliverable = prompts.do_task(provider_for(claim.agent), brief_of(claim.agent),
                                                 claim.context, calls,
                                                 _toolbox(claim, account_id, outcome))
         except (StructuredOutputError, ModelError) as exc:
             outcome.error = exc
+        except tool_steps.WaitForOperator as wait:
+            outcome.waiting, outcome.tool_credits = wait.reason, outcome.tool_credits + wait.credits
         if outcome.deliverable is not None and claim.review_by_ceo:
             try:
                 outcome.review = prompts.review_task(provider_for(claim.ceo), brief_of(claim.ceo),
@@ -224,7 +244,12 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
         done = False
         spent = {"actual_credits": task.actual_credits + charged,
                  "finished_attempt": claim.attempt}
-        if outcome.deliverable is not None:
+        if outcome.waiting:
+            transition(s, task, TaskStatus.BLOCKED, actor=f"agent:{claim.agent.slug}",
+                       reason=outcome.waiting, claim_token=claim.token,
+                       values={"claim_token": None, "lease_expires_at": None, **spent},
+                       history=history)
+        elif outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome, spent, history)
         else:
             _attempt_failed(s, task, claim, outcome.error, spent, history)

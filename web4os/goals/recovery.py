@@ -23,6 +23,7 @@ from web4os.goals.statemachine import (
 )
 from web4os.queue import enqueue, get_queue
 from web4os.tenancy import AccountId, of_account, system_session, tenant_session
+from web4os.tools.calls import waits_on_a_tool_call
 
 
 def recover_task(task_id: int, *, account_id: int) -> None:
@@ -90,7 +91,8 @@ def resume_account(*, account_id: int) -> None:
                     account_id=account_id)
         blocked = s.scalars(select(Task).join(Goal, Goal.id == Task.goal_id).where(
             of_account(Task, aid), Task.status == TaskStatus.BLOCKED,
-            Goal.status != GoalStatus.PAUSED)).unique().all()
+            Goal.status != GoalStatus.PAUSED,
+            ~waits_on_a_tool_call(Task.id))).unique().all()  # that waits for the operator
         for task in blocked:
             transition(s, task, TaskStatus.PLANNED, actor="system",
                        reason="Credits are available again.")

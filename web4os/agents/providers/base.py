@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-Purpose = Literal["plan", "replan", "task", "review", "summary", "repair"]
+Purpose = Literal["plan", "replan", "task", "review", "summary", "repair", "action"]
 
 
 @dataclass(frozen=True)

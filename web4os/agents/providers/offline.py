@@ -67,7 +67,7 @@ _ARCHETYPE_WORDS = {
 
 
 _HEADERS = ("GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|INPUTS|CONTEXT|NOTES|FEEDBACK|"
-            "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE")
+            "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE|TOOLS|TOOL RESULTS")
 
 
 # A header starts a line; matching "\n" first lets the regex engine skip to the next
@@ -155,6 +155,8 @@ class OfflineModel:
             answer = self._review(prompt)
         elif request.purpose == "summary":
             answer = self._summary(prompt)
+        elif request.purpose == "action":
+            answer = _action(prompt)
         else:
             answer = {"text": "The offline model cannot repair this answer."}
         content = json.dumps(answer) if request.json_schema is not None else _as_text(answer)
@@ -278,6 +280,62 @@ class OfflineModel:
         if titles:
             lines += ["What the team delivered:", *[f"- {t}" for t in titles]]
         return {"summary": "\n".join(lines)}
+
+
+_TOOL_LINE = re.compile(r"^- (\S+): (.*)$")
+_ARGS_LINE = re.compile(r"^\s+ARGS (\S+): (\{.*\})\s*$")
+_URL = re.compile(r"https?://[^\s\"'<>()\[\]]+")
+
+
+def _first_url(prompt: str) -> str:
+    """The first http(s) URL the goal, the task or its instructions mention ("" if none)."""
+    for name in ("GOAL", "TASK", "INSTRUCTIONS"):
+        found = _URL.search(_section(prompt, name))
+        if found:
+            return found.group(0).rstrip(".,;:!?")
+    return ""
+
+
+def _arguments(schema: dict[str, Any], task: str, url: str) -> dict[str, Any] | None:
+    """Arguments from a tool's schema: a URL argument gets the URL the goal names (no URL:
+    None, the tool is not called), numbers 1, booleans false, text the task's title."""
+    filler = {"integer": 1, "number": 1, "boolean": False}
+    arguments: dict[str, Any] = {}
+    for key, spec in schema.get("properties", {}).items():
+        if not isinstance(spec, dict):
+            continue
+        if key == "url" or spec.get("format") == "uri":
+            if not url:
+                return None
+            arguments[key] = url
+        else:
+            arguments[key] = filler.get(str(spec.get("type")), task)
+    return arguments
+
+
+def _action(prompt: str) -> dict[str, Any]:
+    """The first tool that runs without the operator's approval and was not called yet,
+    with arguments filled from its schema (``_arguments``); then none."""
+    called = set(re.findall(r"^- CALLED (\S+) ", _section(prompt, "RESULTS"), re.M))
+    task = _short(_section(prompt, "TASK") or "the task", 80)
+    url = _first_url(prompt)
+    schemas: dict[str, dict[str, Any]] = {}
+    candidates: list[str] = []
+    for line in _section(prompt, "TOOLS").splitlines():
+        tool, args = _TOOL_LINE.match(line), _ARGS_LINE.match(line)
+        if tool and "operator approves" not in tool.group(2):
+            candidates.append(tool.group(1))
+        elif args:
+            try:
+                schemas[args.group(1)] = json.loads(args.group(2))
+            except ValueError:
+                schemas[args.group(1)] = {}
+    for name in candidates:
+        arguments = _arguments(schemas.get(name, {}), task, url)
+        if name not in called and arguments is not None:
+            return {"tool": name, "arguments": arguments,
+                    "reason": "The offline model tries each tool it may use once."}
+    return {"tool": "none", "arguments": {}, "reason": "Nothing left to look up."}
 
 
 def _as_text(answer: Any) -> str:
