@@ -10,7 +10,7 @@ from web4os.accounts.deps import SESSION_COOKIE, CsrfDep, ViewerDep, logged_in, 
 from web4os.errors import DomainError, RateLimited
 from web4os.tenancy import bind_system
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -31,8 +31,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/") -> Respon
 
 
 @router.post("/login", dependencies=[CsrfDep])
-async def login(request: Request, session: SessionDep) -> Response:
-    values = await form_data(request)
+def login(request: Request, session: SessionDep, values: FormValues) -> Response:
     ip = request.client.host if request.client else "unknown"
     try:
         user = service.authenticate(session, values.get("email", ""),
@@ -57,8 +56,8 @@ def logout(viewer: ViewerDep, session: SessionDep) -> Response:
 
 
 @router.post("/switch-account", dependencies=[CsrfDep])
-async def switch_account(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    values = await form_data(request)
+def switch_account(request: Request, viewer: ViewerDep, session: SessionDep,
+                   values: FormValues) -> Response:
     try:
         account_id = int(values.get("account_id", ""))
     except ValueError:
@@ -94,8 +93,8 @@ def invite_page(request: Request, token: str, session: SessionDep) -> Response:
 
 
 @router.post("/invite/{token}", dependencies=[CsrfDep])
-async def accept_invite(request: Request, token: str, session: SessionDep) -> Response:
-    values = await form_data(request)
+def accept_invite(request: Request, token: str, session: SessionDep,
+                  values: FormValues) -> Response:
     viewer = optional_viewer(request, session)
     bind_system(session)
     try:

@@ -14,7 +14,7 @@ from web4os.accounts.models import AccountStatus
 from web4os.admin import service
 from web4os.errors import DomainError
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter(prefix="/admin")
@@ -36,8 +36,8 @@ def new_account_page(request: Request, admin: AdminDep) -> Response:
 
 
 @router.post("/accounts", dependencies=[CsrfDep])
-async def create_account(request: Request, session: SessionDep, admin: AdminDep) -> Response:
-    values = await form_data(request)
+def create_account(request: Request, session: SessionDep, admin: AdminDep,
+                   values: FormValues) -> Response:
     try:
         allowance = service.parse_credits(values.get("credit_allowance", ""),
                                           field="credit_allowance")
@@ -82,9 +82,8 @@ def account_page(request: Request, account_id: int, session: SessionDep,
 
 
 @router.post("/accounts/{account_id}/credits", dependencies=[CsrfDep])
-async def change_credits(request: Request, account_id: int, session: SessionDep,
-                         admin: AdminDep) -> Response:
-    values = await form_data(request)
+def change_credits(request: Request, account_id: int, session: SessionDep,
+                   admin: AdminDep, values: FormValues) -> Response:
     try:
         amount = service.parse_credits(values.get("amount", ""), allow_negative=True)
         service.change_credits(session, admin, account_id, amount=amount,
@@ -95,9 +94,8 @@ async def change_credits(request: Request, account_id: int, session: SessionDep,
 
 
 @router.post("/accounts/{account_id}/invite", dependencies=[CsrfDep])
-async def invite_owner(request: Request, account_id: int, session: SessionDep,
-                       admin: AdminDep) -> Response:
-    values = await form_data(request)
+def invite_owner(request: Request, account_id: int, session: SessionDep,
+                 admin: AdminDep, values: FormValues) -> Response:
     try:
         issued = service.invite_owner(session, admin, account_id, values.get("email", ""))
     except DomainError as exc:

@@ -13,7 +13,7 @@ from web4os.errors import DomainError
 from web4os.onboarding import service
 from web4os.tenancy import bind_system
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -27,8 +27,7 @@ def signup_page(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/signup", dependencies=[CsrfDep])
-async def signup(request: Request, session: SessionDep) -> Response:
-    values = await form_data(request)
+def signup(request: Request, session: SessionDep, values: FormValues) -> Response:
     bind_system(session)  # a new tenant is created: no existing account's wall applies
     try:
         form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
