@@ -21,14 +21,14 @@ import pytest
 from tests.conftest import TEST_DB_URL
 from tests.factories import csrf_from
 from tests.support.serve import log_tail, serve
-from tests.support.users import Results, run_sessions
+from tests.support.users import SERVER_ENV, Results, run_sessions
 
 SLOWEST_ALLOWED = 10.0  # seconds; a stalled request waits 30 s for SQLite's write lock
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    env = {"WEB4OS_DATABASE_URL": TEST_DB_URL, "WEB4OS_SIGNUP_CREDIT_GRANT": "1000"}
+    env = {**SERVER_ENV, "WEB4OS_DATABASE_URL": TEST_DB_URL}
     with serve(tmp_path, env) as url:
         yield url, tmp_path / "serve.log"
 

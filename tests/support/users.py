@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
+# What the server needs for these sessions: each person's forwarded address is believed
+# (the server is reached from 127.0.0.1), and each new account can pay for its goals.
+SERVER_ENV = {"WEB4OS_TRUSTED_PROXIES": "127.0.0.1", "WEB4OS_SIGNUP_CREDIT_GRANT": "1000"}
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _SECRET = re.compile(r'id="new-token" class="secret" type="text" readonly value="([^"]+)"')
 
@@ -22,31 +26,31 @@ class SessionBroken(Exception):
 
 
 @dataclass
-class Request:
+class TimedRequest:
     step: str
     status: int  # 0: no answer (timeout or connection error)
     seconds: float
 
 
 @dataclass
-class Session:
+class UserSession:
     number: int
-    requests: list[Request] = field(default_factory=list)
+    requests: list[TimedRequest] = field(default_factory=list)
     finished: bool = False
     problem: str = ""
 
 
 @dataclass
 class Results:
-    sessions: list[Session]
+    sessions: list[UserSession]
     wall_seconds: float
 
     @property
-    def requests(self) -> list[Request]:
+    def requests(self) -> list[TimedRequest]:
         return [r for s in self.sessions for r in s.requests]
 
     @property
-    def server_errors(self) -> list[Request]:
+    def server_errors(self) -> list[TimedRequest]:
         """5xx answers, and requests that got no answer at all."""
         return [r for r in self.requests if r.status == 0 or r.status >= 500]
 
@@ -61,7 +65,7 @@ class Results:
 class _Client:
     """One person's browser (cookies) plus their API client, timing every request."""
 
-    def __init__(self, base_url: str, session: Session, timeout: float, address: str) -> None:
+    def __init__(self, base_url: str, session: UserSession, timeout: float, address: str) -> None:
         # Each person comes from their own address, as people do (the server's per-address
         # limits then see them apart); the server trusts the header from 127.0.0.1.
         headers = {"X-Forwarded-For": address}
@@ -73,9 +77,9 @@ class _Client:
         try:
             resp = self.http.request(method, path, **kw)  # type: ignore[arg-type]
         except httpx.HTTPError as exc:
-            self.session.requests.append(Request(step, 0, time.perf_counter() - started))
+            self.session.requests.append(TimedRequest(step, 0, time.perf_counter() - started))
             raise SessionBroken(f"{step}: no answer ({type(exc).__name__})") from exc
-        self.session.requests.append(Request(step, resp.status_code,
+        self.session.requests.append(TimedRequest(step, resp.status_code,
                                              time.perf_counter() - started))
         if resp.status_code != expect:
             raise SessionBroken(f"{step}: {resp.status_code}, expected {expect}")
@@ -121,8 +125,8 @@ def _whole_session(c: _Client, tag: str) -> None:
     c.call("usage", "GET", "/usage", 200)
 
 
-def run_session(base_url: str, number: int, *, timeout: float, run_tag: str) -> Session:
-    session = Session(number)
+def run_session(base_url: str, number: int, *, timeout: float, run_tag: str) -> UserSession:
+    session = UserSession(number)
     c = _Client(base_url, session, timeout, address=f"10.0.{number // 250}.{number % 250 + 1}")
     try:
         _whole_session(c, f"{run_tag}-{number}")
