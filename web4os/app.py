@@ -60,17 +60,19 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """The error page; it only reads (the viewer, for the nav), so on SQLite its session
+    is a deferred one that never waits for the write lock."""
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
     if request.headers.get("HX-Request") == "true":
         # htmx swaps only 2xx by default; send the message to the page's toast area.
-        with session_factory()() as session:
+        with session_factory(immediate=False)(autoflush=False) as session:
             _reload_viewer(request, session)
             resp = render(request, "_error_fragment.html", {"message": message}, status_code=200)
         resp.headers["HX-Retarget"] = "#toast"
         resp.headers["HX-Reswap"] = "innerHTML"
         return resp
-    with session_factory()() as session:
+    with session_factory(immediate=False)(autoflush=False) as session:
         _reload_viewer(request, session)
         return render(request, "error.html",
                       {"status": status, "title": title, "message": message}, status_code=status)
@@ -93,7 +95,7 @@ _TITLES = {400: "That didn't work", 401: "Please log in", 403: "Not allowed",
            402: "Out of credits", 422: "Please check your input", 429: "Slow down"}
 
 
-async def _domain_error(request: Request, exc: Exception) -> Response:
+def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if isinstance(exc, NotAuthenticated) and not _wants_json(request):
         if request.headers.get("HX-Request") == "true":
@@ -106,7 +108,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
                                         _TITLES.get(exc.status_code, "Error"), exc.message), exc)
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     message = str(exc.detail) if exc.detail else "Something went wrong."
     if exc.status_code == 404:
@@ -116,7 +118,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), message)
 
 
-async def _validation_error(request: Request, exc: Exception) -> Response:
+def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = []
     for err in exc.errors()[:10]:
@@ -139,13 +141,13 @@ def _jsonable(errors: Any) -> Any:
     return out
 
 
-async def _out_of_range(request: Request, exc: Exception) -> Response:
+def _out_of_range(request: Request, exc: Exception) -> Response:
     """An id or number too big for the database (found by tests/hardening): a 4xx, not a crash."""
     return _error_page(request, 422, _TITLES[422],
                        "A number or text in the request is out of range for what it names.")
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path, exc_info=exc)
     return _error_page(request, 500, "Something broke on our side",
                        "Nothing you did caused this, and nothing was half-saved. Try again in a "
@@ -200,6 +202,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
                                 secure=get_settings().secure_cookies)
         return response
 
+    # Plain functions: an error page reloads the viewer from the database, so Starlette
+    # runs these in its threadpool, off the event loop.
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -286,9 +286,11 @@ def get_engine(url: str | None = None, *, immediate: bool = True) -> Engine:
     """One engine per URL per process.
 
     On SQLite, ``immediate`` transactions take the write lock up front, so a
-    read-then-write unit of work waits its turn instead of failing; code that
-    only reads and may linger (test assertions) asks for deferred ones. Other
-    databases have one engine (one pool) per URL for both.
+    read-then-write unit of work waits its turn instead of failing: a deferred one
+    that read before another writer committed cannot upgrade, and WAL answers
+    ``SQLITE_BUSY`` at once, without waiting out the busy timeout. Code that only
+    reads and may linger (test assertions, error pages) asks for deferred ones.
+    Other databases have one engine (one pool) per URL for both.
     """
     url = url or get_settings().resolved_database_url
     key = url if immediate or not is_sqlite(url) else f"{url}#deferred"

@@ -6,11 +6,7 @@ runner its start-up builds (turns, sweeper, checkpoints)."""
 from __future__ import annotations
 
 import html
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,42 +15,13 @@ import httpx
 import pytest
 
 from tests.factories import csrf_from
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.serve import serve
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEB4OS_")}
-    env["WEB4OS_DATA_DIR"] = str(tmp_path)  # nothing else: the embedded default
-    proc = subprocess.Popen([sys.executable, "-c", "from web4os.cli import main; main()",
-                             "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"web4os serve did not start:\n{out}")
-            time.sleep(0.2)
+    with serve(tmp_path) as url:  # nothing but the data directory: the embedded default
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_a_new_user_signs_up_and_a_goal_runs_to_the_end(served: str) -> None:

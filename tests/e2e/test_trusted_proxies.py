@@ -4,48 +4,19 @@ its wrong passwords are counted against."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.e2e.test_serve import _free_port
 from tests.factories import csrf_from
+from tests.support.serve import serve
 from web4os.accounts.throttle import ADDRESS_LIMIT, PAIR_LIMIT
 
 
 def _serve(tmp_path: Path, **settings: str) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEB4OS_")}
-    env.update({"WEB4OS_DATA_DIR": str(tmp_path), **settings})
-    proc = subprocess.Popen([sys.executable, "-c", "from web4os.cli import main; main()",
-                             "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code in (200, 503):
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"web4os serve did not start:\n{out}")
-            time.sleep(0.2)
+    with serve(tmp_path, settings) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _wrong_password(client: httpx.Client, email: str, forwarded_for: str) -> int:

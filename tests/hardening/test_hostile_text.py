@@ -103,7 +103,11 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/agents/{agent_id}/{action}", "/goals/{goal_id}/cancel",
                   "/goals/{goal_id}/plan-again", "/logout", "/notes/{note_id}/delete",
                   "/settings/invites/{invite_id}/revoke", "/settings/members/{membership_id}/remove",
-                  "/settings/tokens/{token_id}/revoke", "/verify-email/resend"}
+                  "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
+                  "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",
+                  # one select per tool (``policy_<id>``), each value checked against the
+                  # three policies; the sweep cannot name fields made in a loop
+                  "/tools/agents/{agent_id}"}
 
 
 def test_every_page_post_is_a_form_the_sweep_reads() -> None:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
 
 from web4os.accounts import service as accounts
 from web4os.accounts.models import Account, AccountStatus, Role, User, WebSession
@@ -21,6 +22,7 @@ from web4os.errors import AccountSuspended, CsrfFailed, Forbidden, NotAuthentica
 from web4os.tenancy import AccountId, TenantContext, bind_account, bind_system
 from web4os.web.csrf import csrf_token_for
 from web4os.web.deps import SessionDep
+from web4os.web.forms import posted_form
 
 SESSION_COOKIE = "w4_session"
 
@@ -134,16 +136,19 @@ AdminDep = Annotated[User, Depends(admin_user)]
 
 # --- CSRF -----------------------------------------------------------------------
 
-async def verify_csrf(
-    request: Request, _viewer: Annotated[Viewer | None, Depends(optional_viewer)]
+def verify_csrf(
+    request: Request,
+    form: Annotated[FormData | None, Depends(posted_form)],
+    _viewer: Annotated[Viewer | None, Depends(optional_viewer)],
 ) -> None:
-    """Every state-changing form or htmx post must carry the CSRF token."""
+    """Every state-changing form or htmx post must carry the CSRF token.
+
+    The form comes first in the signature: its body is read before the viewer's lookup
+    opens the request's transaction.
+    """
     sent = request.headers.get("X-CSRF-Token", "")
-    if not sent:
-        content_type = request.headers.get("content-type", "")
-        if "form" in content_type:
-            form = await request.form()
-            sent = str(form.get("csrf_token", ""))
+    if not sent and form is not None:
+        sent = str(form.get("csrf_token", ""))
     expected = csrf_token_for(request)
     if not expected or not sent or not same(sent, expected):
         raise CsrfFailed("This form expired or was sent from elsewhere. Reload the page and "

@@ -11,7 +11,7 @@ from web4os.errors import DomainError, RateLimited
 from web4os.tenancy import bind_system
 from web4os.text import check_form
 from web4os.web.deps import SessionDep, client_address
-from web4os.web.forms import field_errors, form_data, with_retry_after
+from web4os.web.forms import FormValues, field_errors, with_retry_after
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -32,8 +32,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/") -> Respon
 
 
 @router.post("/login", dependencies=[CsrfDep])
-async def login(request: Request, session: SessionDep) -> Response:
-    values = await form_data(request)
+def login(request: Request, session: SessionDep, values: FormValues) -> Response:
     try:
         check_form(values)
         user = service.authenticate(session, values.get("email", ""),
@@ -59,8 +58,8 @@ def logout(viewer: ViewerDep, session: SessionDep) -> Response:
 
 
 @router.post("/switch-account", dependencies=[CsrfDep])
-async def switch_account(request: Request, viewer: ViewerDep, session: SessionDep) -> Response:
-    values = await form_data(request)
+def switch_account(request: Request, viewer: ViewerDep, session: SessionDep,
+                   values: FormValues) -> Response:
     try:
         check_form(values)
         account_id = int(values.get("account_id", ""))
@@ -97,8 +96,8 @@ def invite_page(request: Request, token: str, session: SessionDep) -> Response:
 
 
 @router.post("/invite/{token}", dependencies=[CsrfDep])
-async def accept_invite(request: Request, token: str, session: SessionDep) -> Response:
-    values = await form_data(request)
+def accept_invite(request: Request, token: str, session: SessionDep,
+                  values: FormValues) -> Response:
     viewer = optional_viewer(request, session)
     bind_system(session)
     try:

@@ -22,7 +22,7 @@ from web4os.accounts.models import Account, Role
 from web4os.errors import DomainError
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -80,8 +80,7 @@ def settings_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Respo
 
 
 @router.post("/settings/account", dependencies=[CsrfDep])
-async def rename(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
-    values = await form_data(request)
+def rename(request: Request, session: SessionDep, ctx: OwnerCtx, values: FormValues) -> Response:
     try:
         check_form(values)
         members.rename_account(session, ctx, values.get("name", ""))
@@ -91,9 +90,9 @@ async def rename(request: Request, session: SessionDep, ctx: OwnerCtx) -> Respon
 
 
 @router.post("/settings/tokens", dependencies=[CsrfDep])
-async def create_token(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+def create_token(request: Request, session: SessionDep, ctx: OwnerCtx,
+                 values: FormValues) -> Response:
     """The secret is rendered on this response only; it is never shown again."""
-    values = await form_data(request)
     try:
         check_form(values)
         issued = tokens.create_token(session, ctx, name=values.get("token_name", ""),
@@ -117,9 +116,9 @@ def members_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Respon
 
 
 @router.post("/settings/invites", dependencies=[CsrfDep])
-async def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+def create_invite(request: Request, session: SessionDep, ctx: OwnerCtx,
+                  values: FormValues) -> Response:
     """Shows the new link once, to copy and send; no email is sent."""
-    values = await form_data(request)
     try:
         check_form(values)
         issued = invites.create_invite(session, ctx, email=values.get("email", ""),
@@ -137,9 +136,8 @@ def revoke_invite(invite_id: int, session: SessionDep, ctx: RevokeAccessCtx) -> 
 
 
 @router.post("/settings/members/{membership_id}/role", dependencies=[CsrfDep])
-async def change_role(request: Request, membership_id: int, session: SessionDep,
-                      ctx: OwnerCtx) -> Response:
-    values = await form_data(request)
+def change_role(request: Request, membership_id: int, session: SessionDep,
+                ctx: OwnerCtx, values: FormValues) -> Response:
     try:
         check_form(values)
         members.change_role(session, ctx, membership_id, values.get("role", ""))

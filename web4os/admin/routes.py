@@ -15,7 +15,7 @@ from web4os.admin import service
 from web4os.errors import DomainError
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter(prefix="/admin")
@@ -37,8 +37,8 @@ def new_account_page(request: Request, admin: AdminDep) -> Response:
 
 
 @router.post("/accounts", dependencies=[CsrfDep])
-async def create_account(request: Request, session: SessionDep, admin: AdminDep) -> Response:
-    values = await form_data(request)
+def create_account(request: Request, session: SessionDep, admin: AdminDep,
+                   values: FormValues) -> Response:
     try:
         check_form(values)
         allowance = service.parse_credits(values.get("credit_allowance", ""),
@@ -84,9 +84,8 @@ def account_page(request: Request, account_id: int, session: SessionDep,
 
 
 @router.post("/accounts/{account_id}/credits", dependencies=[CsrfDep])
-async def change_credits(request: Request, account_id: int, session: SessionDep,
-                         admin: AdminDep) -> Response:
-    values = await form_data(request)
+def change_credits(request: Request, account_id: int, session: SessionDep,
+                   admin: AdminDep, values: FormValues) -> Response:
     try:
         check_form(values)
         amount = service.parse_credits(values.get("amount", ""), allow_negative=True)
@@ -98,9 +97,8 @@ async def change_credits(request: Request, account_id: int, session: SessionDep,
 
 
 @router.post("/accounts/{account_id}/invite", dependencies=[CsrfDep])
-async def invite_owner(request: Request, account_id: int, session: SessionDep,
-                       admin: AdminDep) -> Response:
-    values = await form_data(request)
+def invite_owner(request: Request, account_id: int, session: SessionDep,
+                 admin: AdminDep, values: FormValues) -> Response:
     try:
         check_form(values)
         issued = service.invite_owner(session, admin, account_id, values.get("email", ""))

@@ -20,7 +20,7 @@ from web4os.errors import DomainError, InvalidInput, NotFound
 from web4os.tenancy import AccountId
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormLists, FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -65,10 +65,9 @@ def agents_page(request: Request, session: SessionDep, ctx: ReaderCtx,
 
 
 @router.post("/agents", dependencies=[CsrfDep])
-async def add_agent(request: Request, session: SessionDep, ctx: OwnerCtx,
-                    viewer: ViewerDep) -> Response:
-    values = await form_data(request)
-    chosen = [str(t) for t in (await request.form()).getlist("tools")]
+def add_agent(request: Request, session: SessionDep, ctx: OwnerCtx, viewer: ViewerDep,
+              values: FormValues, lists: FormLists) -> Response:
+    chosen = lists.get("tools", [])
     try:
         check_form(values)
         agent = service.create_agent(
@@ -103,11 +102,10 @@ def agent_page(request: Request, agent_id: int, session: SessionDep, ctx: Reader
 
 
 @router.post("/agents/{agent_id}", dependencies=[CsrfDep])
-async def edit_agent(request: Request, agent_id: int, session: SessionDep, ctx: OwnerCtx,
-                     viewer: ViewerDep) -> Response:
+def edit_agent(request: Request, agent_id: int, session: SessionDep, ctx: OwnerCtx,
+               viewer: ViewerDep, values: FormValues, lists: FormLists) -> Response:
     agent = service.get_agent(session, ctx.account_id, agent_id)
-    values = await form_data(request)
-    chosen = [str(t) for t in (await request.form()).getlist("tools")]
+    chosen = lists.get("tools", [])
     try:
         check_form(values)
         service.update_agent(
@@ -160,9 +158,8 @@ def notes_page(request: Request, session: SessionDep, ctx: ReaderCtx,
 
 
 @router.post("/notes", dependencies=[CsrfDep])
-async def save_note(request: Request, session: SessionDep, ctx: OperatorCtx,
-                    viewer: ViewerDep) -> Response:
-    values = await form_data(request)
+def save_note(request: Request, session: SessionDep, ctx: OperatorCtx, viewer: ViewerDep,
+              values: FormValues) -> Response:
     raw_id = values.get("note_id", "")
     note_id = int(raw_id) if raw_id.isdigit() else None
     try:

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from web4os.accounts.deps import CsrfDep, OperatorCtx
 from web4os.errors import InvalidInput
 from web4os.goals import approvals
+from web4os.text import check_form
 from web4os.web.deps import SessionDep
-from web4os.web.forms import form_data
+from web4os.web.forms import FormValues
 
 router = APIRouter()
 
 
 @router.post("/tasks/{task_id}/tool-calls/{call_id}/{decision}", dependencies=[CsrfDep])
-async def decide(request: Request, task_id: int, call_id: int, decision: str,
-                 session: SessionDep, ctx: OperatorCtx) -> Response:
-    values = await form_data(request)
+def decide(task_id: int, call_id: int, decision: str, session: SessionDep,
+           ctx: OperatorCtx, values: FormValues) -> Response:
+    check_form(values)
     arguments = None
     raw = values.get("arguments", "").strip()
     if decision == "approve" and raw:

@@ -15,7 +15,7 @@ from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
 from web4os.text import check_form
 from web4os.web.deps import HtmxDep, SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormLists, FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -46,8 +46,8 @@ def home(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
 
 
 @router.post("/goals", dependencies=[CsrfDep])
-async def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx) -> Response:
-    values = await form_data(request)
+def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx,
+                values: FormValues) -> Response:
     try:
         check_form(values)
         data = GoalCreate(title=values.get("title", ""), brief=values.get("brief", ""),
@@ -162,14 +162,13 @@ def _apply(session: SessionDep, ctx: OperatorCtx, task_id: int, action: str,
 
 
 @router.post("/tasks/{task_id}/{action}", dependencies=[CsrfDep])
-async def card_action(request: Request, task_id: int, action: str, session: SessionDep,
-                      ctx: OperatorCtx) -> Response:
+def card_action(request: Request, task_id: int, action: str, session: SessionDep,
+                ctx: OperatorCtx, values: FormValues) -> Response:
     """approve · reject · retry · reassign · edit · cancel — one click each.
 
     A wrong field or a card that changed meanwhile re-renders the card (with the
     operator's input kept) instead of an error page, so the next step is right there.
     """
-    values = await form_data(request)
     try:
         check_form(values)
         task = _apply(session, ctx, task_id, action, values)
@@ -206,12 +205,11 @@ def cancel_goal(goal_id: int, session: SessionDep, ctx: OperatorCtx, htmx: HtmxD
 # --- ways on for a goal that waits (goals/ways_on.py) --------------------------------
 
 
-async def _way_on(request: Request, session: SessionDep, ctx: OperatorCtx, goal_id: int,
-                  way: str) -> Response:
+def _way_on(request: Request, session: SessionDep, ctx: OperatorCtx, goal_id: int,
+            way: str, values: dict[str, str], lists: dict[str, list[str]]) -> Response:
     """Take one way on; a wrong field or a goal that moved on meanwhile re-renders the goal
     page with the message beside the field and the operator's input kept."""
-    values = await form_data(request)
-    ticked = [str(v) for v in (await request.form()).getlist("agent_ids")]
+    ticked = lists.get("agent_ids", [])
     try:
         check_form(values)
         if way == "plan_again":
@@ -235,18 +233,18 @@ async def _way_on(request: Request, session: SessionDep, ctx: OperatorCtx, goal_
 
 
 @router.post("/goals/{goal_id}/plan-again", dependencies=[CsrfDep])
-async def plan_again(request: Request, goal_id: int, session: SessionDep,
-                     ctx: OperatorCtx) -> Response:
-    return await _way_on(request, session, ctx, goal_id, "plan_again")
+def plan_again(request: Request, goal_id: int, session: SessionDep, ctx: OperatorCtx,
+               values: FormValues, lists: FormLists) -> Response:
+    return _way_on(request, session, ctx, goal_id, "plan_again", values, lists)
 
 
 @router.post("/goals/{goal_id}/edit", dependencies=[CsrfDep])
-async def edit_goal(request: Request, goal_id: int, session: SessionDep,
-                    ctx: OperatorCtx) -> Response:
-    return await _way_on(request, session, ctx, goal_id, "edit_goal")
+def edit_goal(request: Request, goal_id: int, session: SessionDep, ctx: OperatorCtx,
+              values: FormValues, lists: FormLists) -> Response:
+    return _way_on(request, session, ctx, goal_id, "edit_goal", values, lists)
 
 
 @router.post("/goals/{goal_id}/simple-plan", dependencies=[CsrfDep])
-async def simple_plan(request: Request, goal_id: int, session: SessionDep,
-                      ctx: OperatorCtx) -> Response:
-    return await _way_on(request, session, ctx, goal_id, "simple_plan")
+def simple_plan(request: Request, goal_id: int, session: SessionDep, ctx: OperatorCtx,
+                values: FormValues, lists: FormLists) -> Response:
+    return _way_on(request, session, ctx, goal_id, "simple_plan", values, lists)

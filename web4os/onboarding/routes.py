@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from web4os.accounts import service as accounts
 from web4os.accounts.deps import CsrfDep, ViewerDep, logged_in, optional_viewer
@@ -19,7 +18,7 @@ from web4os.onboarding import service, verification
 from web4os.tenancy import bind_system
 from web4os.text import check_form
 from web4os.web.deps import SessionDep, client_address
-from web4os.web.forms import field_errors, form_data, with_retry_after
+from web4os.web.forms import FormValues, field_errors, with_retry_after
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -41,8 +40,7 @@ def signup_page(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("/signup", dependencies=[CsrfDep])
-async def signup(request: Request, session: SessionDep) -> Response:
-    values = await form_data(request)
+def signup(request: Request, session: SessionDep, values: FormValues) -> Response:
     bind_system(session)  # a new tenant is created: no existing account's wall applies
     address, mail = client_address(request), None
     try:
@@ -60,7 +58,7 @@ async def signup(request: Request, session: SessionDep) -> Response:
         status = exc.status_code if isinstance(exc, DomainError) and exc.status_code == 429 else 400
         return with_retry_after(_signup_page(request, values, field_errors(exc), status), exc)
     login = accounts.start_session(session, user, account.id)
-    sent = await run_in_threadpool(_commit_and_send, session, mail)
+    sent = _commit_and_send(session, mail)  # a plain handler: already off the event loop
     return logged_in(login.token, "/?welcome=1" + sent)
 
 

@@ -9,17 +9,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from web4os.accounts.deps import CsrfDep, OwnerCtx, ReaderCtx, ViewerDep
 from web4os.accounts.models import Role
 from web4os.agents import service as agents
 from web4os.errors import DomainError
 from web4os.tenancy import AccountId
+from web4os.text import check_form
 from web4os.tools import builtin, service
 from web4os.tools.models import ToolPolicy
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -51,10 +51,10 @@ def tools_page(request: Request, session: SessionDep, ctx: ReaderCtx, viewer: Vi
 
 
 @router.post("/tools/servers", dependencies=[CsrfDep])
-async def add_server(request: Request, session: SessionDep, ctx: OwnerCtx,
-                     viewer: ViewerDep) -> Response:
-    values = await form_data(request)
+def add_server(request: Request, session: SessionDep, ctx: OwnerCtx, viewer: ViewerDep,
+               values: FormValues) -> Response:
     try:
+        check_form(values)
         server = service.add_server(
             session, ctx.account_id, name=values.get("name", ""), url=values.get("url", ""),
             auth_header=values.get("auth_header", ""), credential=values.get("credential", ""),
@@ -63,8 +63,8 @@ async def add_server(request: Request, session: SessionDep, ctx: OwnerCtx,
         kept = {k: values.get(k, "") for k in SERVER_FIELDS}
         return _page(request, session, viewer, ctx.account_id, values=kept,
                      errors=field_errors(exc), status_code=400)
-    # The MCP client runs its own event loop: off this one, in a worker thread.
-    await run_in_threadpool(service.refresh_tools, session, ctx.account_id, server.id)
+    session.commit()  # the server is kept even if listing its tools fails; no lock meanwhile
+    service.refresh_tools(session, ctx.account_id, server.id)
     return RedirectResponse(f"/tools?added={server.name}", status_code=303)
 
 
@@ -81,19 +81,19 @@ def remove_server(server_id: int, session: SessionDep, ctx: OwnerCtx) -> Respons
 
 
 @router.post("/tools/web-fetch", dependencies=[CsrfDep])
-async def switch_web_fetch(request: Request, session: SessionDep, ctx: OwnerCtx) -> Response:
+def switch_web_fetch(session: SessionDep, ctx: OwnerCtx, values: FormValues) -> Response:
     """The account's web fetch switch: ``enabled`` is ``on`` or ``off``."""
-    values = await form_data(request)
+    check_form(values)
     state = builtin.set_web_fetch(session, ctx.account_id, values.get("enabled") == "on")
     return RedirectResponse(f"/tools?web_fetch={'on' if state.enabled else 'off'}",
                             status_code=303)
 
 
 @router.post("/tools/agents/{agent_id}", dependencies=[CsrfDep])
-async def save_policies(request: Request, agent_id: int, session: SessionDep,
-                        ctx: OwnerCtx) -> Response:
+def save_policies(agent_id: int, session: SessionDep, ctx: OwnerCtx,
+                  values: FormValues) -> Response:
     """One select per tool, named ``policy_<tool id>``: allowed, ask or off."""
-    values = await form_data(request)
+    check_form(values)
     agent = agents.get_agent(session, ctx.account_id, agent_id)
     for key, policy in values.items():
         if key.startswith("policy_") and key.removeprefix("policy_").isdigit():

@@ -17,7 +17,7 @@ from web4os.tenancy import AccountId, TenantContext, bind_account
 from web4os.text import check_form
 from web4os.usage import service as usage
 from web4os.web.deps import SessionDep
-from web4os.web.forms import field_errors, form_data
+from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -82,9 +82,8 @@ def _set_cap(session: SessionDep, change: Callable[[], object]) -> DomainError |
 
 
 @router.post("/usage/agents/{agent_id}/cap", dependencies=[CsrfDep])
-async def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
-                        ctx: OwnerCtx) -> Response:
-    values = await form_data(request)
+def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
+                  ctx: OwnerCtx, values: FormValues) -> Response:
     raw = values.get("credit_cap", "")
     check_form(values)
     refused = _set_cap(session, lambda: caps.set_agent_cap(session, ctx, agent_id, parse_cap(raw)))
@@ -112,9 +111,8 @@ def goal_cap_page(request: Request, goal_id: int, session: SessionDep, ctx: Owne
 
 
 @router.post("/goals/{goal_id}/cap", dependencies=[CsrfDep])
-async def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
-                       ctx: OwnerCtx) -> Response:
-    values = await form_data(request)
+def set_goal_cap(request: Request, goal_id: int, session: SessionDep,
+                 ctx: OwnerCtx, values: FormValues) -> Response:
     raw = "" if values.get("remove") else values.get("credit_cap", "")
     check_form(values)
     refused = _set_cap(session, lambda: caps.set_goal_cap(session, ctx, goal_id, parse_cap(raw)))

@@ -1,10 +1,18 @@
-"""Reading HTML forms and turning validation problems into per-field messages."""
+"""Reading HTML forms and turning validation problems into per-field messages.
+
+Forms are read by async dependencies (``FormValues``, ``FormLists``), so the handlers
+that use them stay plain ``def`` functions: FastAPI runs those in its threadpool, and a
+handler waiting for the database never blocks the event loop every other request needs.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from web4os.errors import DomainError, RateLimited
 from web4os.text import TextRefused
@@ -23,6 +31,27 @@ async def form_data(request: Request) -> dict[str, str]:
             raise DomainError(f"The field “{key}” is too long.", field=key)
         out[key] = value
     return out
+
+
+async def form_lists(request: Request) -> dict[str, list[str]]:
+    """Every value of each field (a group of checkboxes posts one name many times)."""
+    await form_data(request)  # the same checks
+    out: dict[str, list[str]] = {}
+    for key, value in (await request.form()).multi_items():
+        out.setdefault(key, []).append(str(value))
+    return out
+
+
+async def posted_form(request: Request) -> FormData | None:
+    """The posted form, read before any database work of the request begins (the CSRF
+    check depends on it first), so a slow upload never holds a transaction open."""
+    if "form" not in request.headers.get("content-type", ""):
+        return None
+    return await request.form()
+
+
+FormValues = Annotated[dict[str, str], Depends(form_data)]
+FormLists = Annotated[dict[str, list[str]], Depends(form_lists)]
 
 
 def field_errors(exc: Exception) -> dict[str, str]:
