@@ -52,6 +52,24 @@ Text = Annotated[str, BeforeValidator(_checked)]
 (Checked before pydantic's own checks, which refuse a lone surrogate in less clear words
 when a length limit is set.)"""
 
+
+def _checked_deep(value: object) -> object:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _checked_deep(key)
+            _checked_deep(item)
+    elif isinstance(value, list):
+        for item in value:
+            _checked_deep(item)
+    else:
+        _checked(value)
+    return value
+
+
+TEXT_TREE = BeforeValidator(_checked_deep)
+"""For JSON of any shape (e.g. a tool call's arguments): every string and key in it is
+held to the rule. Use as ``Annotated[dict[str, Any], TEXT_TREE]``."""
+
 _FORM: TypeAdapter[dict[str, Text]] = TypeAdapter(dict[str, Text])
 
 
@@ -72,6 +90,15 @@ def check_form(values: Mapping[str, str]) -> None:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise TextRefused(str(err["loc"][0]), err["msg"]) from None
+
+
+def check_tree(value: object, field: str) -> None:
+    """Refuse JSON posted in form field ``field`` whose strings break the rule (escapes
+    such as ``\\u0000`` pass ``check_form`` and only decode to controls here)."""
+    try:
+        _checked_deep(value)
+    except PydanticCustomError as exc:
+        raise TextRefused(field, str(exc)) from None
 
 
 def isolated(text: str) -> str:

@@ -55,17 +55,31 @@ PAIRS: dict[str, Callable[[World], tuple[Ids, list[Ids]]]] = {
 }
 
 
+# Routes whose pair needs a world of its own (a card's tool calls need an MCP server), or
+# whose two ids name any two things of the account (no pair to mismatch); with the test
+# that covers each.
+CHECKED_ELSEWHERE = {
+    "/tasks/{task_id}/tool-calls/{call_id}/{decision}":
+        "tests/tools/test_ask_first.py::test_a_call_of_another_card_is_not_found",
+    "/api/v1/tasks/{task_id}/tool-calls/{call_id}/{decision}":
+        "tests/tools/test_ask_first.py::test_a_call_of_another_card_is_not_found",
+    "/api/v1/agents/{agent_id}/tools/{tool_id}":
+        "any agent with any tool of the account; other accounts' ids: the isolation walk",
+}
+
+
 def _pairs_for(path: str) -> Callable[[World], tuple[Ids, list[Ids]]]:
     for prefix, make in PAIRS.items():
         if path == prefix or path.startswith(prefix + "/"):
             return make
-    raise AssertionError(f"{path} has two ids: add it to PAIRS")
+    raise AssertionError(f"{path} has two ids: add it to PAIRS or CHECKED_ELSEWHERE")
 
 
 def test_every_route_with_two_ids_is_covered() -> None:
     assert TWO_IDS, "the app's routes were not found"
     for path, _method in TWO_IDS:
-        _pairs_for(path)
+        if path not in CHECKED_ELSEWHERE:
+            _pairs_for(path)
 
 
 @pytest.fixture
@@ -78,7 +92,8 @@ def world(db: Session, tenant: Tenant) -> World:
     return World(card, goal, other, foreign)
 
 
-@pytest.mark.parametrize(("path", "method"), TWO_IDS)
+@pytest.mark.parametrize(("path", "method"),
+                         [(p, m) for p, m in TWO_IDS if p not in CHECKED_ELSEWHERE])
 def test_a_mismatched_pair_of_ids_is_not_found(client: TestClient, tenant: Tenant,
                                                world: World, path: str, method: str) -> None:
     assert method == "GET", "a POST route with two ids needs a CSRF token here"

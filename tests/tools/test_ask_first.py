@@ -10,7 +10,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.agents.conftest import wait_for_goal
-from tests.factories import Tenant, login, make_goal, make_tenant, roster
+from tests.factories import (
+    Tenant,
+    csrf_from,
+    login,
+    make_goal,
+    make_planned_goal,
+    make_tenant,
+    plan_of,
+    roster,
+)
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.mcp_server import RunningServer
 from tests.tools.conftest import TOKEN, bearer
@@ -191,3 +200,53 @@ def test_an_ask_first_function_call_stops_the_card_too(
     assert goal.status == GoalStatus.COMPLETED, goal.status_reason
     assert mcp_server.orders()[before:] == ["order butter 2"]
     assert "ordered 2 x butter" in endpoint.chat_requests[-3]["messages"][-1]["content"]
+
+
+def test_edited_arguments_with_hostile_text_are_refused_and_nothing_runs(
+        endpoint: FakeOpenAI, runner: EmbeddedRunner, client: TestClient, db: Session,
+        tenant: Tenant, mcp_server: RunningServer) -> None:
+    before = len(mcp_server.orders())
+    operator = bearer(db, tenant, Role.OPERATOR)
+    db.commit()
+    goal, task = _stopped_card(endpoint, runner, db, tenant, mcp_server)
+    calls = client.get(f"/api/v1/tasks/{task.id}/tool-calls", headers=operator).json()
+    waiting = calls[-1]["id"]
+    url = f"/api/v1/tasks/{task.id}/tool-calls/{waiting}/approve"
+    resp = client.post(url, headers=operator,
+                       json={"arguments": {"item": "butter\u0000", "quantity": 6}})
+    assert resp.status_code == 422 and "arguments" in resp.text and "U+0000" in resp.text
+
+    login(client, tenant.operator)
+    page = client.get(f"/goals/{goal.id}/tasks/{task.id}")
+    resp = client.post(f"/tasks/{task.id}/tool-calls/{waiting}/approve", data={
+        "csrf_token": csrf_from(page.text), "goal_id": str(goal.id),
+        "arguments": '{"item": "butter\\u202e", "quantity": 6}'})
+    assert resp.status_code == 422 and "arguments" in resp.text
+    db.rollback()
+    assert db.get(ToolCall, waiting).status == CallStatus.AWAITING  # type: ignore[union-attr]
+    assert len(mcp_server.orders()) == before
+
+
+def test_a_call_of_another_card_is_not_found(
+        endpoint: FakeOpenAI, runner: EmbeddedRunner, client: TestClient, db: Session,
+        tenant: Tenant, mcp_server: RunningServer) -> None:
+    """The card in the path must be the call's own card, on the API and on the page."""
+    before = len(mcp_server.orders())
+    operator = bearer(db, tenant, Role.OPERATOR)
+    db.commit()
+    goal, task = _stopped_card(endpoint, runner, db, tenant, mcp_server)
+    waiting = client.get(f"/api/v1/tasks/{task.id}/tool-calls", headers=operator).json()[-1]["id"]
+    db.rollback()  # a fresh transaction: the last one read before the runner wrote
+    other = make_planned_goal(db, tenant, plan_of(("b", "writer", [])), title="Other goal")
+    db.commit()
+    other_card = db.scalars(select(Task).where(Task.goal_id == other.id)).unique().one()
+    api = f"/api/v1/tasks/{other_card.id}/tool-calls/{waiting}/approve"
+    assert client.post(api, headers=operator, json={}).status_code == 404
+    login(client, tenant.operator)
+    page = client.get(f"/goals/{goal.id}/tasks/{task.id}")
+    resp = client.post(f"/tasks/{other_card.id}/tool-calls/{waiting}/approve",
+                       data={"csrf_token": csrf_from(page.text)})
+    assert resp.status_code == 404
+    db.rollback()
+    assert db.get(ToolCall, waiting).status == CallStatus.AWAITING  # type: ignore[union-attr]
+    assert len(mcp_server.orders()) == before

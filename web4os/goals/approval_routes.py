@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from web4os.accounts.deps import CsrfDep, OperatorCtx
 from web4os.errors import InvalidInput
 from web4os.goals import approvals
-from web4os.text import check_form
+from web4os.text import check_form, check_tree
 from web4os.web.deps import SessionDep
 from web4os.web.forms import FormValues
 
@@ -31,6 +31,7 @@ def decide(task_id: int, call_id: int, decision: str, session: SessionDep,
             raise InvalidInput("The arguments must be a JSON object.", field="arguments") from None
         if not isinstance(arguments, dict):
             raise InvalidInput("The arguments must be a JSON object.", field="arguments")
+        check_tree(arguments, "arguments")
     call = approvals.decide(session, ctx, task_id, call_id, decision, arguments=arguments,
                             note=values.get("note", ""))
     task = call.task_id

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from web4os.text import TEXT_TREE, Text
 from web4os.tools.builtin import WebFetchState
 from web4os.tools.models import McpServer, McpTool, ToolCall
 from web4os.tools.service import AgentTool
 
 
 class ServerIn(BaseModel):
-    name: str = Field(max_length=40)
-    url: str = Field(default="", max_length=500)
-    auth_header: str = Field(default="", max_length=80)
-    credential: str = Field(default="", max_length=4000)
-    stdio_name: str = Field(default="", max_length=60)
+    name: Text = Field(max_length=40)
+    url: Text = Field(default="", max_length=500)
+    auth_header: Text = Field(default="", max_length=80)
+    credential: Text = Field(default="", max_length=4000)
+    stdio_name: Text = Field(default="", max_length=60)
 
 
 class ToolOut(BaseModel):
@@ -62,7 +63,7 @@ class ServerOut(BaseModel):
 
 
 class PolicyIn(BaseModel):
-    policy: str = Field(description="allowed, ask, off, or default (by the tool's hints)")
+    policy: Text = Field(description="allowed, ask, off, or default (by the tool's hints)")
 
 
 class AgentToolOut(BaseModel):
@@ -103,8 +104,8 @@ class ToolCallOut(BaseModel):
 class DecisionIn(BaseModel):
     """``arguments`` (approve only) replace the agent's; ``note`` goes with the decision."""
 
-    arguments: dict[str, Any] | None = None
-    note: str = Field(default="", max_length=2000)
+    arguments: Annotated[dict[str, Any] | None, TEXT_TREE] = None
+    note: Text = Field(default="", max_length=2000)
 
 
 class WebFetchIn(BaseModel):
