@@ -23,7 +23,7 @@ class Settings(BaseSettings):
         env_prefix="WEB4OS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    data_dir: Path = Field(default=Path("./.web4os"), description="Where the SQLite file lives.")
+    data_dir: Path = Field(default=Path("./.web4os"), description="SQLite file and local files.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite.")
     # Postgres only: the restricted role tenant transactions switch to, so row-level
     # security applies (see tenancy.py). Empty turns the switch off.
@@ -85,6 +85,17 @@ class Settings(BaseSettings):
     max_goal_title: int = 200
     max_goal_brief: int = 5000
     invite_days: int = Field(default=7, ge=1, le=90)
+
+    # Files (attachments and knowledge). "local" keeps bytes under data_dir/files;
+    # "s3" in a bucket of any S3-compatible service, credentials from the usual AWS_* env.
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+    max_file_bytes: int = Field(default=10_000_000, ge=1, description="Largest file accepted.")
+    storage_quota_bytes: int = Field(default=500_000_000, ge=0,
+                                     description="All of one account's files together.")
 
     @field_validator("data_dir")
     @classmethod
