@@ -28,24 +28,25 @@ from web4os.api import routes as api_routes
 from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError, NotAuthenticated
+from web4os.files import routes as files_routes
 from web4os.gc_freeze import freeze_startup_objects
+from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
 from web4os.usage import routes as usage_routes
 from web4os.web.csrf import CSRF_COOKIE
-from web4os.web.limits import BodyLimit
+from web4os.web.limits import MAX_BODY_BYTES as MAX_BODY_BYTES  # the limit tests read
+from web4os.web.limits import BodyLimit, body_limit, too_large
 from web4os.web.templating import STATIC_DIR, page_value, render, templates
 from web4os.workers import install_queue
 from web4os.workers.embedded import EmbeddedRunner
 
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
-           health.router, agents_routes.router)
+           health.router, agents_routes.router, files_routes.router, goal_file_routes.router)
 
 log = logging.getLogger("web4os.web")
-
-MAX_BODY_BYTES = 1_000_000
 
 
 def _wants_json(request: Request) -> bool:
@@ -168,9 +169,9 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _error_page(request, 413, _TITLES[413],
-                               "That request is too large (the limit is 1 MB).")
+        limit = body_limit(request.url.path, request.headers.get("content-type", ""))
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _error_page(request, 413, _TITLES[413], too_large(limit))
         fresh_csrf = ""
         if CSRF_COOKIE not in request.cookies:
             fresh_csrf = new_token(24)
@@ -189,7 +190,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
         )
         return response
 
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # chunked bodies have no length
+    app.add_middleware(BodyLimit)  # chunked bodies have no length
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -56,3 +56,13 @@ def s3_env(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1").create_bucket(
         Bucket=bucket)
     return bucket
+
+
+@pytest.fixture(autouse=True)
+def _own_file_store(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test stores files in a directory of its own, so it can see what is left."""
+    from web4os.config import get_settings
+
+    monkeypatch.setenv("WEB4OS_DATA_DIR", str(tmp_path_factory.mktemp("data")))
+    get_settings.cache_clear()

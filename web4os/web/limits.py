@@ -7,10 +7,33 @@ arrives and stops reading at the limit (found by tests/hardening/test_forms.py).
 
 from __future__ import annotations
 
+import re
+
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web4os.config import get_settings
+
 TOO_LARGE = "That request is too large (the limit is 1 MB)."
+MAX_BODY_BYTES = 1_000_000
+FILES_PER_FORM = 5  # files one upload form may carry at full size
+# Where files are uploaded (multipart only): the goal form, a goal's files, knowledge.
+UPLOAD_PATHS = re.compile(r"^(/api/v1)?/(goals|goals/[0-9]+/files|knowledge)$")
+
+
+def body_limit(path: str, content_type: str) -> int:
+    """The most bytes a request may send: 1 MB, or room for files where they are uploaded."""
+    if content_type.startswith("multipart/form-data") and UPLOAD_PATHS.match(path):
+        return get_settings().max_file_bytes * FILES_PER_FORM + MAX_BODY_BYTES
+    return MAX_BODY_BYTES
+
+
+def too_large(limit: int) -> str:
+    """The refusal's words for a body over ``limit``."""
+    if limit == MAX_BODY_BYTES:
+        return TOO_LARGE
+    return (f"That upload is too large: files can be at most "
+            f"{get_settings().max_file_bytes / 1_000_000:g} MB each.")
 
 
 class _TooLarge(Exception):
@@ -26,15 +49,17 @@ def _is_too_large(exc: BaseException) -> bool:
 
 
 class BodyLimit:
-    """ASGI middleware: a body past ``max_bytes`` ends the request with a 413."""
+    """ASGI middleware: a body past its ``body_limit`` ends the request with a 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        limit = body_limit(scope["path"], content_type.decode("latin-1"))
         seen = 0
         started = False
 
@@ -43,7 +68,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
@@ -57,9 +82,10 @@ class BodyLimit:
         except Exception as exc:
             if started or not _is_too_large(exc):
                 raise
+            message = too_large(limit)
             response: Response = (
-                JSONResponse({"detail": TOO_LARGE}, status_code=413)
+                JSONResponse({"detail": message}, status_code=413)
                 if scope["path"].startswith("/api/")
-                else PlainTextResponse(TOO_LARGE, status_code=413)
+                else PlainTextResponse(message, status_code=413)
             )
             await response(scope, receive, send)
