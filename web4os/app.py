@@ -24,6 +24,7 @@ from web4os.accounts.security import new_token
 from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
+from web4os.api import files as api_files
 from web4os.api import routes as api_routes
 from web4os.config import get_settings
 from web4os.db import session_factory
@@ -44,7 +45,8 @@ from web4os.workers.embedded import EmbeddedRunner
 
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
-           health.router, agents_routes.router, files_routes.router, goal_file_routes.router)
+           health.router, agents_routes.router, files_routes.router, goal_file_routes.router,
+           api_files.router)
 
 log = logging.getLogger("web4os.web")
 

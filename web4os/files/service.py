@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from typing import Any
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -152,9 +151,3 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_DROPPED, None)
     _remove(session.info.pop(_WRITTEN, []))
 
-
-def file_summary(row: StoredFile) -> dict[str, Any]:
-    """The fields pages and the API show for a file."""
-    return {"id": row.id, "name": row.name, "kind": row.kind, "size": row.size,
-            "goal_id": row.goal_id, "readable": not row.unreadable_reason and row.kind != "image",
-            "unreadable_reason": row.unreadable_reason, "created_at": row.created_at}

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web4os.config import get_settings
+from web4os.web.templating import filesize
 
 TOO_LARGE = "That request is too large (the limit is 1 MB)."
 MAX_BODY_BYTES = 1_000_000
@@ -33,7 +34,7 @@ def too_large(limit: int) -> str:
     if limit == MAX_BODY_BYTES:
         return TOO_LARGE
     return (f"That upload is too large: files can be at most "
-            f"{get_settings().max_file_bytes / 1_000_000:g} MB each.")
+            f"{filesize(get_settings().max_file_bytes)} each.")
 
 
 class _TooLarge(Exception):
