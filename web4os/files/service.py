@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -151,3 +153,42 @@ def _after_rollback(session: Session) -> None:
     session.info.pop(_DROPPED, None)
     _remove(session.info.pop(_WRITTEN, []))
 
+
+
+# --- what the agents read ----------------------------------------------------------
+
+KNOWLEDGE_PER_CARD = 5  # the most relevant knowledge files a card is given
+_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+@dataclass(frozen=True)
+class AgentFile:
+    """A file's text as a specialist gets it: from the goal ("attached") or "knowledge"."""
+
+    name: str
+    source: str
+    text: str
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+def files_for_agents(session: Session, account_id: AccountId, goal_id: int,
+                     about: str) -> list[AgentFile]:
+    """The goal's readable attachments and the knowledge files most relevant to ``about``
+    (shared words with their name and opening), least relevant first: the prompt's budget
+    leaves out from the front."""
+    rows = session.execute(
+        select(StoredFile.goal_id, StoredFile.name, StoredFile.text)
+        .where(of_account(StoredFile, account_id),
+               (StoredFile.goal_id == goal_id) | StoredFile.goal_id.is_(None),
+               StoredFile.text != "")
+        .order_by(StoredFile.id)).all()
+    wanted = _words(about)
+    knowledge = [(len(wanted & _words(f"{name} {text[:5000]}")), i, name, text)
+                 for i, (owner, name, text) in enumerate(rows) if owner is None]
+    best = sorted(knowledge, reverse=True)[:KNOWLEDGE_PER_CARD]
+    return ([AgentFile(name, "knowledge", text) for *_, name, text in reversed(best)]
+            + [AgentFile(name, "attached", text) for owner, name, text in rows
+               if owner is not None])
