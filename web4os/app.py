@@ -25,6 +25,7 @@ from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
 from web4os.api import files as api_files
+from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.config import get_settings
 from web4os.db import session_factory
@@ -32,6 +33,7 @@ from web4os.errors import DomainError, NotAuthenticated
 from web4os.files import routes as files_routes
 from web4os.gc_freeze import freeze_startup_objects
 from web4os.goals import file_routes as goal_file_routes
+from web4os.goals import report_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
@@ -46,7 +48,7 @@ from web4os.workers.embedded import EmbeddedRunner
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, files_routes.router, goal_file_routes.router,
-           api_files.router)
+           api_files.router, report_routes.router, api_reports.router)
 
 log = logging.getLogger("web4os.web")
 
