@@ -71,6 +71,7 @@ BAD: dict[str, tuple[str, Callable[[], bytes], str]] = {
     "control chars": ("a\x00b.txt", lambda: b"text", "control characters"),
     "newline": ("a\nb.txt", lambda: b"text", "control characters"),
     "bidi override": ("txt.\u202eexe", lambda: b"text", "control characters"),
+    "lone surrogate": ("a\ud800.txt", lambda: b"text", "control characters"),
 }
 
 
@@ -262,3 +263,15 @@ def test_viewers_download_but_cannot_upload(client: TestClient, tenant: Tenant,
     resp = client.post("/knowledge", data={"csrf_token": token},
                        files={"files": ("a.txt", b"x", "text/plain")})
     assert resp.status_code == 403
+
+
+def test_a_non_ascii_name_downloads_under_its_own_name(client: TestClient, tenant: Tenant,
+                                                      db: Session) -> None:
+    row = service.upload(db, tenant.ctx(), name="café menu \"v2\".md", data=b"# Menu")
+    db.commit()
+    login(client, tenant.viewer)
+    got = client.get(f"/files/{row.id}/download")
+    assert got.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert got.headers["content-disposition"] == (
+        "attachment; filename=\"caf_ menu _v2_.md\"; "
+        "filename*=UTF-8''caf%C3%A9%20menu%20%22v2%22.md")

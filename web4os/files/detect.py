@@ -53,7 +53,7 @@ def clean_name(raw: str) -> str:
     name = unicodedata.normalize("NFC", raw).strip()
     if not name:
         raise InvalidInput("Give the file a name.", field="file")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
         raise InvalidInput("File names can't contain control characters.", field="file")
     if "/" in name or "\\" in name or name.strip(".") == "":
         raise InvalidInput("A file name can't be a path (no “/”, “\\” or “..”); upload the "

@@ -178,17 +178,25 @@ def files_for_agents(session: Session, account_id: AccountId, goal_id: int,
                      about: str) -> list[AgentFile]:
     """The goal's readable attachments and the knowledge files most relevant to ``about``
     (shared words with their name and opening), least relevant first: the prompt's budget
-    leaves out from the front."""
+    leaves out from the front. Only the chosen files' full text is loaded."""
     rows = session.execute(
-        select(StoredFile.goal_id, StoredFile.name, StoredFile.text)
+        select(StoredFile.id, StoredFile.goal_id, StoredFile.name,
+               func.substr(StoredFile.text, 1, 5000))
         .where(of_account(StoredFile, account_id),
                (StoredFile.goal_id == goal_id) | StoredFile.goal_id.is_(None),
                StoredFile.text != "")
         .order_by(StoredFile.id)).all()
     wanted = _words(about)
-    knowledge = [(len(wanted & _words(f"{name} {text[:5000]}")), i, name, text)
-                 for i, (owner, name, text) in enumerate(rows) if owner is None]
-    best = sorted(knowledge, reverse=True)[:KNOWLEDGE_PER_CARD]
-    return ([AgentFile(name, "knowledge", text) for *_, name, text in reversed(best)]
-            + [AgentFile(name, "attached", text) for owner, name, text in rows
-               if owner is not None])
+    knowledge = sorted(((len(wanted & _words(f"{name} {opening}")), file_id)
+                        for file_id, owner, name, opening in rows if owner is None),
+                       reverse=True)[:KNOWLEDGE_PER_CARD]
+    chosen = [file_id for _, file_id in reversed(knowledge)]
+    chosen += [file_id for file_id, owner, *_ in rows if owner is not None]
+    texts: dict[int, str] = {}
+    if chosen:
+        texts.update((file_id, text) for file_id, text in session.execute(
+            select(StoredFile.id, StoredFile.text).where(of_account(StoredFile, account_id),
+                                                         StoredFile.id.in_(chosen))))
+    names = {file_id: (name, "knowledge" if owner is None else "attached")
+             for file_id, owner, name, _ in rows}
+    return [AgentFile(*names[i], texts[i]) for i in chosen if i in texts]
