@@ -275,3 +275,22 @@ def test_a_non_ascii_name_downloads_under_its_own_name(client: TestClient, tenan
     assert got.headers["content-disposition"] == (
         "attachment; filename=\"caf_ menu _v2_.md\"; "
         "filename*=UTF-8''caf%C3%A9%20menu%20%22v2%22.md")
+
+
+def test_the_goal_page_says_why_a_file_is_refused_or_unreadable(
+        client: TestClient, tenant: Tenant, db: Session) -> None:
+    goal = make_goal(db, tenant)
+    db.commit()
+    token = _owner_page(client, tenant, f"/goals/{goal.id}")
+    resp = client.post(f"/goals/{goal.id}/files", data={"csrf_token": token}, files=[
+        ("files", ("ok.txt", b"fine", "text/plain")),
+        ("files", ("setup.pdf", samples.EXE, "application/pdf"))])
+    assert resp.status_code == 422 and "is a program, not a document" in resp.text
+    db.rollback()
+    assert _count(db) == 0 and _stored_objects() == []  # the whole form, or nothing
+    resp = client.post(f"/goals/{goal.id}/files", data={"csrf_token": token},
+                       files={"files": ("logo.png", samples.PNG, "image/png")},
+                       follow_redirects=False)
+    assert resp.status_code == 303
+    page = client.get(f"/goals/{goal.id}").text
+    assert "logo.png" in page and "the agents read text only" in page
