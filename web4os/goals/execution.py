@@ -17,14 +17,7 @@ from sqlalchemy.orm import aliased, lazyload
 from web4os.accounts.models import Account, AccountStatus
 from web4os.agents import prompts
 from web4os.agents.models import Agent
-from web4os.agents.prompts import (
-    Deliverable,
-    FileDoc,
-    InputDoc,
-    Review,
-    TaskContext,
-    brief_of,
-)
+from web4os.agents.prompts import Deliverable, FileDoc, InputDoc, Review, TaskContext, brief_of
 from web4os.agents.providers import ModelError, provider_for
 from web4os.agents.providers.base import ToolCall
 from web4os.agents.structured import CallRecord, StructuredOutputError, ToolBox
