@@ -7,7 +7,8 @@ COPY alembic ./alembic
 COPY templates ./templates
 COPY static ./static
 RUN pip install --no-cache-dir -e . \
-    && useradd --create-home --uid 10001 web4os
+    && useradd --create-home --uid 10001 web4os \
+    && mkdir -p /data && chown web4os /data  # a new named volume takes this owner
 # No root at run time (Celery also warns against it); state lives in Postgres.
 USER web4os
 ENV WEB4OS_DATA_DIR=/home/web4os/.web4os

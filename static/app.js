@@ -93,4 +93,12 @@
   document.addEventListener("htmx:timeout", function () {
     toast("web4os is taking too long to answer. Try again in a moment.");
   });
+  // Upload forms (data-upload): show how much of a large upload has been sent.
+  document.addEventListener("htmx:xhr:progress", function (evt) {
+    var form = evt.target && evt.target.closest && evt.target.closest("form[data-upload]");
+    var bar = form && form.querySelector("progress.upload-progress");
+    if (!bar || !evt.detail.lengthComputable || evt.detail.total < 1000000) return;
+    bar.hidden = false;
+    bar.value = Math.round(100 * evt.detail.loaded / evt.detail.total);
+  });
 })();

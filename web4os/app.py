@@ -25,13 +25,17 @@ from web4os.accounts.security import new_token
 from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
+from web4os.api import files as api_files
+from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.api import tools as api_tools
 from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError, NotAuthenticated
+from web4os.files import routes as files_routes
 from web4os.gc_freeze import freeze_startup_objects
-from web4os.goals import approval_routes
+from web4os.goals import approval_routes, report_routes
+from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
@@ -40,7 +44,8 @@ from web4os.usage import routes as usage_routes
 from web4os.web.csrf import CSRF_COOKIE
 from web4os.web.forms import with_retry_after
 from web4os.web.headers import SecurityHeaders
-from web4os.web.limits import TOO_LARGE, BodyLimit
+from web4os.web.limits import MAX_BODY_BYTES as MAX_BODY_BYTES  # the limit tests read
+from web4os.web.limits import BodyLimit, body_limit, too_large
 from web4os.web.templating import STATIC_DIR, page_value, render, templates
 from web4os.workers import install_queue
 from web4os.workers.embedded import EmbeddedRunner
@@ -48,11 +53,10 @@ from web4os.workers.embedded import EmbeddedRunner
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
-           api_tools.router, approval_routes.router)
+           api_tools.router, approval_routes.router, files_routes.router,
+           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router)
 
 log = logging.getLogger("web4os.web")
-
-MAX_BODY_BYTES = 1_000_000
 
 
 def _wants_json(request: Request) -> bool:
@@ -185,13 +189,14 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
 
     # Chunked bodies have no length: counted as they arrive. Added before ``guard`` so it
     # sits inside it and its 413 reaches FastAPI as such, not wrapped by guard's task group.
-    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit)
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _error_page(request, 413, _TITLES[413], TOO_LARGE)
+        limit = body_limit(request.url.path, request.headers.get("content-type", ""))
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return _error_page(request, 413, _TITLES[413], too_large(limit))
         fresh_csrf = ""
         if CSRF_COOKIE not in request.cookies:
             fresh_csrf = new_token(24)

@@ -24,7 +24,7 @@ class Settings(BaseSettings):
         env_prefix="WEB4OS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
-    data_dir: Path = Field(default=Path("./.web4os"), description="Where the SQLite file lives.")
+    data_dir: Path = Field(default=Path("./.web4os"), description="SQLite file and local files.")
     database_url: str = Field(default="", description="SQLAlchemy URL; empty means SQLite.")
     # Postgres only: the restricted role tenant transactions switch to, so row-level
     # security applies (see tenancy.py). Empty turns the switch off.
@@ -132,6 +132,17 @@ class Settings(BaseSettings):
     # (port 465), "none" sends in clear (a relay on the same host or network only).
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Files (attachments and knowledge). "local" keeps bytes under data_dir/files;
+    # "s3" in a bucket of any S3-compatible service, credentials from the usual AWS_* env.
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+    s3_prefix: str = ""
+    max_file_bytes: int = Field(default=10_000_000, ge=1, description="Largest file accepted.")
+    storage_quota_bytes: int = Field(default=500_000_000, ge=0,
+                                     description="All of one account's files together.")
 
     @field_validator("data_dir")
     @classmethod

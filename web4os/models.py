@@ -12,6 +12,7 @@ from web4os.accounts.models import (
 from web4os.agents.models import Agent, Note
 from web4os.credits.models import CreditLedgerEntry
 from web4os.db import Base
+from web4os.files.models import StoredFile
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent
 from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ToolCall
 
@@ -29,6 +30,7 @@ __all__ = [
     "Membership",
     "Note",
     "RateEvent",
+    "StoredFile",
     "Task",
     "TaskDependency",
     "TaskEvent",

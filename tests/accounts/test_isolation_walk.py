@@ -32,6 +32,7 @@ from tests.factories import (
 from web4os.accounts import invites, tokens
 from web4os.accounts.models import Membership, Role
 from web4os.agents.models import Note
+from web4os.files import service as files
 from web4os.goals.models import Task
 from web4os.tenancy import scoped
 from web4os.tools.models import CallStatus, McpServer, McpTool, ToolCall
@@ -86,7 +87,9 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
                     idempotency_key=f"{label}-call-1", status=CallStatus.AWAITING)
     db.add(call)
     db.flush()
-    by_param = {"goal_id": goal.id, "task_id": task.id, "agent_id": agent.id,
+    attached = files.upload(db, t.ctx(), name=f"{label}.txt", data=f"{label} file".encode(),
+                            goal=goal)
+    by_param = {"file_id": attached.id, "goal_id": goal.id, "task_id": task.id, "agent_id": agent.id,
                 "membership_id": member.id, "member_id": member.id, "invite_id": invite.row.id,
                 "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id,
                 "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id}

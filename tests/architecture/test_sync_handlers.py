@@ -18,11 +18,12 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from web4os.app import create_app
 from web4os.web.deps import database_turn
-from web4os.web.forms import form_data, form_lists, posted_form
+from web4os.web.forms import form_data, form_lists, posted_form, upload_form
 
 # Async, and never touching the database: reading the posted form, waiting for a turn
 # (web.deps.database_turn), FastAPI's bearer-token reader.
-ASYNC_ALLOWED = {"form_data", "form_lists", "posted_form", "database_turn", "HTTPBearer"}
+ASYNC_ALLOWED = {"form_data", "form_lists", "posted_form", "upload_form", "database_turn",
+                 "HTTPBearer"}
 
 
 def _is_async(call: Callable[..., Any]) -> bool:
@@ -63,7 +64,8 @@ def test_every_handler_and_dependency_runs_in_the_threadpool() -> None:
 
 def test_the_allowed_coroutines_are_the_ones_named() -> None:
     """The allow-list names real functions: a rename cannot silently widen it."""
-    assert {f.__name__ for f in (form_data, form_lists, posted_form, database_turn)} | {
+    assert {f.__name__ for f in (form_data, form_lists, posted_form, upload_form,
+                                 database_turn)} | {
         "HTTPBearer"} == ASYNC_ALLOWED
 
 

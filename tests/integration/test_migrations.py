@@ -45,6 +45,9 @@ def test_the_latest_migrations_go_down_and_up_again(tmp_path: Path) -> None:
     config = alembic_config(url)
     engine = get_engine(url)
     try:
+        command.downgrade(config, "0008")  # the files table goes
+        with engine.connect() as conn:
+            assert "files" not in inspect(conn).get_table_names()
         command.downgrade(config, "0007")  # the built-in tools' columns go
         with engine.connect() as conn:
             columns = {c["name"] for c in inspect(conn).get_columns("mcp_servers")}

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from web4os.agents.budget import (
+    LEFT_OUT,
     Budget,
     Squeeze,
     chars_for,
@@ -25,6 +26,7 @@ from web4os.agents.providers.base import ModelProvider
 from web4os.agents.structured import CallRecord, Fit, ToolBox, ask_structured
 
 INPUT_LIMIT = 6000  # characters of one input document, however large the window
+FILE_LIMIT = 20_000  # characters of one file's text, however large the window
 DELIVERABLE_CHARS = 60_000
 PROSE_WORDS = 20  # fewer words of prose than this are not a deliverable
 ANSWER_FRAME_TOKENS = 30  # an answer's property names and punctuation
@@ -54,6 +56,15 @@ class InputDoc:
     text: str
 
 
+@dataclass(frozen=True)
+class FileDoc:
+    """A file's extracted text: attached to the goal, or from the account's knowledge."""
+
+    name: str
+    source: str
+    text: str
+
+
 @dataclass
 class TaskContext:
     """Everything a specialist is given to do a task."""
@@ -67,6 +78,7 @@ class TaskContext:
     feedback: str = ""
     context: list[str] = field(default_factory=list)  # other results of the goal (a tool)
     tool_results: list[str] = field(default_factory=list)  # MCP calls made for this card
+    files: list[FileDoc] = field(default_factory=list)  # least relevant first
 
 
 class Deliverable(BaseModel):
@@ -106,16 +118,32 @@ def doc_block(title: str, agent: str, text: str) -> str:
     return f"--- DOC: {title} (by {agent}) ---\n{text}"
 
 
+def file_block(name: str, source: str, text: str) -> str:
+    """One file in a prompt; the offline model finds the files by this header."""
+    return f"--- FILE: {name} ({source}) ---\n{text}"
+
+
 def _task_texts(ctx: TaskContext) -> list[str]:
-    """What of a task's prompt may be trimmed, oldest first: the brief, the inputs, the
-    goal's other results, the notes (the instructions and feedback are kept whole)."""
-    return [ctx.goal_brief, *(d.text[:INPUT_LIMIT] for d in ctx.inputs), *ctx.context,
-            *ctx.notes, *ctx.tool_results]
+    """What of a task's prompt may be trimmed, first left out first: the brief, the files
+    (least relevant first), the inputs, the goal's other results, the notes, the tool
+    results (the instructions and feedback are kept whole)."""
+    return [ctx.goal_brief, *(f.text[:FILE_LIMIT] for f in ctx.files),
+            *(d.text[:INPUT_LIMIT] for d in ctx.inputs), *ctx.context, *ctx.notes,
+            *ctx.tool_results]
+
+
+def files_used(ctx: TaskContext, messages: list[dict[str, str]]) -> list[str]:
+    """The files whose text reached the prompt (not left out to fit the window)."""
+    prompt = str(messages[-1].get("content", "")) if messages else ""
+    return [f.name for f in ctx.files
+            if f"{file_block(f.name, f.source, '')}{LEFT_OUT}" not in prompt
+            and file_block(f.name, f.source, "") in prompt]
 
 
 def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
                  note: str) -> list[dict[str, str]]:
     brief, rest = texts[0], texts[1:]
+    files, rest = rest[:len(ctx.files)], rest[len(ctx.files):]
     docs, rest = rest[:len(ctx.inputs)], rest[len(ctx.inputs):]
     context, rest = rest[:len(ctx.context)], rest[len(ctx.context):]
     notes, results = rest[:len(ctx.notes)], rest[len(ctx.notes):]
@@ -125,6 +153,11 @@ def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
         f"TASK: {ctx.task_title}",
         f"INSTRUCTIONS: {ctx.instructions or '(none)'}",
     ]
+    if ctx.files:
+        parts.append("FILES: The operator's files for this work; cite a file by its name "
+                     "where you use it.\n" + "\n\n".join(
+                         file_block(f.name, f.source, text)
+                         for f, text in zip(ctx.files, files, strict=True)))
     if ctx.inputs:
         parts.append("INPUTS:\n" + "\n\n".join(
             doc_block(d.title, d.agent, text) for d, text in zip(ctx.inputs, docs, strict=True)))
@@ -185,12 +218,15 @@ def deliverable_schema(answer_tokens: int) -> dict[str, Any]:
 
 def do_task(
     provider: ModelProvider, agent: AgentBrief, ctx: TaskContext, calls: list[CallRecord],
-    tools: ToolBox | None = None,
+    tools: ToolBox | None = None, used: list[str] | None = None,
 ) -> Deliverable:
-    """A specialist does a task (calling its tools first if the endpoint offers functions)."""
+    """A specialist does a task (calling its tools first if the endpoint offers functions);
+    ``used`` gets the names of the files whose text the last prompt carried."""
     def fit(squeeze: Squeeze) -> Fit:
         budget = Budget(context_window(provider), TASK_ANSWER, TASK_LEAST, squeeze)
         messages = task_prompt(agent, ctx, budget)
+        if used is not None:
+            used[:] = files_used(ctx, messages)
         max_tokens = budget.max_tokens(messages)
         return Fit(messages, deliverable_schema(int(max_tokens * squeeze.answer)), max_tokens)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased, lazyload
 from web4os.accounts.models import Account, AccountStatus
 from web4os.agents import prompts
 from web4os.agents.models import Agent
-from web4os.agents.prompts import Deliverable, InputDoc, Review, TaskContext, brief_of
+from web4os.agents.prompts import Deliverable, FileDoc, InputDoc, Review, TaskContext, brief_of
 from web4os.agents.providers import ModelError, provider_for
 from web4os.agents.providers.base import ToolCall
 from web4os.agents.structured import CallRecord, StructuredOutputError, ToolBox
@@ -26,6 +26,7 @@ from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.db import utcnow
 from web4os.errors import DomainError, InvalidInput, NotFound
+from web4os.files import service as files
 from web4os.goals import service as goals
 from web4os.goals import tool_steps
 from web4os.goals.history import event_row, model_call_events, tool_run_event, write_events
@@ -65,16 +66,19 @@ class Claim:
 def _load_context(s: Any, task: Task, goal_title: str, goal_brief: str,
                   inputs: list[goals.Input], scope: ToolScope, prerun: bool,
                   history: list[dict[str, Any]]) -> tuple[TaskContext, int]:
-    """The specialist's context: the goal, the card's inputs, plus what its tools find
-    (metered; their events added to ``history``)."""
+    """The specialist's context: the goal, its files and the relevant knowledge files, the
+    card's inputs, plus what its tools find (metered; their events added to ``history``)."""
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
     history.extend(tool_run_event(task, run) for run in runs)
     found = {run.tool: run.result.lines for run in runs}
+    about = " ".join((goal_title, goal_brief, task.title, task.instructions))
     ctx = TaskContext(goal_title=goal_title, goal_brief=goal_brief, task_title=task.title,
                       instructions=task.instructions,
                       inputs=[InputDoc(i.title, i.agent_name, i.output) for i in inputs],
                       notes=found.get("notes", []), feedback=task.feedback,
-                      context=found.get("read_goal_outputs", []))
+                      context=found.get("read_goal_outputs", []),
+                      files=[FileDoc(f.name, f.source, f.text) for f in files.files_for_agents(
+                          s, scope.account_id, scope.goal_id, about)])
     return ctx, sum(run.credits for run in runs)
 
 
@@ -137,6 +141,7 @@ class Outcome:
     review_error: Exception | None = None  # the CEO agent's review failed: the operator decides
     tool_credits: int = 0  # tools the model called (function calling)
     waiting: str = ""  # a tool call waits for the operator: why
+    files_used: list[str] = field(default_factory=list)  # files whose text the prompt had
 
 
 def _toolbox(claim: Claim, account_id: int, outcome: Outcome) -> ToolBox | None:
@@ -187,7 +192,8 @@ def run_task(task_id: int, *, account_id: int) -> None:
                 steps=claim.tool_scope is None)
             outcome.deliverable = prompts.do_task(provider_for(claim.agent), brief_of(claim.agent),
                                                 claim.context, calls,
-                                                _toolbox(claim, account_id, outcome))
+                                                _toolbox(claim, account_id, outcome),
+                                                used=outcome.files_used)
         except (StructuredOutputError, ModelError) as exc:
             outcome.error = exc
         except tool_steps.WaitForOperator as wait:
@@ -279,9 +285,21 @@ def _finish_stmt() -> Any:
             .where(in_account(Task), Task.id == bindparam("row_id")))
 
 
-def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome,
-             spent: dict[str, Any], history: list[dict[str, Any]]) -> bool:
-    """Record the result and the CEO agent's verdict; True if the card is now done."""
+def _delivered_data(outcome: Outcome) -> dict[str, Any] | None:
+    """The history's details of a delivery: the files the prompt carried (the report cites
+    them) and why the CEO agent's review failed, if it did."""
+    data: dict[str, Any] = {}
+    if outcome.files_used:
+        data["files"] = outcome.files_used
+    if outcome.review_error is not None:
+        data["review_error"] = technical(outcome.review_error)
+    return data or None
+
+
+def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome, spent: dict[str, Any],
+             history: list[dict[str, Any]]) -> bool:
+    """Record the result, the files it drew on and the CEO agent's verdict; True if the
+    card is now done."""
     result, review = outcome.deliverable, outcome.review
     assert result is not None
     accepted = (FollowUp(TaskStatus.DONE, actor="ceo",
@@ -292,8 +310,7 @@ def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome,
                claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None, **spent},
-               data=({"review_error": technical(outcome.review_error)}
-                     if outcome.review_error is not None else None),
+               data=_delivered_data(outcome),
                history=history, then=accepted)
     if accepted is not None:
         return True

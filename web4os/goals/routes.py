@@ -7,15 +7,17 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from web4os.accounts.deps import CsrfDep, OperatorCtx, ReaderCtx
+from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.credits.caps import parse_cap
 from web4os.errors import Conflict, DomainError, NotFound
+from web4os.files import service as files
 from web4os.goals import actions, board, graph, service, ways_on
 from web4os.goals.models import Task
 from web4os.goals.schemas import GoalCreate
 from web4os.text import check_form
 from web4os.web.deps import HtmxDep, SessionDep
-from web4os.web.forms import FormLists, FormValues, field_errors
+from web4os.web.forms import FormLists, FormValues, UploadForm, field_errors
 from web4os.web.templating import render
 
 router = APIRouter()
@@ -46,15 +48,19 @@ def home(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
 
 
 @router.post("/goals", dependencies=[CsrfDep])
-def create_goal(request: Request, session: SessionDep, ctx: OperatorCtx,
-                values: FormValues) -> Response:
+def create_goal(request: Request, upload: UploadForm, session: SessionDep,
+                ctx: OperatorCtx) -> Response:
+    values, attached = upload
     try:
         check_form(values)
         data = GoalCreate(title=values.get("title", ""), brief=values.get("brief", ""),
                           require_approval=values.get("require_approval") == "on",
                           credit_cap=parse_cap(values.get("credit_cap")))
         goal = service.create_goal(session, ctx, data)
+        if attached:  # the goal and its files together, or neither
+            files.upload_many(session, ctx, attached, goal=goal)
     except (ValidationError, DomainError) as exc:
+        session.rollback()
         context = _home_context(request, session, ctx)
         resp = render(request, "goals/home.html",
                       {**context, "values": values, "errors": field_errors(exc)},
@@ -74,6 +80,8 @@ def _board_context(request: Request, session: SessionDep, ctx: ReaderCtx,
         "ways_on": ways_on.waiting_goal(session, ctx.account_id, b.goal),
         "errors": {}, "values": {},
         "open_way": way if way in ways_on.WAYS_ON else None,
+        "files": files.list_files(session, ctx.account_id, goal_id=goal_id),
+        "max_file": get_settings().max_file_bytes,
     }
 
 

@@ -1,13 +1,14 @@
 """Reading HTML forms and turning validation problems into per-field messages.
 
-Forms are read by async dependencies (``FormValues``, ``FormLists``), so the handlers
-that use them stay plain ``def`` functions: FastAPI runs those in its threadpool, and a
-handler waiting for the database never blocks the event loop every other request needs.
+Forms are read by async dependencies (``FormValues``, ``FormLists``, ``UploadForm``), so
+the handlers that use them stay plain ``def`` functions: FastAPI runs those in its
+threadpool, and a handler waiting for the database never blocks the event loop every
+other request needs.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -50,8 +51,40 @@ async def posted_form(request: Request) -> FormData | None:
     return await request.form()
 
 
+FILE_FIELD = "files"
+
+
+class Upload(NamedTuple):
+    """A multipart form: its text fields, and the files sent in ``files`` (name, bytes)."""
+
+    values: dict[str, str]
+    files: list[tuple[str, bytes]]
+
+
+async def upload_form(request: Request) -> Upload:
+    """A multipart form's text fields and files, read before the handler's database work
+    like every other form; an empty file input (no name, no bytes) is no file. The body
+    limit bounds what is read."""
+    form = await request.form()
+    values: dict[str, str] = {}
+    files: list[tuple[str, bytes]] = []
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            if len(value) > MAX_FIELD:
+                raise DomainError(f"The field “{key}” is too long.", field=key)
+            values[key] = value
+        elif key != FILE_FIELD:
+            raise DomainError("File uploads aren't accepted here.")
+        else:
+            data = await value.read()
+            if value.filename or data:
+                files.append((value.filename or "", data))
+    return Upload(values, files)
+
+
 FormValues = Annotated[dict[str, str], Depends(form_data)]
 FormLists = Annotated[dict[str, list[str]], Depends(form_lists)]
+UploadForm = Annotated[Upload, Depends(upload_form)]
 
 
 def field_errors(exc: Exception) -> dict[str, str]:

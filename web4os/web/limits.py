@@ -7,11 +7,35 @@ arrives and stops reading at the limit (found by tests/hardening/test_forms.py).
 
 from __future__ import annotations
 
+import re
+
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web4os.config import get_settings
+from web4os.web.templating import filesize
+
 TOO_LARGE = "That request is too large (the limit is 1 MB)."
+MAX_BODY_BYTES = 1_000_000
+FILES_PER_FORM = 5  # files one upload form may carry at full size
+# Where files are uploaded (multipart only): the goal form, a goal's files, knowledge.
+UPLOAD_PATHS = re.compile(r"^(/api/v1)?/(goals|goals/[0-9]+/files|knowledge)$")
+
+
+def body_limit(path: str, content_type: str) -> int:
+    """The most bytes a request may send: 1 MB, or room for files where they are uploaded."""
+    if content_type.startswith("multipart/form-data") and UPLOAD_PATHS.match(path):
+        return get_settings().max_file_bytes * FILES_PER_FORM + MAX_BODY_BYTES
+    return MAX_BODY_BYTES
+
+
+def too_large(limit: int) -> str:
+    """The refusal's words for a body over ``limit``."""
+    if limit == MAX_BODY_BYTES:
+        return TOO_LARGE
+    return (f"That upload is too large: files can be at most "
+            f"{filesize(get_settings().max_file_bytes)} each.")
 
 
 class _TooLarge(HTTPException):
@@ -19,8 +43,8 @@ class _TooLarge(HTTPException):
     (any other error there becomes a 400) and the app's handlers render the 413 page or
     JSON; :class:`BodyLimit` answers for a read outside the router's handlers."""
 
-    def __init__(self) -> None:
-        super().__init__(413, TOO_LARGE)
+    def __init__(self, message: str) -> None:
+        super().__init__(413, message)
 
 
 def _is_too_large(exc: BaseException) -> bool:
@@ -32,15 +56,17 @@ def _is_too_large(exc: BaseException) -> bool:
 
 
 class BodyLimit:
-    """ASGI middleware: a body past ``max_bytes`` ends the request with a 413."""
+    """ASGI middleware: a body past its ``body_limit`` ends the request with a 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        content_type = dict(scope.get("headers") or []).get(b"content-type", b"")
+        limit = body_limit(scope["path"], content_type.decode("latin-1"))
         seen = 0
         started = False
 
@@ -49,8 +75,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
+                if seen > limit:
+                    raise _TooLarge(too_large(limit))
             return message
 
         async def tracked(message: Message) -> None:
@@ -63,9 +89,10 @@ class BodyLimit:
         except Exception as exc:
             if started or not _is_too_large(exc):
                 raise
+            message = too_large(limit)
             response: Response = (
-                JSONResponse({"detail": TOO_LARGE}, status_code=413)
+                JSONResponse({"detail": message}, status_code=413)
                 if scope["path"].startswith("/api/")
-                else PlainTextResponse(TOO_LARGE, status_code=413)
+                else PlainTextResponse(message, status_code=413)
             )
             await response(scope, receive, send)

@@ -81,11 +81,22 @@ def first_line(text: str | None, limit: int = 140) -> str:
     return ""
 
 
+def filesize(size: int | None) -> str:
+    """'12 KB' / '3.4 MB' for file lists and limits."""
+    n = int(size or 0)
+    if n < 1000:
+        return f"{n} bytes"
+    if n < 1_000_000:
+        return f"{n / 1000:.0f} KB"
+    return f"{n / 1_000_000:.1f} MB".replace(".0 MB", " MB")
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.finalize = _finalize
 templates.env.filters["markdown"] = markdown
 templates.env.filters["ago"] = ago
 templates.env.filters["first_line"] = first_line
+templates.env.filters["filesize"] = filesize
 templates.env.globals["duration"] = duration
 templates.env.globals["version"] = __version__
 templates.env.globals["suspended_message"] = AccountSuspended.MESSAGE

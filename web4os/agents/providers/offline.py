@@ -66,7 +66,7 @@ _ARCHETYPE_WORDS = {
 }
 
 
-_HEADERS = ("GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|INPUTS|CONTEXT|NOTES|FEEDBACK|"
+_HEADERS = ("GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|FILES|INPUTS|CONTEXT|NOTES|FEEDBACK|"
             "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE|TOOLS|TOOL RESULTS")
 
 
@@ -120,6 +120,15 @@ def _pick_agent(archetype: str, roster: list[tuple[str, str]]) -> str:
 
 
 _DOC_LINE = re.compile(r"\n--- DOC: (.+?) ---(?=\n|\Z)")  # "\n" first, as above
+
+
+_FILE_LINE = re.compile(r"\n--- FILE: (.+?) \((?:attached|knowledge)\) ---\n(.*)")
+
+
+def _file_lines(text: str) -> list[str]:
+    """Each file the prompt passes in, with the first line of its text (``--- FILE: …``)."""
+    return [f"{name}: {_short(first.strip(), 80)}" if first.strip() else name
+            for name, first in _FILE_LINE.findall("\n" + text)]
 
 
 def _doc_titles(text: str) -> list[str]:
@@ -242,9 +251,12 @@ class OfflineModel:
         inputs = _section(prompt, "INPUTS")
         feedback = _section(prompt, "FEEDBACK")
         titles = _doc_titles(inputs)
+        files = _file_lines(_section(prompt, "FILES"))
         lines = [f"## {task}", "", OFFLINE_BANNER, "", f"**Goal:** {goal}", ""]
         if instructions:
             lines += ["**What was asked:** " + " ".join(instructions.split()), ""]
+        if files:
+            lines += ["### Files used", *[f"- {f}" for f in files], ""]
         if titles:
             lines += ["### Built on", *[f"- {t}" for t in titles], ""]
         if feedback:

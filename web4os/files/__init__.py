@@ -1,0 +1,1 @@
+"""Files: goal attachments and account knowledge, their stored bytes and extracted text."""
