@@ -6,6 +6,8 @@ CI runs this module in the SQLite pass only (the conftest skips it on Postgres).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
@@ -32,6 +34,7 @@ def test_the_operator_approves_a_tool_call_from_the_card(
     page.fill("#f-email", tenant.operator.email)
     page.fill("#f-password", PASSWORD)
     page.locator("form[action='/login'] button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))  # signed in before going on
     page.goto(f"/goals/{goal.id}/tasks/{task.id}")
 
     panel = page.locator(".tool-approval")

@@ -3,7 +3,6 @@ proxies from the environment are not used."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import pytest
 
 from tests.netguard.site import Site, serving
 from tests.support.net import ConnectGuard, FakeDNS
+from tests.support.threads import run_coroutine
 from web4os.netguard import AddressRefused
 from web4os.nethttp import guarded_async_client, guarded_client
 
@@ -70,7 +70,7 @@ def test_the_async_client_is_guarded_the_same_way(site: Site, fake_dns: FakeDNS,
                 await client.get("http://inside.test/")
             return (await client.get(f"http://127.0.0.1:{site.port}/text")).text
 
-    assert asyncio.run(main()) == "plain words, ünïcode"
+    assert run_coroutine(main) == "plain words, ünïcode"
     assert connect_guard.connected == [("127.0.0.1", site.port)]
 
 

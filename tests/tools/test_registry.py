@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Tenant, roster
 from tests.support.mcp_server import RunningServer
+from tests.support.threads import run_coroutine
 from tests.tools.conftest import TOKEN, bearer, stdio_config
 from web4os.accounts.models import Role
 from web4os.config import get_settings
@@ -166,14 +167,12 @@ def test_stdio_servers_come_only_from_the_server_admin(
 
 def test_the_client_works_from_a_thread_that_runs_an_event_loop(
         mcp_server: RunningServer) -> None:
-    import asyncio
-
     target = mcp_client.Target(url=mcp_server.url, headers={"Authorization": f"Bearer {TOKEN}"})
 
     async def inside_a_loop() -> list[str]:
         return [t.name for t in mcp_client.list_tools(target)]
 
-    assert "stock_level" in asyncio.run(inside_a_loop())
+    assert "stock_level" in run_coroutine(inside_a_loop)
 
 
 def test_a_credential_goes_in_its_own_header_to_its_own_server(
