@@ -87,3 +87,39 @@ def test_the_latest_migrations_go_down_and_up_again(tmp_path: Path) -> None:
             assert policies["tasks"] and "SELECT" in policies["tasks"]
     if not IS_POSTGRES:
         engine.dispose()  # the scratch file's pool
+
+
+def test_older_accounts_get_the_file_reader(tmp_path: Path) -> None:
+    """0010 gives every account made before it the built-in server and its file reader,
+    beside a web fetch that was on, and leaves an account's own ``web4os`` server alone."""
+    url = f"sqlite:///{tmp_path / 'backfill.sqlite3'}"
+    config = alembic_config(url)
+    engine = get_engine(url)
+    try:
+        command.upgrade(config, "0009")
+        with engine.begin() as conn:
+            for n in (1, 2, 3):
+                conn.execute(text(
+                    "INSERT INTO accounts (id, name, kind, status, credit_balance, plan_notes, "
+                    "starting_credits_pending, created_at) VALUES (:n, :name, 'individual', "
+                    "'active', 0, '', false, CURRENT_TIMESTAMP)"), {"n": n, "name": f"A{n}"})
+            for account, builtin in ((2, "web_fetch"), (3, "")):
+                conn.execute(text(
+                    "INSERT INTO mcp_servers (account_id, name, url, stdio_name, builtin, "
+                    "enabled, auth_header, credential_encrypted, status, last_error, "
+                    "created_at) VALUES (:a, 'web4os', '', '', :b, true, '', '', 'ok', '', "
+                    "CURRENT_TIMESTAMP)"), {"a": account, "b": builtin})
+        command.upgrade(config, "0010")
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT s.account_id, s.builtin, s.enabled, t.name FROM mcp_servers s "
+                "LEFT JOIN mcp_tools t ON t.server_id = s.id ORDER BY s.account_id")).all()
+        assert [tuple(r) for r in rows] == [(1, "web4os", False, "read_file"),
+                                            (2, "web_fetch", True, "read_file"),
+                                            (3, "", True, None)]
+        command.downgrade(config, "0009")
+        with engine.connect() as conn:
+            left = conn.execute(text("SELECT account_id FROM mcp_servers ORDER BY 1")).all()
+        assert [r[0] for r in left] == [2, 3]
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -42,6 +43,11 @@ def bearer(db: Session, tenant: Tenant, role: Role = Role.OWNER) -> dict[str, st
     return {"Authorization": f"Bearer {secret}"}
 
 
+def mcp_only(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A tools listing without the built-in file reader, which every account has."""
+    return [i for i in items if (i.get("tool") or i).get("name") != "read_file"]
+
+
 def stdio_config(journal: Path) -> str:
     import json
     import sys
@@ -51,4 +57,4 @@ def stdio_config(journal: Path) -> str:
                                            "--journal", str(journal)]}})
 
 
-__all__ = ["endpoint", "fake"]
+__all__ = ["endpoint", "fake", "mcp_only"]

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from tests.factories import Tenant, csrf_from, login, make_tenant, roster
 from tests.support.mcp_server import RunningServer
-from tests.tools.conftest import TOKEN, bearer
+from tests.tools.conftest import TOKEN, bearer, mcp_only
 from web4os.errors import NotFound
 from web4os.tools import service
 
@@ -47,7 +47,7 @@ def test_another_account_gets_404_everywhere(client: TestClient, db: Session, te
         resp = client.request(method, path, headers=theirs, json=body)
         assert resp.status_code == 404, (method, path, resp.text)
     assert client.get("/api/v1/mcp/servers", headers=theirs).json() == []
-    assert client.get("/api/v1/mcp/tools", headers=theirs).json() == []
+    assert mcp_only(client.get("/api/v1/mcp/tools", headers=theirs).json()) == []
     assert all(item["policy"] == "off" for item in
                client.get(f"/api/v1/agents/{own_agent}/tools", headers=theirs).json())
     db.rollback()

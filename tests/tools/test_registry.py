@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, roster
 from tests.support.mcp_server import RunningServer
 from tests.support.threads import run_coroutine
-from tests.tools.conftest import TOKEN, bearer, stdio_config
+from tests.tools.conftest import TOKEN, bearer, mcp_only, stdio_config
 from web4os.accounts.models import Role
 from web4os.config import get_settings
 from web4os.errors import InvalidInput
@@ -60,7 +60,8 @@ def test_a_server_lists_its_tools_and_its_credential_never_comes_back(
     assert "item" in tools["stock_level"]["input_schema"]["properties"]
     for path in ("/api/v1/mcp/servers", f"/api/v1/mcp/servers/{body['id']}"):
         assert TOKEN not in client.get(path, headers=headers).text
-    stored = db.execute(text("SELECT credential_encrypted FROM mcp_servers")).scalar_one()
+    stored = db.execute(text("SELECT credential_encrypted FROM mcp_servers "
+                             "WHERE builtin = ''")).scalar_one()
     assert TOKEN not in stored and secrets.decrypt(stored) == f"Bearer {TOKEN}"
 
 
@@ -99,7 +100,8 @@ def test_policies_default_by_hint_and_only_owners_set_them(
                       json={"policy": "allowed"}).status_code == 403
     assert client.post("/api/v1/mcp/servers", headers=operator,
                        json={"name": "x", "url": mcp_server.url}).status_code == 403
-    seen = {t["tool"]["name"]: t["policy"] for t in client.get(url, headers=viewer).json()}
+    listed = mcp_only(client.get(url, headers=viewer).json())
+    seen = {t["tool"]["name"]: t["policy"] for t in listed}
     assert seen == {"stock_level": "allowed", "place_order": "ask", "unmarked": "off"}
     db.rollback()
     enabled = service.enabled_tools(db, tenant.id, researcher)
@@ -120,7 +122,7 @@ def test_removing_a_server_removes_its_tools_and_policies(
                json={"policy": "ask"})
     assert client.delete(f"/api/v1/mcp/servers/{body['id']}", headers=owner).status_code == 204
     assert client.get("/api/v1/mcp/servers", headers=owner).json() == []
-    assert client.get("/api/v1/mcp/tools", headers=owner).json() == []
+    assert mcp_only(client.get("/api/v1/mcp/tools", headers=owner).json()) == []
     db.rollback()
     assert service.policy_rows(db, tenant.id) == []
 
@@ -162,7 +164,7 @@ def test_stdio_servers_come_only_from_the_server_admin(
     assert body["transport"] == "stdio" and body["status"] == "ok", body
     assert {t["name"] for t in body["tools"]} == {"stock_level", "place_order", "unmarked"}
     db.rollback()
-    assert db.query(McpServer).one().url == ""
+    assert db.query(McpServer).filter_by(builtin="").one().url == ""
 
 
 def test_the_client_works_from_a_thread_that_runs_an_event_loop(

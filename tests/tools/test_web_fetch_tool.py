@@ -19,7 +19,7 @@ from tests.factories import Tenant, csrf_from, login, make_goal, make_tenant, ro
 from tests.netguard.site import Site, serving
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.net import ConnectGuard, FakeDNS, connect_guard, fake_dns
-from tests.tools.conftest import bearer
+from tests.tools.conftest import bearer, mcp_only
 from web4os.accounts.models import Role
 from web4os.agents.action_step import ToolOffer, action_messages
 from web4os.agents.prompts import AgentBrief, TaskContext
@@ -103,9 +103,9 @@ def test_off_by_default_until_the_owner_turns_it_on(
     owner, viewer = bearer(db, tenant), bearer(db, tenant, role=Role.VIEWER)
     state = client.get("/api/v1/tools/web-fetch", headers=viewer).json()
     assert state == {"available": True, "enabled": False, "offered": False, "tool_id": None}
-    assert client.get("/api/v1/mcp/tools", headers=owner).json() == []
+    assert mcp_only(client.get("/api/v1/mcp/tools", headers=owner).json()) == []
     researcher = roster(db, tenant)["researcher"].id
-    assert client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json() == []
+    assert mcp_only(client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json()) == []
 
     goal = _run_goal(db, runner, tenant, f"Sum up http://127.0.0.1:{site.port}/page")
     assert goal.status == GoalStatus.COMPLETED, goal.status_reason
@@ -115,7 +115,7 @@ def test_off_by_default_until_the_owner_turns_it_on(
                       json={"enabled": True}).status_code == 403
     on = client.put("/api/v1/tools/web-fetch", headers=owner, json={"enabled": True}).json()
     assert on["enabled"] and on["offered"] and on["tool_id"]
-    [item] = client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json()
+    [item] = mcp_only(client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json())
     assert item["policy"] == "off"  # on for the account; each agent is enabled on its own
     assert item["tool"]["name"] == "web_fetch" and item["tool"]["default_policy"] == "allowed"
     put = client.put(f"/api/v1/agents/{researcher}/tools/{on['tool_id']}", headers=owner,
@@ -125,7 +125,7 @@ def test_off_by_default_until_the_owner_turns_it_on(
 
     off = client.put("/api/v1/tools/web-fetch", headers=owner, json={"enabled": False}).json()
     assert not off["offered"] and off["tool_id"] == on["tool_id"]
-    assert client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json() == []
+    assert mcp_only(client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json()) == []
     login(client, tenant.owner)
     page = client.get("/tools")
     assert "Web fetch is <strong>off</strong>" in page.text
@@ -136,7 +136,7 @@ def test_off_by_default_until_the_owner_turns_it_on(
     page = client.get(f"/tools?agent={researcher}")
     assert "Web fetch is <strong>on</strong>" in page.text and "web4os.web_fetch" in page.text
     # The policy set before it was turned off is back.
-    [item] = client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json()
+    [item] = mcp_only(client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json())
     assert item["policy"] == "allowed"
 
 
@@ -152,8 +152,8 @@ def test_the_server_admin_turning_it_off_hides_it_everywhere(
     owner = bearer(db, tenant)
     state = client.get("/api/v1/tools/web-fetch", headers=owner).json()
     assert not state["available"] and not state["offered"]
-    assert client.get("/api/v1/mcp/tools", headers=owner).json() == []
-    assert client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json() == []
+    assert mcp_only(client.get("/api/v1/mcp/tools", headers=owner).json()) == []
+    assert mcp_only(client.get(f"/api/v1/agents/{researcher}/tools", headers=owner).json()) == []
     assert client.put(f"/api/v1/agents/{researcher}/tools/{tool_id}", headers=owner,
                       json={"policy": "allowed"}).status_code == 404
     assert client.put("/api/v1/tools/web-fetch", headers=owner,
@@ -196,7 +196,7 @@ def test_accounts_switch_and_call_independently(
     ours, theirs = bearer(db, tenant), bearer(db, other)
     on = client.put("/api/v1/tools/web-fetch", headers=ours, json={"enabled": True}).json()
     assert client.get("/api/v1/tools/web-fetch", headers=theirs).json()["tool_id"] is None
-    assert client.get("/api/v1/mcp/tools", headers=theirs).json() == []
+    assert mcp_only(client.get("/api/v1/mcp/tools", headers=theirs).json()) == []
     their_agent = roster(db, other)["researcher"].id
     assert client.put(f"/api/v1/agents/{their_agent}/tools/{on['tool_id']}", headers=theirs,
                       json={"policy": "allowed"}).status_code == 404

@@ -71,6 +71,8 @@ def action_messages(agent: AgentBrief, ctx: TaskContext, offers: list[ToolOffer]
         for o in offers)
     parts = [f"GOAL: {ctx.goal_title}", f"TASK: {ctx.task_title}",
              f"INSTRUCTIONS: {ctx.instructions or '(none)'}", f"TOOLS:\n{tools}"]
+    if ctx.files:  # by name, for a tool that reads a file in full
+        parts.append("FILES:\n" + "\n".join(f"- {f.name} ({f.source})" for f in ctx.files))
     if done:
         parts.append("RESULTS:\n" + "\n".join(
             f"- CALLED {d.name} {json.dumps(d.arguments, ensure_ascii=False)}: "

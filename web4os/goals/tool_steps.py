@@ -230,12 +230,15 @@ def _send(account_id: AccountId, call_id: int) -> tuple[str, int]:
         tool = s.get(McpTool, row.tool_id) if row.tool_id is not None else None
         if row.status == CallStatus.APPROVED:
             row.status = CallStatus.STARTED
-        kind, switched_on = (tool.server.builtin, tool.server.enabled) if tool else ("", False)
-        target = registry.target_of(tool.server) if tool is not None and not kind else None
+        is_builtin = tool is not None and bool(tool.server.builtin)
+        switched_on = tool is not None and tool.server.enabled
+        target = registry.target_of(tool.server) if tool is not None and not is_builtin else None
         arguments, name, qualified = dict(row.arguments), row.tool_name, (
             f"{row.server_name}.{row.tool_name}")
-    if kind:
-        outcome = builtin.run_builtin(kind, switched_on, arguments)
+        goal_id = goals.get_task(s, account_id, row.task_id).goal_id
+    if is_builtin:
+        outcome = builtin.run_builtin(name, switched_on, arguments, account_id=account_id,
+                                      goal_id=goal_id)
         text, failed = outcome.text, outcome.is_error
     elif target is None:
         text, failed = "The tool no longer exists (its server was removed).", True

@@ -16,18 +16,21 @@ from web4os.credits import service as credits
 from web4os.credits.models import EntryKind
 from web4os.errors import Conflict
 from web4os.tenancy import AccountId
+from web4os.tools import builtin
 
 
 def create_account(
     session: Session, *, name: str, kind: AccountKind, credit_grant: int, actor: str,
     plan_notes: str = "",
 ) -> Account:
-    """An account with its roster and starting credits (no members yet)."""
+    """An account with its roster, its built-in tools and starting credits (no members
+    yet)."""
     account = Account(name=name, kind=kind, status=AccountStatus.ACTIVE, credit_balance=0,
                       plan_notes=plan_notes)
     session.add(account)
     session.flush()
     create_default_roster(session, AccountId(account.id))
+    builtin.builtin_server(session, AccountId(account.id))  # the file reader; web fetch off
     if credit_grant > 0:
         credits.grant(session, AccountId(account.id), credit_grant, actor=actor,
                       reason="Starting credits", kind=EntryKind.GRANT)

@@ -48,16 +48,10 @@ def get_server(session: Session, account_id: AccountId, server_id: int) -> McpSe
     return server
 
 
-def offered(server: McpServer) -> bool:
-    """Whether the server's tools are offered: built-in ones only while switched on for
-    the account and allowed by the server admin."""
-    return server.enabled and builtin.server_admin_allows(server.builtin)
-
-
 def get_tool(session: Session, account_id: AccountId, tool_id: int) -> McpTool:
     """A tool the account may use now; a built-in one that is off is not found."""
     tool = get_owned(session, McpTool, tool_id, account_id)
-    if not offered(tool.server):
+    if not builtin.tool_offered(tool):
         raise NotFound("No such mcptool.")
     return tool
 
@@ -186,11 +180,12 @@ def _no_longer_read_only(session: Session, account_id: AccountId, tool: McpTool)
 
 
 def account_tools(session: Session, account_id: AccountId) -> list[McpTool]:
-    """Every tool the account's servers listed and the built-in tools that are on, by
-    server and name."""
+    """Every tool the account's servers listed and the built-in tools that are on (the file
+    reader always), by server and name."""
     stmt = (scoped(McpTool, account_id).join(McpServer, McpServer.id == McpTool.server_id)
-            .where(McpServer.enabled == true()).order_by(McpServer.name, McpTool.name))
-    return [t for t in session.scalars(stmt) if builtin.server_admin_allows(t.server.builtin)]
+            .where((McpServer.enabled == true()) | (McpServer.builtin != ""))
+            .order_by(McpServer.name, McpTool.name))
+    return [t for t in session.scalars(stmt) if builtin.tool_offered(t)]
 
 
 def agent_tools(session: Session, account_id: AccountId, agent_id: int) -> list[AgentTool]:

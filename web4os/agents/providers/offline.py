@@ -343,11 +343,42 @@ def _action(prompt: str) -> dict[str, Any]:
             except ValueError:
                 schemas[args.group(1)] = {}
     for name in candidates:
-        arguments = _arguments(schemas.get(name, {}), task, url)
+        schema = schemas.get(name, {})
+        if _reads_files(schema):
+            pages = _next_page(prompt, name)
+            if pages is not None:
+                return {"tool": name, "arguments": pages,
+                        "reason": "The offline model reads the goal's first attached file, "
+                                  "page by page."}
+            continue
+        arguments = _arguments(schema, task, url)
         if name not in called and arguments is not None:
             return {"tool": name, "arguments": arguments,
                     "reason": "The offline model tries each tool it may use once."}
     return {"tool": "none", "arguments": {}, "reason": "Nothing left to look up."}
+
+
+def _reads_files(schema: dict[str, Any]) -> bool:
+    """A tool that reads a named file page by page (its arguments: ``name`` and ``page``)."""
+    return set(schema.get("properties", {})) == {"name", "page"}
+
+
+def _next_page(prompt: str, tool: str) -> dict[str, Any] | None:
+    """The first attached file's first page, then each next page its last answer offers
+    ("page N of M"); None once it is read, or when the goal has no attached file."""
+    attached = re.findall(r"^- (.+) \(attached\)$", _section(prompt, "FILES"), re.M)
+    if not attached:
+        return None
+    read = re.findall(rf"^- CALLED {re.escape(tool)} .*?: “(.+?)” \((?:attached|knowledge)\)"
+                      r" · page (\d+) of (\d+) · ", _section(prompt, "RESULTS"), re.M)
+    calls = len(re.findall(rf"^- CALLED {re.escape(tool)} ", _section(prompt, "RESULTS"),
+                           re.M))
+    if calls != len(read):  # an answer without a page: stop rather than ask again
+        return None
+    if not read:
+        return {"name": attached[0], "page": 1}
+    name, page, pages = read[-1]
+    return {"name": name, "page": int(page) + 1} if int(page) < int(pages) else None
 
 
 def _as_text(answer: Any) -> str:
