@@ -59,7 +59,7 @@ def test_files_are_trimmed_to_the_window_least_relevant_left_out_first() -> None
     text = tight[-1]["content"]
     assert "PRICE LIST" in text and "[… shortened" in text
     assert Budget(2500, 3000, 800).prompt_tokens(tight) < 2500
-    tiny = task_prompt(agent, ctx, Budget(376, 300, 100))  # room for one file's opening
+    tiny = task_prompt(agent, ctx, Budget(430, 300, 100))  # room for one file's opening
     assert f"--- FILE: old.txt (knowledge) ---\n{LEFT_OUT}" in tiny[-1]["content"]
     assert files_used(ctx, tiny) == ["brief.pdf"]
 

@@ -24,6 +24,7 @@ from web4os.agents.budget import (
 from web4os.agents.models import Agent
 from web4os.agents.providers.base import ModelProvider
 from web4os.agents.structured import CallRecord, Fit, ToolBox, ask_structured
+from web4os.files.outputs import MAX_OUTPUT_FILES, OUTPUT_FILE_CHARS, OUTPUT_NAME_CHARS
 
 INPUT_LIMIT = 6000  # characters of one input document, however large the window
 FILE_LIMIT = 20_000  # characters of one file's text, however large the window
@@ -81,6 +82,14 @@ class TaskContext:
     files: list[FileDoc] = field(default_factory=list)  # least relevant first
 
 
+class DeliverableFile(BaseModel):
+    """A file handed over with a deliverable; its name and size are checked when it is
+    stored (a bad one is left out, the deliverable kept), not here."""
+
+    name: str = ""
+    content: str = ""
+
+
 class Deliverable(BaseModel):
     """A specialist's answer."""
 
@@ -88,6 +97,7 @@ class Deliverable(BaseModel):
                              description="The work itself, in markdown.")
     note: str = Field(default="", max_length=500,
                       description="One or two sentences for the operator.")
+    files: list[DeliverableFile] = Field(default_factory=list)
 
 
 class Review(BaseModel):
@@ -178,7 +188,9 @@ def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
         parts.append(note)
     parts.append(
         'Answer with a JSON object: {"deliverable": markdown text of the work itself, '
-        '"note": one or two sentences for the operator}.'
+        '"note": one or two sentences for the operator, "files": files to hand over '
+        'besides it, such as a CSV table ([{"name": "suppliers.csv", "content": its text}]; '
+        f'at most {MAX_OUTPUT_FILES}), or [] when there are none}}.'
     )
     return conversation(agent, "\n\n".join(parts))
 
@@ -213,6 +225,12 @@ def deliverable_schema(answer_tokens: int) -> dict[str, Any]:
         "deliverable": text_field(min(body, DELIVERABLE_CHARS), min_chars=1,
                                   about="The work itself, in markdown."),
         "note": text_field(note, about="One or two sentences for the operator."),
+        "files": {"type": "array", "maxItems": MAX_OUTPUT_FILES,
+                  "description": "Files to hand over besides the deliverable (CSV, Markdown "
+                                 "or text), or none.",
+                  "items": closed_object({
+                      "name": text_field(OUTPUT_NAME_CHARS, about="e.g. suppliers.csv"),
+                      "content": text_field(min(body, OUTPUT_FILE_CHARS))})},
     })
 
 

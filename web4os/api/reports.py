@@ -20,12 +20,19 @@ _AS_MARKDOWN: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/markdown": {}}, "description": "A Markdown file."}}
 
 
+class MadeFileOut(BaseModel):
+    id: int
+    name: str
+    download_url: str
+
+
 class ReportCardOut(BaseModel):
     task_id: int
     title: str
     agent: str
     credits: int
     files_used: list[str]
+    files_made: list[MadeFileOut]
     deliverable: str
 
 
@@ -48,6 +55,10 @@ def goal_report(goal_id: int, session: SessionDep, ctx: ApiReader) -> ReportOut:
                      summary=r.goal.summary, cards=[
                          ReportCardOut(task_id=c.id, title=c.title, agent=c.agent,
                                        credits=c.credits, files_used=c.files,
+                                       files_made=[MadeFileOut(
+                                           id=f.id, name=f.name,
+                                           download_url=f"/api/v1/files/{f.id}/download")
+                                           for f in c.made],
                                        deliverable=c.deliverable) for c in r.cards])
 
 

@@ -12,7 +12,8 @@ from web4os.db import Base, UTCDateTime, utcnow
 
 
 class StoredFile(Base):
-    """A goal's attachment (``goal_id`` set) or a file of the account's knowledge (none)."""
+    """A goal's attachment (``goal_id`` set), a file a card's specialist made (``task_id``
+    too), or a file of the account's knowledge (neither)."""
 
     __tablename__ = "files"
     __table_args__ = (Index("ix_files_account_id_goal_id", "account_id", "goal_id"),)
@@ -20,6 +21,7 @@ class StoredFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     goal_id: Mapped[int | None] = mapped_column(ForeignKey("goals.id"), nullable=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), nullable=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20))
     content_type: Mapped[str] = mapped_column(String(100))

@@ -65,10 +65,18 @@ def upload(session: Session, ctx: TenantContext, *, name: str, data: bytes,
     _may_change(ctx, knowledge=goal is None)
     if goal is not None and goal.account_id != ctx.account_id:
         raise NotFound("No such goal.")
+    return store(session, ctx.account_id, name=name, data=data,
+                 goal_id=goal.id if goal else None, created_by_id=ctx.user_id)
+
+
+def store(session: Session, account_id: AccountId, *, name: str, data: bytes,
+          goal_id: int | None, task_id: int | None = None,
+          created_by_id: int | None = None) -> StoredFile:
+    """Check and store one file for the account (the caller checked who may)."""
     name = clean_name(name)
-    check_size(name, len(data), session, ctx.account_id)
+    check_size(name, len(data), session, account_id)
     found = detect(name, data)
-    key = f"{int(ctx.account_id)}/{uuid.uuid4().hex}"
+    key = f"{int(account_id)}/{uuid.uuid4().hex}"
     try:
         get_storage().put(key, data)
     except (StorageError, OSError) as exc:
@@ -76,10 +84,10 @@ def upload(session: Session, ctx: TenantContext, *, name: str, data: bytes,
         raise InvalidInput("The file could not be stored right now; try again in a moment.",
                            field="file") from exc
     session.info.setdefault(_WRITTEN, []).append(key)
-    row = StoredFile(account_id=ctx.account_id, goal_id=goal.id if goal else None, name=name,
+    row = StoredFile(account_id=account_id, goal_id=goal_id, task_id=task_id, name=name,
                      kind=found.kind, content_type=found.content_type, size=len(data),
                      sha256=hashlib.sha256(data).hexdigest(), storage_key=key, text=found.text,
-                     unreadable_reason=found.unreadable_reason, created_by_id=ctx.user_id)
+                     unreadable_reason=found.unreadable_reason, created_by_id=created_by_id)
     session.add(row)
     session.flush()
     return row
@@ -127,6 +135,11 @@ def delete_file(session: Session, ctx: TenantContext, file_id: int) -> StoredFil
     """Remove the row now and its bytes when the transaction commits."""
     row = get_owned(session, StoredFile, file_id, ctx.account_id)
     _may_change(ctx, knowledge=row.is_knowledge)
+    return drop(session, row)
+
+
+def drop(session: Session, row: StoredFile) -> StoredFile:
+    """Remove a row the caller loaded scoped (and may remove); its bytes go on commit."""
     session.delete(row)
     session.flush()
     session.info.setdefault(_DROPPED, []).append(row.storage_key)

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session, joinedload
 from web4os.accounts.models import Membership, User
 from web4os.agents import service as agents
 from web4os.agents.models import Agent, initials_of
+from web4os.files import outputs
+from web4os.files.models import StoredFile
 from web4os.goals import service as goals
 from web4os.goals.graph import GRAPH_MAX_NODES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
@@ -281,6 +283,7 @@ class CardDetail:
     owner: str = ""
     agent_names: dict[str, str] = field(default_factory=dict)
     tool_calls: list[ToolCall] = field(default_factory=list)  # MCP calls, oldest first
+    output_files: list[StoredFile] = field(default_factory=list)  # made by its specialist
 
     @property
     def waiting_calls(self) -> list[ToolCall]:
@@ -334,6 +337,7 @@ def card_detail(session: Session, account_id: AccountId, task_id: int) -> CardDe
         owner=owner_names(session, account_id, [task.owner_id]).get(task.owner_id or 0, ""),
         agent_names=names,
         tool_calls=tool_calls.calls_of_task(session, account_id, task.id),
+        output_files=outputs.card_outputs(session, account_id, task.id),
     )
 
 

@@ -26,6 +26,7 @@ from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.db import utcnow
 from web4os.errors import DomainError, InvalidInput, NotFound
+from web4os.files import outputs
 from web4os.files import service as files
 from web4os.goals import service as goals
 from web4os.goals import tool_steps
@@ -285,12 +286,17 @@ def _finish_stmt() -> Any:
             .where(in_account(Task), Task.id == bindparam("row_id")))
 
 
-def _delivered_data(outcome: Outcome) -> dict[str, Any] | None:
+def _delivered_data(outcome: Outcome, made: outputs.Outputs) -> dict[str, Any] | None:
     """The history's details of a delivery: the files the prompt carried (the report cites
-    them) and why the CEO agent's review failed, if it did."""
+    them), the files the specialist made and those left out (with why), and why the CEO
+    agent's review failed, if it did."""
     data: dict[str, Any] = {}
     if outcome.files_used:
         data["files"] = outcome.files_used
+    if made.stored:
+        data["output_files"] = made.stored
+    if made.refused:
+        data["output_files_refused"] = made.refused
     if outcome.review_error is not None:
         data["review_error"] = technical(outcome.review_error)
     return data or None
@@ -302,6 +308,8 @@ def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome, spent: dict[str
     card is now done."""
     result, review = outcome.deliverable, outcome.review
     assert result is not None
+    made = outputs.save_outputs(s, AccountId(task.account_id), goal_id=task.goal_id,
+                                task_id=task.id, files=[(f.name, f.content) for f in result.files])
     accepted = (FollowUp(TaskStatus.DONE, actor="ceo",
                      reason=review.feedback or "Accepted by the CEO agent.")
                 if review is not None and review.verdict == "accept" else None)
@@ -310,7 +318,7 @@ def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome, spent: dict[str
                claim_token=claim.token,
                values={"output": result.deliverable, "note": result.note,
                        "claim_token": None, "lease_expires_at": None, **spent},
-               data=_delivered_data(outcome),
+               data=_delivered_data(outcome, made),
                history=history, then=accepted)
     if accepted is not None:
         return True

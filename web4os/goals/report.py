@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from web4os.files import outputs
 from web4os.goals import service
 from web4os.goals.models import Goal, GoalStatus, Task, TaskEvent, TaskStatus
 from web4os.tenancy import AccountId, of_account
@@ -25,6 +26,15 @@ class ReportCard:
     credits: int
     deliverable: str
     files: list[str] = field(default_factory=list)
+    made: list[MadeFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MadeFile:
+    """A file the card's specialist handed over (downloads at ``/files/{id}/download``)."""
+
+    id: int
+    name: str
 
 
 @dataclass(frozen=True)
@@ -59,19 +69,23 @@ def goal_report(session: Session, account_id: AccountId, goal_id: int) -> Report
     """The report of one of this account's goals; cards without a deliverable are left out."""
     goal = service.get_goal(session, account_id, goal_id)
     used = _files_used(session, account_id, goal_id)
+    made = {task_id: [MadeFile(f.id, f.name) for f in rows]
+            for task_id, rows in outputs.outputs_by_card(session, account_id, goal_id).items()}
     cards = [ReportCard(t.id, t.title, t.agent.name, t.status.value, t.actual_credits,
-                        t.output, used.get(t.id, []))
+                        t.output, used.get(t.id, []), made.get(t.id, []))
              for t in service.goal_tasks(session, account_id, goal_id)
              if t.output and t.status == TaskStatus.DONE]
     return Report(goal, cards)
 
 
-def card_markdown(task: Task, files: list[str]) -> str:
+def card_markdown(task: Task, files: list[str], made: list[str] | None = None) -> str:
     """One card's deliverable as a Markdown document of its own."""
     lines = [f"# {task.title}", "",
              f"*By {task.agent.name} · {task.actual_credits:,} credits*", "", task.output.strip()]
     if files:
         lines += ["", "**Files used:** " + ", ".join(files)]
+    if made:
+        lines += ["", "**Files made:** " + ", ".join(made)]
     return "\n".join(lines) + "\n"
 
 
@@ -79,7 +93,8 @@ def card_download(session: Session, account_id: AccountId, task_id: int) -> tupl
     """(file name, Markdown) of a card's deliverable."""
     task = service.get_task(session, account_id, task_id)
     files = _files_used(session, account_id, task.goal_id).get(task.id, [])
-    return f"{slug(task.title)}.md", card_markdown(task, files)
+    made = [f.name for f in outputs.card_outputs(session, account_id, task.id)]
+    return f"{slug(task.title)}.md", card_markdown(task, files, made)
 
 
 def report_markdown(report: Report) -> str:
@@ -96,6 +111,8 @@ def report_markdown(report: Report) -> str:
                   f"*By {card.agent} · {card.credits:,} credits"
                   + (f" · files used: {', '.join(card.files)}" if card.files else "") + "*", "",
                   _demote(card.deliverable.strip()), ""]
+        if card.made:
+            lines += ["**Files made:** " + ", ".join(f.name for f in card.made), ""]
     return "\n".join(lines)
 
 

@@ -244,7 +244,7 @@ class OfflineModel:
         return {"rationale": "Offline re-plan: the unfinished work again, in smaller steps.",
                 "tasks": tasks}
 
-    def _deliverable(self, prompt: str) -> dict[str, str]:
+    def _deliverable(self, prompt: str) -> dict[str, Any]:
         task = _section(prompt, "TASK") or "the task"
         goal = _section(prompt, "GOAL") or "the goal"
         instructions = _section(prompt, "INSTRUCTIONS")
@@ -275,7 +275,7 @@ class OfflineModel:
         note = (f"Offline draft for “{_short(task, 80)}”"
                 + (f", built on {len(titles)} input(s)" if titles else "")
                 + (", revised after feedback" if feedback else "") + ".")
-        return {"deliverable": "\n".join(lines), "note": note}
+        return {"deliverable": "\n".join(lines), "note": note, "files": []}
 
     def _review(self, prompt: str) -> dict[str, str]:
         deliverable = _section(prompt, "DELIVERABLE")
