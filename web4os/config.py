@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # endpoint URL, which win over it: {"llama3.1:8b": 8192, "http://gpu-box:8000/v1": 32768}.
     model_context_tokens: int = Field(default=0, ge=0, le=10_000_000)
     model_context_windows: dict[str, int] = Field(default_factory=dict)
+    # Models that read images, by model name or endpoint URL as above (default none): a
+    # goal's image attachments reach them as image parts; other models get the names only.
+    model_images: list[str] = Field(default_factory=list)
 
     # Planning rules.
     max_plan_tasks: int = Field(default=12, ge=1, le=200)

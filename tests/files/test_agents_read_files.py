@@ -38,7 +38,8 @@ def test_the_specialists_prompt_carries_the_files_and_the_card_cites_them(
     assert "--- FILE: prices.pdf (attached) ---\nCroissant costs 2 EUR" in prompt
     assert ("--- FILE: croissant recipe.docx (knowledge) ---\n"
             "Croissants need butter from Normandy") in prompt
-    assert "logo.png" not in prompt and "RIVAL" not in "\n".join(model.prompts)
+    assert "- logo.png (image: not readable by this agent's model)" in prompt
+    assert "RIVAL" not in "\n".join(model.prompts)
     task = db.scalars(select(Task).where(Task.goal_id == goal.id)).one()
     assert task.status == TaskStatus.DONE
     assert "### Files used" in task.output and "- prices.pdf: Croissant costs 2 EUR" in task.output

@@ -52,7 +52,7 @@ def test_each_kind_is_told_from_its_content(db: Session, tenant: Tenant, name: s
     assert text in row.text
     assert service.read_bytes(row) == data
     if kind == "image":
-        assert "text only" in row.unreadable_reason
+        assert "its model reads images" in row.unreadable_reason
 
 
 BAD: dict[str, tuple[str, Callable[[], bytes], str]] = {
@@ -294,4 +294,4 @@ def test_the_goal_page_says_why_a_file_is_refused_or_unreadable(
                        follow_redirects=False)
     assert resp.status_code == 303
     page = client.get(f"/goals/{goal.id}").text
-    assert "logo.png" in page and "the agents read text only" in page
+    assert "logo.png" in page and "its model reads images" in page

@@ -143,7 +143,7 @@ def test_a_file_without_text_says_why_and_pages_are_bounded(
     assert failed and "“scan.pdf” has no text the agents can read" in text
     assert "scanned pages are pictures" in text
     text, failed = _read(tenant, goal.id, name="logo.png", page=1)
-    assert failed and "the agents read text only" in text
+    assert failed and "its model reads images" in text
     text, failed = _read(tenant, goal.id, name="menu.txt", page=4)
     assert failed and "has 3 page(s)" in text
     text, failed = _read(tenant, goal.id, name="menu.txt", page=3)

@@ -19,6 +19,9 @@ from web4os.agents.providers.windows import DEFAULT_WINDOW
 
 BYTES_PER_TOKEN = 3
 MESSAGE_TOKENS = 8  # the role markers and separators a chat template adds per message
+# An image's tokens, on the safe side: models tile an image into 256 (Gemma 3) to about
+# 1,100 (GPT-4o, high detail) tokens, more for a large image on Qwen-VL.
+IMAGE_TOKENS = 2000
 OFFLINE_WINDOW = 1_000_000  # the offline model reads any length
 SHORTENED = "[… shortened to fit the model's context window]"
 LEFT_OUT = "[left out to fit the model's context window]"
@@ -31,9 +34,18 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
 
 
+def content_tokens(content: Any) -> int:
+    """Tokens a message's content may take: its text, or its parts (an image part counts
+    ``IMAGE_TOKENS``, not its base64 text)."""
+    if not isinstance(content, list):
+        return estimate_tokens(str(content or ""))
+    return sum(IMAGE_TOKENS if part.get("type") == "image_url"
+               else estimate_tokens(str(part.get("text") or "")) for part in content)
+
+
 def message_tokens(messages: Sequence[dict[str, Any]]) -> int:
     """Tokens a chat prompt may take, with each message's template overhead."""
-    return sum(MESSAGE_TOKENS + estimate_tokens(str(m.get("content") or "")) for m in messages)
+    return sum(MESSAGE_TOKENS + content_tokens(m.get("content")) for m in messages)
 
 
 @runtime_checkable

@@ -12,12 +12,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from web4os.agents.budget import (
+    IMAGE_TOKENS,
     LEFT_OUT,
     Budget,
     Squeeze,
     chars_for,
     closed_object,
     context_window,
+    estimate_tokens,
     fit_texts,
     text_field,
 )
@@ -66,6 +68,18 @@ class FileDoc:
     text: str
 
 
+@dataclass(frozen=True)
+class ImageDoc:
+    """One of the goal's images: the data URL the model is shown, or none and why not."""
+
+    name: str
+    url: str = ""
+    reason: str = ""
+
+
+IMAGE_LEFT_OUT = "left out to fit the model's context window"
+
+
 @dataclass
 class TaskContext:
     """Everything a specialist is given to do a task."""
@@ -80,6 +94,7 @@ class TaskContext:
     context: list[str] = field(default_factory=list)  # other results of the goal (a tool)
     tool_results: list[str] = field(default_factory=list)  # MCP calls made for this card
     files: list[FileDoc] = field(default_factory=list)  # least relevant first
+    images: list[ImageDoc] = field(default_factory=list)  # the goal's, oldest first
 
 
 class DeliverableFile(BaseModel):
@@ -142,16 +157,38 @@ def _task_texts(ctx: TaskContext) -> list[str]:
             *ctx.tool_results]
 
 
-def files_used(ctx: TaskContext, messages: list[dict[str, str]]) -> list[str]:
+def text_of(message: dict[str, Any]) -> str:
+    """A message's text, without its image parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+    return str(content or "")
+
+
+def files_used(ctx: TaskContext, messages: list[dict[str, Any]]) -> list[str]:
     """The files whose text reached the prompt (not left out to fit the window)."""
-    prompt = str(messages[-1].get("content", "")) if messages else ""
+    prompt = text_of(messages[-1]) if messages else ""
     return [f.name for f in ctx.files
             if f"{file_block(f.name, f.source, '')}{LEFT_OUT}" not in prompt
             and file_block(f.name, f.source, "") in prompt]
 
 
+def _image_lines(ctx: TaskContext, shown: int) -> tuple[list[str], list[str]]:
+    """The FILES lines naming the goal's images, and the data URLs of the first ``shown``
+    the model is given (the rest are named, with why not)."""
+    lines: list[str] = []
+    urls: list[str] = []
+    for image in ctx.images:
+        if image.url and len(urls) < shown:
+            urls.append(image.url)
+            lines.append(f"- {image.name} (image {len(urls)} after this text)")
+        else:
+            lines.append(f"- {image.name} (image: {image.reason or IMAGE_LEFT_OUT})")
+    return lines, urls
+
+
 def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
-                 note: str) -> list[dict[str, str]]:
+                 note: str, shown: int = 0) -> list[dict[str, Any]]:
     brief, rest = texts[0], texts[1:]
     files, rest = rest[:len(ctx.files)], rest[len(ctx.files):]
     docs, rest = rest[:len(ctx.inputs)], rest[len(ctx.inputs):]
@@ -163,11 +200,14 @@ def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
         f"TASK: {ctx.task_title}",
         f"INSTRUCTIONS: {ctx.instructions or '(none)'}",
     ]
-    if ctx.files:
+    images, urls = _image_lines(ctx, shown)
+    if ctx.files or images:
+        blocks = [file_block(f.name, f.source, text)
+                  for f, text in zip(ctx.files, files, strict=True)]
+        if images:
+            blocks.append("\n".join(images))
         parts.append("FILES: The operator's files for this work; cite a file by its name "
-                     "where you use it.\n" + "\n\n".join(
-                         file_block(f.name, f.source, text)
-                         for f, text in zip(ctx.files, files, strict=True)))
+                     "where you use it.\n" + "\n\n".join(blocks))
     if ctx.inputs:
         parts.append("INPUTS:\n" + "\n\n".join(
             doc_block(d.title, d.agent, text) for d, text in zip(ctx.inputs, docs, strict=True)))
@@ -192,17 +232,30 @@ def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
         'besides it, such as a CSV table ([{"name": "suppliers.csv", "content": its text}]; '
         f'at most {MAX_OUTPUT_FILES}), or [] when there are none}}.'
     )
-    return conversation(agent, "\n\n".join(parts))
+    text = "\n\n".join(parts)
+    if not urls:
+        return conversation(agent, text)
+    content = [{"type": "text", "text": text},
+               *({"type": "image_url", "image_url": {"url": url}} for url in urls)]
+    return [system_message(agent), {"role": "user", "content": content}]
 
 
 def task_prompt(agent: AgentBrief, ctx: TaskContext,
-                budget: Budget | None = None) -> list[dict[str, str]]:
+                budget: Budget | None = None) -> list[dict[str, Any]]:
     """The messages a specialist gets for a task (tests assert on this), trimmed to the
-    ``budget`` if there is one."""
+    ``budget`` if there is one. Images, ``IMAGE_TOKENS`` each, take the room the text
+    inputs leave, yet at most half of it while the text wants more; those that do not fit
+    are named only."""
     texts = _task_texts(ctx)
+    shown = sum(1 for image in ctx.images if image.url)
     if budget is None:
-        return _render_task(agent, ctx, texts, "")
-    return fit_texts(budget, lambda kept, note: _render_task(agent, ctx, kept, note), texts)
+        return _render_task(agent, ctx, texts, "", shown)
+    if shown:
+        room = budget.room_for_inputs(_render_task(agent, ctx, ["" for _ in texts], ""))
+        text = min(sum(estimate_tokens(t) for t in texts), room // 2)
+        shown = min(shown, (room - text) // IMAGE_TOKENS)
+    return fit_texts(budget, lambda kept, note: _render_task(agent, ctx, kept, note, shown),
+                     texts)
 
 
 PROSE_NOTE = ("The model answered in prose instead of the JSON it was asked for; its text "

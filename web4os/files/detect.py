@@ -35,7 +35,7 @@ NAME_KINDS = {".pdf": "pdf", ".docx": "docx", ".png": "image", ".jpg": "image",
               ".text": "text", ".md": "markdown", ".markdown": "markdown", ".csv": "csv"}
 LABELS = {"pdf": "a PDF", "docx": "a Word document (DOCX)", "image": "an image",
           "text": "plain text", "markdown": "Markdown", "csv": "a CSV table"}
-IMAGE_ONLY = "Images are stored and listed; the agents read text only."
+IMAGE_ONLY = "Images are stored and listed; an agent sees them only where its model reads images."
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,16 @@ from sqlalchemy.orm import aliased, lazyload
 from web4os.accounts.models import Account, AccountStatus
 from web4os.agents import prompts
 from web4os.agents.models import Agent
-from web4os.agents.prompts import Deliverable, FileDoc, InputDoc, Review, TaskContext, brief_of
-from web4os.agents.providers import ModelError, provider_for
+from web4os.agents.prompts import (
+    Deliverable,
+    FileDoc,
+    ImageDoc,
+    InputDoc,
+    Review,
+    TaskContext,
+    brief_of,
+)
+from web4os.agents.providers import ModelError, provider_for, reads_images
 from web4os.agents.providers.base import ToolCall
 from web4os.agents.structured import CallRecord, StructuredOutputError, ToolBox
 from web4os.agents.tools import ToolScope, tool_specs
@@ -26,7 +34,7 @@ from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.db import utcnow
 from web4os.errors import DomainError, InvalidInput, NotFound
-from web4os.files import outputs
+from web4os.files import images, outputs
 from web4os.files import service as files
 from web4os.goals import service as goals
 from web4os.goals import tool_steps
@@ -67,8 +75,9 @@ class Claim:
 def _load_context(s: Any, task: Task, goal_title: str, goal_brief: str,
                   inputs: list[goals.Input], scope: ToolScope, prerun: bool,
                   history: list[dict[str, Any]]) -> tuple[TaskContext, int]:
-    """The specialist's context: the goal, its files and the relevant knowledge files, the
-    card's inputs, plus what its tools find (metered; their events added to ``history``)."""
+    """The specialist's context: the goal, its files (its images too, for a model that reads
+    them) and the relevant knowledge files, the card's inputs, plus what its tools find
+    (metered; their events added to ``history``)."""
     runs = context_tools(s, scope, list(task.agent.tools or [])) if prerun else []
     history.extend(tool_run_event(task, run) for run in runs)
     found = {run.tool: run.result.lines for run in runs}
@@ -79,7 +88,9 @@ def _load_context(s: Any, task: Task, goal_title: str, goal_brief: str,
                       notes=found.get("notes", []), feedback=task.feedback,
                       context=found.get("read_goal_outputs", []),
                       files=[FileDoc(f.name, f.source, f.text) for f in files.files_for_agents(
-                          s, scope.account_id, scope.goal_id, about)])
+                          s, scope.account_id, scope.goal_id, about)],
+                      images=[ImageDoc(i.name, i.data_url, i.reason) for i in images.images_for_agents(
+                          s, scope.account_id, scope.goal_id, readable=reads_images(task.agent))])
     return ctx, sum(run.credits for run in runs)
 
 

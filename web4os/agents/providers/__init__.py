@@ -12,6 +12,7 @@ Which endpoint an agent calls, and with which key:
 
 The model's context window: ``WEB4OS_MODEL_CONTEXT_WINDOWS`` for its model name, else
 for its endpoint, else ``WEB4OS_MODEL_CONTEXT_TOKENS``; unset, the server is asked.
+Whether it reads images: its model name or endpoint is in ``WEB4OS_MODEL_IMAGES``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "OfflineModel",
     "endpoint_allowed",
     "provider_for",
+    "reads_images",
 ]
 
 _override: ModelProvider | None = None
@@ -104,6 +106,21 @@ def configured_window(settings: Settings, base_url: str | None, model: str) -> i
                for k, v in settings.model_context_windows.items()}
     return (windows.get(model) or windows.get(normalize_url(base_url or ""))
             or settings.model_context_tokens)
+
+
+def reads_images(agent: Agent | None, settings: Settings | None = None) -> bool:
+    """Whether the agent's model is listed as reading images (never the offline model, nor
+    an endpoint this server does not allow)."""
+    settings = settings or get_settings()
+    try:
+        endpoint = endpoint_for(agent, settings)
+    except ModelError:
+        return False
+    if endpoint is None or not settings.model_images:
+        return False
+    model = (agent.model if agent else "") or settings.openai_model
+    listed = {normalize_url(k) if "/" in k else k for k in settings.model_images}
+    return model in listed or normalize_url(endpoint.base_url or "") in listed
 
 
 @lru_cache(maxsize=64)
