@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.processes import stop_process
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -38,8 +40,7 @@ def s3_server() -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
 
 
 @pytest.fixture

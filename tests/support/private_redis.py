@@ -19,6 +19,8 @@ from contextlib import contextmanager
 
 import redis
 
+from tests.support.processes import stop_process
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -51,11 +53,7 @@ def private_redis() -> Iterator[str | None]:
                 time.sleep(0.05)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.processes import stop_process
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -58,9 +60,4 @@ def serve(data_dir: Path, env: Mapping[str, str] | None = None,
             time.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
