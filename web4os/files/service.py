@@ -30,7 +30,7 @@ _WRITTEN = "web4os.files.written"  # keys stored in this transaction: gone if it
 _DROPPED = "web4os.files.dropped"  # keys of deleted rows: gone once it commits
 
 
-def _mb(n: int) -> str:
+def size_words(n: int) -> str:
     """A size in the words the limits are set in (bytes, KB, MB)."""
     if n < 1000:
         return f"{n} bytes"
@@ -50,12 +50,12 @@ def check_size(name: str, size: int, session: Session, account_id: AccountId) ->
     """The per-file limit and the account's quota, each with its own message."""
     settings = get_settings()
     if size > settings.max_file_bytes:
-        raise InvalidInput(f"“{name}” is {_mb(size)}; files can be at most "
-                           f"{_mb(settings.max_file_bytes)}.", field="file")
+        raise InvalidInput(f"“{name}” is {size_words(size)}; files can be at most "
+                           f"{size_words(settings.max_file_bytes)}.", field="file")
     used = usage_bytes(session, account_id)
     if used + size > settings.storage_quota_bytes:
-        raise InvalidInput(f"“{name}” ({_mb(size)}) doesn't fit: this account's files use "
-                           f"{_mb(used)} of its {_mb(settings.storage_quota_bytes)}. Delete "
+        raise InvalidInput(f"“{name}” ({size_words(size)}) doesn't fit: this account's files use "
+                           f"{size_words(used)} of its {size_words(settings.storage_quota_bytes)}. Delete "
                            "files you no longer need first.", field="file")
 
 
@@ -125,8 +125,13 @@ def get_file(session: Session, account_id: AccountId, file_id: int) -> StoredFil
 
 def read_bytes(row: StoredFile) -> bytes:
     """The stored bytes of a file this account owns (the caller loaded it scoped)."""
+    return read_stored(row.storage_key)
+
+
+def read_stored(storage_key: str) -> bytes:
+    """The bytes under ``storage_key``, read by a scoped query of the caller's."""
     try:
-        return get_storage().get(row.storage_key)
+        return get_storage().get(storage_key)
     except StorageError:
         raise NotFound("This file's contents are missing from storage.") from None
 
