@@ -53,6 +53,8 @@ class Account(Base):
     # Kept equal to the sum of the ledger by the credits service (guarded UPDATE).
     credit_balance: Mapped[int] = mapped_column(Integer, default=0)
     plan_notes: Mapped[str] = mapped_column(Text, default="")
+    # An IANA zone name: routines fire and monthly budgets reset on this clock.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # A self-serve account whose starting credits wait for its owner to verify their email.
     starting_credits_pending: Mapped[bool] = mapped_column(Boolean, default=False,
                                                            server_default=false())
