@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from web4os import __version__
+from web4os.accounts import api as accounts_api
 from web4os.accounts import routes as accounts_routes
 from web4os.accounts import settings_routes
 from web4os.accounts.deps import optional_viewer
@@ -56,7 +57,7 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
            goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
-           api_budgets.router)
+           api_budgets.router, accounts_api.router)
 
 log = logging.getLogger("web4os.web")
 
