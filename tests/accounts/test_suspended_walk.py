@@ -70,6 +70,10 @@ EXEMPT: dict[str, str] = {
     "/api/v1/tokens/{token_id}": "DELETE revokes a token: as its page form does",
     "/api/v1/invites/{invite_id}": "DELETE withdraws an invite: as its page form does",
     "/api/v1/members/{membership_id}": "DELETE removes a member: as its page form does",
+    "/settings/data/delete": "an owner may ask for the account's data to be deleted, "
+                             "whatever its status",
+    "/settings/data/delete/cancel": "withdraws that request: nothing else changes",
+    "/api/v1/account/deletion": "the same request and its withdrawal, by API",
 }
 ADMIN = "/admin/"  # platform admins' console: the account's status doesn't bind them
 
@@ -226,6 +230,10 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
         resp = client.delete(url, headers=api)
         assert resp.status_code == 204, f"{url} → {resp.status_code}: {resp.text[:300]}"
         used.add(route)
+    resp = client.post("/api/v1/account/deletion", json={"confirm": t.account.name}, headers=api)
+    assert resp.status_code == 202 and resp.json()["deletion_due_at"]
+    assert client.delete("/api/v1/account/deletion", headers=api).status_code == 200
+    used.add("/api/v1/account/deletion")
     login(client, t.owner)
     used.add("/login")
     csrf = _session_csrf(client)
@@ -233,6 +241,8 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
     post("/settings/invites/{invite_id}/revoke", f"/settings/invites/{ids['invite_id']}/revoke")
     post("/settings/members/{membership_id}/remove",
          f"/settings/members/{ids['membership_id']}/remove")
+    post("/settings/data/delete", "/settings/data/delete", confirm=t.account.name)
+    post("/settings/data/delete/cancel", "/settings/data/delete/cancel")
     post("/switch-account", "/switch-account", account_id=str(t.account.id))
     post("/verify-email/resend", "/verify-email/resend")
     post("/logout", "/logout")

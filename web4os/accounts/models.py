@@ -61,6 +61,11 @@ class Account(Base):
     # The months ("2026-12") whose warning went out, and that the rollover sweep last saw.
     budget_warned: Mapped[str | None] = mapped_column(String(7), nullable=True)
     budget_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    # Set when an owner (or admin) asks for deletion: the day everything goes.
+    deletion_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Events and deliverables older than this many months are dropped; None keeps all.
+    retention_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retention_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A self-serve account whose starting credits wait for its owner to verify their email.
     starting_credits_pending: Mapped[bool] = mapped_column(Boolean, default=False,
                                                            server_default=false())

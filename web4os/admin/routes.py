@@ -121,3 +121,9 @@ def suspend(account_id: int, session: SessionDep, admin: AdminDep) -> Response:
 def reactivate(account_id: int, session: SessionDep, admin: AdminDep) -> Response:
     service.set_status(session, account_id, AccountStatus.ACTIVE)
     return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)
+
+
+def refused_page(request: Request, session: SessionDep, account_id: int,
+                 values: dict[str, str], exc: DomainError) -> Response:
+    """The account page with a refused form's message, for the console's other routers."""
+    return _refused(request, session, account_id, values, exc)
