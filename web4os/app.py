@@ -25,6 +25,7 @@ from web4os.accounts.security import new_token
 from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
+from web4os.api import docs as api_docs
 from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
@@ -54,7 +55,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
-           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router)
+           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
+           api_docs.router)
 
 log = logging.getLogger("web4os.web")
 
@@ -184,7 +186,7 @@ class _App(FastAPI):
 def create_app(*, start_worker: bool = True) -> FastAPI:
     """Build the app. ``start_worker`` runs the in-process worker (embedded default)."""
     app = _App(title="web4os", version=__version__, lifespan=_lifespan,
-                  docs_url="/api/docs", openapi_url="/api/v1/openapi.json", redoc_url=None)
+                  docs_url=None, openapi_url="/api/v1/openapi.json", redoc_url=None)
     app.state.start_worker = start_worker
 
     # Chunked bodies have no length: counted as they arrive. Added before ``guard`` so it
@@ -215,6 +217,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)
+    api_docs.mount_assets(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     page_value("needs_you", needs_you_on_page)
