@@ -250,9 +250,10 @@ def celery_stack(bin_dir: Path, work: Path, database: str) -> None:
             wait_ready(url, server, serve_log)
             step("sign up, make an API token, finish a goal over /api/v1")
             goal = finish_a_goal(url)
-        except SmokeFailed as exc:
+        except (SmokeFailed, httpx.HTTPError, LookupError, ValueError) as exc:
             alive = "running" if worker.poll() is None else f"exited {worker.returncode}"
-            raise SmokeFailed(f"{exc}\n--- web4os serve:\n{tail(serve_log)}\n"
+            reason = str(exc) if isinstance(exc, SmokeFailed) else f"{type(exc).__name__}: {exc}"
+            raise SmokeFailed(f"{reason}\n--- web4os serve:\n{tail(serve_log)}\n"
                               f"--- web4os worker ({alive}):\n{tail(worker_log)}") from exc
         print(f"   goal {goal['id']} completed: {goal['tasks_total']} cards, "
               f"{goal['credits_spent']} credits")
