@@ -186,6 +186,14 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise SmokeFailed(f"the stack is not healthy after 60 s: {report}")
 
 
+def files_are_served(url: str) -> None:
+    """A template, a static file and the API docs' assets, all from the installed package."""
+    for path in ("/login", "/static/app.css", "/api/docs", "/static/swagger-ui/swagger-ui-bundle.js"):
+        resp = httpx.get(f"{url}{path}", timeout=15)
+        if resp.status_code != 200 or not resp.content:
+            raise SmokeFailed(f"GET {path} answered {resp.status_code} ({len(resp.content)} bytes)")
+
+
 def finish_a_goal(url: str) -> dict[str, object]:
     """Sign up by form, make a token on /settings, submit and follow a goal over the API."""
     with httpx.Client(base_url=url, timeout=15) as web:
@@ -248,6 +256,7 @@ def celery_stack(bin_dir: Path, work: Path, database: str) -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, server, serve_log)
+            files_are_served(url)
             step("sign up, make an API token, finish a goal over /api/v1")
             goal = finish_a_goal(url)
         except (SmokeFailed, httpx.HTTPError, LookupError, ValueError) as exc:
@@ -257,8 +266,11 @@ def celery_stack(bin_dir: Path, work: Path, database: str) -> None:
                               f"--- web4os worker ({alive}):\n{tail(worker_log)}") from exc
         print(f"   goal {goal['id']} completed: {goal['tasks_total']} cards, "
               f"{goal['credits_spent']} credits")
-        if '"POST /api/v1/goals HTTP/1.1" 201' not in serve_log.read_text():
-            raise SmokeFailed(f"web4os serve printed no access line for the API call:\n{tail(serve_log)}")
+        logged = serve_log.read_text()
+        for line in ('"POST /signup HTTP/1.1" 303', '"POST /api/v1/goals HTTP/1.1" 201'):
+            if logged.count(line) != 1:
+                raise SmokeFailed(f"web4os serve printed {logged.count(line)} access lines like "
+                                  f"{line} for one request:\n{tail(serve_log)}")
 
 
 def main() -> int:
