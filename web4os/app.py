@@ -30,6 +30,7 @@ from web4os.agents import routes as agents_routes
 from web4os.api import account_data as api_account_data
 from web4os.api import accounts as api_accounts
 from web4os.api import budgets as api_budgets
+from web4os.api import docs as api_docs
 from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
@@ -61,7 +62,7 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            api_tools.router, approval_routes.router, files_routes.router,
            goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
            api_budgets.router, api_accounts.router, accountdata_routes.router,
-           api_account_data.router, admin_data_routes.router)
+           api_account_data.router, admin_data_routes.router, api_docs.router)
 
 log = logging.getLogger("web4os.web")
 
@@ -191,7 +192,7 @@ class _App(FastAPI):
 def create_app(*, start_worker: bool = True) -> FastAPI:
     """Build the app. ``start_worker`` runs the in-process worker (embedded default)."""
     app = _App(title="web4os", version=__version__, lifespan=_lifespan,
-                  docs_url="/api/docs", openapi_url="/api/v1/openapi.json", redoc_url=None)
+                  docs_url=None, openapi_url="/api/v1/openapi.json", redoc_url=None)
     app.state.start_worker = start_worker
 
     # Chunked bodies have no length: counted as they arrive. Added before ``guard`` so it
@@ -222,6 +223,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)
     app.add_exception_handler(Exception, _unexpected)
+    api_docs.mount_assets(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     page_value("needs_you", needs_you_on_page)

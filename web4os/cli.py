@@ -19,6 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from web4os.app import create_app
     from web4os.migrate import upgrade
+    from web4os.web.access_log import log_config
 
     settings = get_settings()
     upgrade()
@@ -33,7 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     # could pick the address that rate limits count.
     trusted = settings.trusted_proxies.replace(" ", "")
     uvicorn.run(create_app(start_worker=settings.dispatch == "embedded"), host=host, port=port,
-                log_level="warning", proxy_headers=bool(trusted),
+                log_level=None, log_config=log_config(), proxy_headers=bool(trusted),
                 forwarded_allow_ips=trusted or None, server_header=False)
     return 0
 
@@ -79,7 +80,9 @@ def _create_admin(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from web4os.demo import run_demo
 
-    return run_demo(args.goal, timeout=args.timeout)
+    code = run_demo(args.goal, timeout=args.timeout)
+    print(f"\n(the demo account and its goal are in {_safe_url(get_settings().resolved_database_url)})")
+    return code
 
 
 def _worker(args: argparse.Namespace) -> int:

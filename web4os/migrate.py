@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.config import Config
 
 from alembic import command
 from web4os.config import get_settings
-
-ROOT = Path(__file__).resolve().parent.parent
+from web4os.resources import resource_dir
 
 
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg.set_main_option("script_location", str(resource_dir("alembic")))
     cfg.set_main_option("sqlalchemy.url", (url or get_settings().resolved_database_url)
                         .replace("%", "%%"))
     return cfg

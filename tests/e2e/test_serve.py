@@ -59,3 +59,23 @@ def test_the_server_does_not_name_itself(served: str) -> None:
         resp = httpx.get(f"{served}{path}", timeout=10)
         assert "server" not in resp.headers, (path, resp.headers.get("server"))
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_each_request_prints_one_access_line_with_secrets_blanked(served: str, tmp_path: Path) -> None:
+    """The console shows what the server answered, exactly once per request, and never the
+    token of an invite link (whoever reads the log could use it)."""
+    for path in ("/login", "/no/such/page", "/invite/s3cret-invite-token", "/healthz?probe=1"):
+        httpx.get(f"{served}{path}", timeout=10)
+    # serve() waited for the first /healthz answer, so that probe is the first line
+    expected = [("/healthz", "200"), ("/login", "200"), ("/no/such/page", "404"),
+                ("/invite/…", "410"), ("/healthz?probe=1", "200")]
+    log = tmp_path / "serve.log"
+    deadline = time.monotonic() + 5
+    while True:
+        text = log.read_text()
+        logged = re.findall(r'"GET (\S+) HTTP/1\.1" (\d{3})', text)
+        if len(logged) >= len(expected) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert logged == expected, text
+    assert "s3cret" not in text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import nh3
@@ -18,12 +17,12 @@ from web4os import __version__
 from web4os.config import OFFLINE_LABEL, get_settings
 from web4os.db import utcnow
 from web4os.errors import AccountSuspended
+from web4os.resources import resource_dir
 from web4os.text import isolated
 from web4os.web.csrf import csrf_token_for
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-TEMPLATES_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
+TEMPLATES_DIR = resource_dir("templates")
+STATIC_DIR = resource_dir("static")
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 _ALLOWED_TAGS = {
