@@ -38,6 +38,7 @@ from web4os.goals import approval_routes, report_routes
 from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
+from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.onboarding import routes as onboarding_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
@@ -253,6 +254,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     page_value("needs_you", needs_you_on_page)
+    page_value("credit_warning", credit_warning_on_page)
     page_value("confirm_email", onboarding_routes.confirm_email_on_page)
     for router in ROUTERS:
         app.include_router(router)
