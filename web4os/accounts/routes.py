@@ -126,4 +126,4 @@ def accept_invite(request: Request, token: str, session: SessionDep,
         return _invite_page(request, session, token, values, field_errors(exc),
                             status_code=exc.status_code)
     login = service.start_session(session, user, member.account_id)
-    return logged_in(login.token, "/?welcome=1")
+    return logged_in(login.token, "/?joined=1")
