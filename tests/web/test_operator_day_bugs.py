@@ -210,7 +210,7 @@ def test_one_credit_and_two_credits(client: TestClient, db: Session) -> None:
         assert re.search(rf">{n} {word}( · low)?</a>", _chip(client.get("/").text))
         board = client.get(f"/goals/{goal.id}").text
         assert f"<strong>{n}</strong> {word} spent" in board
-        assert f"of {n if n == 1 else 1} card done" in board
+        assert "of 1 card done" in board  # a one-card plan
         client.cookies.clear()
 
 
