@@ -93,6 +93,29 @@
   document.addEventListener("htmx:timeout", function () {
     toast("web4os is taking too long to answer. Try again in a moment.");
   });
+  // Counters ([data-count-for]) under fields with a maxlength: "37 of 200 characters".
+  // Without JavaScript the hint keeps saying the limit; the browser enforces it either way.
+  function count(field) {
+    var out = field && field.id && document.querySelector('[data-count-for="' + field.id + '"]');
+    var limit = field && parseInt(field.getAttribute("maxlength"), 10);
+    if (!out || !limit) return;
+    var n = field.value.length;
+    out.textContent = n.toLocaleString("en") + " of " + limit.toLocaleString("en") + " characters" +
+      (n >= limit ? ": the limit" : "");
+    out.classList.toggle("counter-full", n >= limit);
+  }
+  function countAll(root) {
+    (root || document).querySelectorAll("[data-count-for]").forEach(function (out) {
+      count(document.getElementById(out.getAttribute("data-count-for")));
+    });
+  }
+  document.addEventListener("input", function (e) { count(e.target); });
+  document.addEventListener("htmx:load", function (evt) { countAll(evt.detail.elt); });
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", function () { countAll(document); });
+  } else {
+    countAll(document);
+  }
   // Upload forms (data-upload): show how much of a large upload has been sent.
   document.addEventListener("htmx:xhr:progress", function (evt) {
     var form = evt.target && evt.target.closest && evt.target.closest("form[data-upload]");

@@ -21,7 +21,7 @@ from web4os import __version__
 from web4os.accountdata import routes as accountdata_routes
 from web4os.accounts import routes as accounts_routes
 from web4os.accounts import settings_routes
-from web4os.accounts.deps import optional_viewer
+from web4os.accounts.deps import READ_METHODS, SESSION_COOKIE, optional_viewer
 from web4os.accounts.security import new_token
 from web4os.admin import data_routes as admin_data_routes
 from web4os.admin import health
@@ -37,13 +37,14 @@ from web4os.api import routes as api_routes
 from web4os.api import tools as api_tools
 from web4os.config import get_settings
 from web4os.db import session_factory
-from web4os.errors import DomainError, NotAuthenticated
+from web4os.errors import DomainError, Forbidden, NotAuthenticated
 from web4os.files import routes as files_routes
 from web4os.gc_freeze import freeze_startup_objects
 from web4os.goals import approval_routes, report_routes
 from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
+from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.onboarding import routes as onboarding_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
@@ -71,7 +72,8 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+def _error_page(request: Request, status: int, title: str, message: str,
+                needs: str | None = None) -> Response:
     """The error page; it only reads (the viewer, for the nav), so on SQLite its session
     is a deferred one that never waits for the write lock."""
     if _wants_json(request):
@@ -83,17 +85,20 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
             resp = render(request, "_error_fragment.html", {"message": message}, status_code=200)
         resp.headers["HX-Retarget"] = "#toast"
         resp.headers["HX-Reswap"] = "innerHTML"
+        resp.headers["HX-Push-Url"] = "false"  # the page stays as it was, address and all
         return resp
     with session_factory(immediate=False)(autoflush=False) as session:
         _reload_viewer(request, session)
         return render(request, "error.html",
-                      {"status": status, "title": title, "message": message}, status_code=status)
+                      {"status": status, "title": title, "message": message, "needs": needs},
+                      status_code=status)
 
 
 def _reload_viewer(request: Request, session: Session) -> None:
     """The request's own session was rolled back and closed by the time an error page
-    renders, so the viewer (nav, CSRF token, role) is loaded again in a fresh one."""
-    if getattr(request.state, "viewer", None) is None:
+    renders, so the viewer (nav, CSRF token, role) is loaded again in a fresh one; an
+    error no route answered (404, 405) never loaded one, so its cookie is read here."""
+    if getattr(request.state, "viewer", None) is None and SESSION_COOKIE not in request.cookies:
         return
     try:
         optional_viewer(request, session)
@@ -107,6 +112,32 @@ _TITLES = {400: "That didn't work", 401: "Please log in", 403: "Not allowed",
            402: "Out of credits", 422: "Please check your input", 429: "Slow down"}
 
 
+def download_outside_htmx(request: Request, response: Response) -> Response:
+    """A download that htmx fetched (a boosted link) would be swapped in as the page, the
+    address set to the file's: htmx is told to open the address itself instead, which
+    the browser then saves as the file, leaving the page where it was."""
+    if (request.headers.get("HX-Request") == "true" and response.headers.get(
+            "content-disposition", "").startswith("attachment")):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=200, headers={"HX-Redirect": target,
+                                                  "HX-Push-Url": "false"})
+    return response
+
+
+def stay_on_form_page(request: Request, response: Response) -> None:
+    """A boosted form's answer that is not a redirect is the form's page again (a refusal
+    with the input kept, or a one-time secret): the address stays that page's, so a
+    reload shows it rather than a GET of the form's POST-only address (405).
+
+    Successful posts redirect (303, post/redirect/get) and htmx pushes where they land;
+    a handler that renders another page than the form's names it in ``HX-Push-Url``.
+    """
+    if (request.method not in READ_METHODS and request.headers.get("HX-Boosted") == "true"
+            and "HX-Push-Url" not in response.headers
+            and not 300 <= response.status_code < 400):
+        response.headers["HX-Push-Url"] = "false"
+
+
 def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if isinstance(exc, NotAuthenticated) and not _wants_json(request):
@@ -116,8 +147,10 @@ def _domain_error(request: Request, exc: Exception) -> Response:
     if exc.field is not None and _wants_json(request):  # name the field a client must fix
         return with_retry_after(JSONResponse({"detail": exc.message, "field": exc.field},
                                              status_code=exc.status_code), exc)
+    needs = exc.needs if isinstance(exc, Forbidden) else None
     return with_retry_after(_error_page(request, exc.status_code,
-                                        _TITLES.get(exc.status_code, "Error"), exc.message), exc)
+                                        _TITLES.get(exc.status_code, "Error"), exc.message,
+                                        needs), exc)
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
@@ -126,7 +159,8 @@ def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         message = "There's nothing here. Check the address, or go back to your goals."
     elif exc.status_code == 405:
-        message = "That address doesn't accept this kind of request."
+        message = ("That address takes a form's answer; it isn't a page to open. Go back to "
+                   "the page with the form, or to your goals.")
     return _error_page(request, exc.status_code, _TITLES.get(exc.status_code, "Error"), message)
 
 
@@ -210,6 +244,8 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
             fresh_csrf = new_token(24)
             request.state.csrf_cookie = fresh_csrf
         response = await call_next(request)
+        response = download_outside_htmx(request, response)
+        stay_on_form_page(request, response)
         if fresh_csrf:
             response.set_cookie(CSRF_COOKIE, fresh_csrf, httponly=True, samesite="lax",
                                 secure=get_settings().secure_cookies)
@@ -227,6 +263,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     page_value("needs_you", needs_you_on_page)
+    page_value("credit_warning", credit_warning_on_page)
     page_value("confirm_email", onboarding_routes.confirm_email_on_page)
     for router in ROUTERS:
         app.include_router(router)

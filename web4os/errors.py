@@ -27,9 +27,15 @@ class NotFound(DomainError):
 
 
 class Forbidden(DomainError):
-    """The user's role does not allow this action."""
+    """The user's role does not allow this action; ``needs`` names the role that would
+    (so a page can say whom to ask for what)."""
 
     status_code = 403
+
+    def __init__(self, message: str, *, needs: str | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.needs = needs
 
 
 class AccountSuspended(Forbidden):

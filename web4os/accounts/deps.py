@@ -102,7 +102,7 @@ def _ctx_at_least(role: Role, *, while_suspended: bool = False) -> object:
             raise NotFound("You don't belong to an account yet.")
         if not viewer.role.at_least(role):
             raise Forbidden(f"Your role ({viewer.role.value}) can't do this; ask an account "
-                            f"owner for {role.value} access.")
+                            f"owner for {role.value} access.", needs=role.value)
         if role != Role.VIEWER and not while_suspended:
             refuse_if_suspended(request, viewer.account)
         return viewer.ctx

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from web4os.accounts import invites, service
 from web4os.accounts.deps import SESSION_COOKIE, CsrfDep, ViewerDep, logged_in, optional_viewer
+from web4os.accounts.models import User
 from web4os.errors import DomainError, RateLimited
 from web4os.tenancy import bind_system
 from web4os.text import check_form
@@ -24,10 +25,21 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _landing(user: User, account_id: int | None, next_path: str | None) -> str:
+    """Where a login goes: the page it was asked for, else home; a platform admin with no
+    account of their own has no home page, so the console."""
+    target = _safe_next(next_path)
+    if target == "/" and account_id is None and user.is_platform_admin:
+        return "/admin"
+    return target
+
+
 @router.get("/login")
 def login_page(request: Request, session: SessionDep, next: str = "/") -> Response:
-    if optional_viewer(request, session) is not None:
-        return RedirectResponse(_safe_next(next), status_code=303)
+    viewer = optional_viewer(request, session)
+    if viewer is not None:
+        account_id = viewer.account.id if viewer.account else None
+        return RedirectResponse(_landing(viewer.user, account_id, next), status_code=303)
     return render(request, "accounts/login.html", {"values": {"next": next}, "errors": {}})
 
 
@@ -45,8 +57,7 @@ def login(request: Request, session: SessionDep, values: FormValues) -> Response
                                        {"values": values, "errors": field_errors(exc)},
                                        status_code=status), exc)
     login = service.start_session(session, user)
-    target = "/admin" if user.is_platform_admin and login.row.account_id is None else "/"
-    return logged_in(login.token, _safe_next(values.get("next")) if values.get("next") else target)
+    return logged_in(login.token, _landing(user, login.row.account_id, values.get("next")))
 
 
 @router.post("/logout", dependencies=[CsrfDep])
@@ -115,4 +126,4 @@ def accept_invite(request: Request, token: str, session: SessionDep,
         return _invite_page(request, session, token, values, field_errors(exc),
                             status_code=exc.status_code)
     login = service.start_session(session, user, member.account_id)
-    return logged_in(login.token, "/?welcome=1")
+    return logged_in(login.token, "/?joined=1")

@@ -54,8 +54,10 @@ def create_account(request: Request, session: SessionDep, admin: AdminDep,
         return render(request, "admin/new_account.html",
                       {"values": values, "errors": field_errors(exc)},
                       status_code=exc.status_code)
-    return _account_page(request, session, account.id, invite_link=_link(request, issued),
+    page = _account_page(request, session, account.id, invite_link=_link(request, issued),
                          invite_email=issued.row.email)
+    page.headers["HX-Push-Url"] = f"/admin/accounts/{account.id}"  # the new account's page
+    return page
 
 
 def _account_page(request: Request, session: SessionDep, account_id: int, *,

@@ -78,7 +78,7 @@ def action_messages(agent: AgentBrief, ctx: TaskContext, offers: list[ToolOffer]
             f"- CALLED {d.name} {json.dumps(d.arguments, ensure_ascii=False)}: "
             f"{d.result[:RESULT_CHARS]}" for d in done))
     parts.append(
-        "Before you do the task you may call one tool. Answer with a JSON object: "
+        "ANSWER: Before you do the task you may call one tool. Answer with a JSON object: "
         f'{{"tool": one tool\'s name, or "{NO_TOOL}" when you have what you need, '
         '"arguments": the arguments its ARGS schema asks for, '
         '"reason": why, in one sentence}.')

@@ -224,10 +224,11 @@ def _render_task(agent: AgentBrief, ctx: TaskContext, texts: list[str],
             "FEEDBACK: A previous version was sent back with this feedback. Address it:\n"
             + ctx.feedback
         )
-    if note:
-        parts.append(note)
+    # The closing words have a header of their own, like every part above: a reader of
+    # sections (the offline model) then ends the last section where they begin.
     parts.append(
-        'Answer with a JSON object: {"deliverable": markdown text of the work itself, '
+        "ANSWER: " + (f"{note} " if note else "")
+        + 'Answer with a JSON object: {"deliverable": markdown text of the work itself, '
         '"note": one or two sentences for the operator, "files": files to hand over '
         'besides it, such as a CSV table ([{"name": "suppliers.csv", "content": its text}]; '
         f'at most {MAX_OUTPUT_FILES}), or [] when there are none}}.'
@@ -310,7 +311,7 @@ def _review_messages(ceo: AgentBrief, ctx: TaskContext, deliverable: str,
     user = (
         f"GOAL: {ctx.goal_title}\n\nTASK: {ctx.task_title}\n\n"
         f"INSTRUCTIONS: {ctx.instructions or '(none)'}\n\n"
-        f"DELIVERABLE:\n{deliverable}\n\n" + (f"{note}\n\n" if note else "")
+        f"DELIVERABLE:\n{deliverable}\n\n" + "ANSWER: " + (f"{note} " if note else "")
         + 'Does the deliverable do what the task asked? Answer with a JSON object: '
         '{"verdict": "accept" or "revise", "feedback": what to change if revise}.'
     )

@@ -206,8 +206,14 @@ def adjust(
         raise InvalidInput("An adjustment must change the balance.", field="amount")
     if not reason.strip():
         raise InvalidInput("Say why the balance is adjusted.", field="reason")
-    entry = _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=None, refs=NO_REFS,
-                  actor=actor, reason=reason, guarded=True)
+    try:
+        entry = _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=None,
+                      refs=NO_REFS, actor=actor, reason=reason, guarded=True)
+    except InsufficientCredits:  # said to the admin making it, not to an operator
+        has = balance(session, account_id)
+        raise InvalidInput(f"This account has {has:,} credit{'' if has == 1 else 's'}: an "
+                           f"adjustment can take away at most that many, not {-amount:,}.",
+                           field="amount") from None
     if amount > 0:
         schedule_resume(session, account_id)
     return entry

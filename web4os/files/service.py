@@ -105,7 +105,8 @@ def _may_change(ctx: TenantContext, *, knowledge: bool) -> None:
     needed = Role.OWNER if knowledge else Role.OPERATOR
     if not Role(ctx.role).at_least(needed):
         what = "the account's knowledge" if knowledge else "a goal's files"
-        raise Forbidden(f"Your role ({ctx.role}) can't change {what}; ask an account owner.")
+        raise Forbidden(f"Your role ({ctx.role}) can't change {what}; ask an account owner "
+                        f"for {needed.value} access.", needs=needed.value)
 
 
 def list_files(session: Session, account_id: AccountId, *, goal_id: int | None = None,

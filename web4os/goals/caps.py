@@ -176,7 +176,7 @@ def still_capped(session: Session, goal: Goal) -> CapBreach | None:
 
 def _may_set(ctx: TenantContext, cap: int | None) -> None:
     if ctx.role != Role.OWNER.value:
-        raise Forbidden("Only an account owner can change credit caps.")
+        raise Forbidden("Only an account owner can change credit caps.", needs=Role.OWNER.value)
     if cap is not None and not 1 <= cap <= MAX_CAP:
         raise InvalidInput(f"A cap is 1 to {MAX_CAP:,} credits.", field="credit_cap")
 

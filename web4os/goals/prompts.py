@@ -202,7 +202,7 @@ def summarize_goal(
         docs = "\n\n".join(doc_block(d.title, d.agent, text)
                            for d, text in zip(results, texts, strict=True))
         user = (
-            f"GOAL: {title}\n\nRESULTS:\n{docs}\n\n" + (f"{note}\n\n" if note else "")
+            f"GOAL: {title}\n\nRESULTS:\n{docs}\n\n" + "ANSWER: " + (f"{note} " if note else "")
             + 'Summarise for the business owner what was done and what they should do next. '
             'Answer with a JSON object: {"summary": markdown}.'
         )

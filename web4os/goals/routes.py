@@ -32,12 +32,19 @@ EXAMPLES = (
 
 def _home_context(request: Request, session: SessionDep, ctx: ReaderCtx) -> dict[str, object]:
     goal_list = service.list_goals(session, ctx.account_id)
+    # "Your account is ready" is for an owner arriving at a fresh account; anyone else who
+    # arrives by an invite hears which account they joined, as what.
+    arrived = {request.query_params.get("welcome"), request.query_params.get("joined")} & {"1"}
+    welcome = bool(arrived) and ctx.role == "owner" and not goal_list
     return {
+        "welcome": welcome,
+        "joined": request.query_params.get("joined") == "1" and not welcome,
         "goals": goal_list,
         "progress": service.progress_for(session, ctx.account_id, [g.id for g in goal_list]),
         "balance": credits.balance(session, ctx.account_id),
         "examples": EXAMPLES,
-        "welcome": request.query_params.get("welcome") == "1",
+        "limits": {"title": get_settings().max_goal_title,
+                   "brief": get_settings().max_goal_brief},
     }
 
 

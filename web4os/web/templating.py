@@ -90,12 +90,27 @@ def filesize(size: int | None) -> str:
     return f"{n / 1_000_000:.1f} MB".replace(".0 MB", " MB")
 
 
+def plural(n: int | None, word: str, many: str = "") -> str:
+    """The noun for ``n`` of it: "credit" for one, "credits" (or ``many``) otherwise.
+
+    The one place a page picks singular or plural, so "1 credits" can't come back.
+    """
+    return word if n == 1 else (many or word + "s")
+
+
+def counted(n: int | None, word: str, many: str = "") -> str:
+    """"1 credit", "2 credits", "1,000 credits"."""
+    return f"{int(n or 0):,} {plural(n, word, many)}"
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.finalize = _finalize
 templates.env.filters["markdown"] = markdown
 templates.env.filters["ago"] = ago
 templates.env.filters["first_line"] = first_line
 templates.env.filters["filesize"] = filesize
+templates.env.filters["plural"] = plural
+templates.env.filters["counted"] = counted
 templates.env.globals["duration"] = duration
 templates.env.globals["version"] = __version__
 templates.env.globals["suspended_message"] = AccountSuspended.MESSAGE

@@ -67,7 +67,7 @@ _ARCHETYPE_WORDS = {
 
 
 _HEADERS = ("GOAL|BRIEF|ROSTER|RULES|TASK|INSTRUCTIONS|FILES|INPUTS|CONTEXT|NOTES|FEEDBACK|"
-            "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE|TOOLS|TOOL RESULTS")
+            "DELIVERABLE|RESULTS|DONE|FAILED|REMAINING|KEYS IN USE|TOOLS|TOOL RESULTS|ANSWER")
 
 
 # A header starts a line; matching "\n" first lets the regex engine skip to the next
@@ -249,7 +249,9 @@ class OfflineModel:
         goal = _section(prompt, "GOAL") or "the goal"
         instructions = _section(prompt, "INSTRUCTIONS")
         inputs = _section(prompt, "INPUTS")
-        feedback = _section(prompt, "FEEDBACK")
+        # The section's first line is the prompt's own words ("… Address it:"); the
+        # operator's feedback follows it.
+        feedback = _section(prompt, "FEEDBACK").partition("\n")[2]
         titles = _doc_titles(inputs)
         files = _file_lines(_section(prompt, "FILES"))
         lines = [f"## {task}", "", OFFLINE_BANNER, "", f"**Goal:** {goal}", ""]
