@@ -198,7 +198,7 @@ def test_invited_operator_and_viewer_see_what_they_may_do(
     _accept(viewer, viewer_link, "Vic", name)
     expect(viewer.locator(".topbar .who .role")).to_have_text("viewer")
     expect(viewer.get_by_role("button", name="Plan it")).to_have_count(0)
-    assert _nav_links(viewer, size) == ["Goals", "Waiting for review", "Agents", "Usage"]
+    assert _nav_links(viewer, size) == ["Goals", "Needs you", "Agents", "Usage"]
     expect(viewer.locator(".count")).to_have_count(0)  # nothing nags a viewer
     screenshot(viewer, f"invitees-{size}-5-viewer-home")
     viewer.goto(f"/goals/{task.goal_id}/tasks/{task.id}")
