@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.factories import (
@@ -16,6 +18,7 @@ from tests.factories import (
     csrf_from,
     login,
     make_card_in_review,
+    make_goal,
     make_tenant,
     make_user,
 )
@@ -24,7 +27,9 @@ from web4os.accounts.invites import issue
 from web4os.accounts.models import Account, AccountStatus, Role, User
 from web4os.admin import ledger
 from web4os.credits import service as credits
+from web4os.credits.models import CreditLedgerEntry
 from web4os.credits.service import Refs
+from web4os.goals.models import Goal
 
 
 def _admin(db: Session) -> User:
@@ -77,11 +82,30 @@ def test_accounts_are_searched_by_name_or_owner_email_and_filtered(
 
 def test_the_list_shows_last_activity_balance_and_spend(client: TestClient, db: Session,
                                                         tenant: Tenant) -> None:
-    make_card_in_review(db, tenant, "Draft")
+    quiet = make_tenant(db, "Quiet Shop", credits=250)
+    long_ago = datetime(2024, 3, 5, 12, tzinfo=UTC)
+    db.execute(update(Account).where(Account.id == quiet.account.id).values(created_at=long_ago))
+    db.execute(update(CreditLedgerEntry).where(CreditLedgerEntry.account_id == quiet.account.id)
+               .values(created_at=long_ago))
+    old_goal = make_goal(db, quiet, "Spring menu")
+    db.execute(update(Goal).where(Goal.id == old_goal.id)
+               .values(created_at=long_ago, updated_at=datetime(2025, 6, 1, tzinfo=UTC)))
+    task = make_card_in_review(db, tenant, "Draft")
+    refs = Refs(goal_id=task.goal_id, task_id=task.id)
+    credits.reserve(db, tenant.id, f"task:{task.id}:a1", 9, refs=refs, reason="Card")
+    credits.settle(db, tenant.id, f"task:{task.id}:a1", 6, refs=refs, reason="Card")
+    db.commit()
     login(client, _admin(db))
-    row = client.get("/admin").text.split('id="admin-accounts"', 1)[1]
-    assert "just now" in row or "ago" in row
-    assert "1,000" in row  # the balance
+    rows = {r.split(" ", 1)[0]: r for r in _row_texts(client.get("/admin").text)}
+    # the latest of its goal changes, credit movements and sign-ins
+    assert "01 Jun 2025" in rows["Quiet"] and "250" in rows["Quiet"]
+    # balance 994, spent 6, activity now (the card's goal and its charge)
+    assert re.search(r"994 6 (just now|\d+ s ago)", rows["Acme"]), rows["Acme"]
+
+
+def _row_texts(html: str) -> list[str]:
+    table = html.split('id="admin-accounts"', 1)[1].split("</table>", 1)[0]
+    return [_text(r) for r in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>", 1)[1], re.S)]
 
 
 def test_suspending_asks_first_and_the_confirmation_works_without_javascript(
