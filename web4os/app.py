@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from web4os import __version__
+from web4os.accounts import api as accounts_api
 from web4os.accounts import routes as accounts_routes
 from web4os.accounts import settings_routes
 from web4os.accounts.deps import optional_viewer
@@ -25,6 +26,7 @@ from web4os.accounts.security import new_token
 from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
+from web4os.api import budgets as api_budgets
 from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
@@ -55,7 +57,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
-           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router)
+           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
+           api_budgets.router, accounts_api.router)
 
 log = logging.getLogger("web4os.web")
 

@@ -12,6 +12,8 @@ from web4os.accounts.deps import AdminDep, CsrfDep
 from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import directory, ledger, service
+from web4os.admin.limits import near_limits
+from web4os.db import utcnow
 from web4os.errors import DomainError
 from web4os.text import check_form, refusal
 from web4os.web.deps import SessionDep
@@ -28,14 +30,16 @@ def _link(request: Request, issued: IssuedInvite) -> str:
 @router.get("")
 def index(request: Request, session: SessionDep, admin: AdminDep, q: str = "",
           only: str = "") -> Response:
-    """Accounts, searchable by name or owner email, filtered to suspended or low credits."""
+    """Accounts, searchable by name or owner email, filtered to suspended or low credits,
+    under the accounts near their monthly budget."""
     shown = directory.AccountFilter.parse(only)
     q = q[:200]
     problem = refusal(q)
     return render(request, "admin/index.html", {
         "rows": [] if problem else directory.list_accounts(session, query=q, only=shown),
         "q": "" if problem else q, "search_error": problem, "only": shown.value,
-        "low_credits": directory.LOW_CREDITS}, status_code=422 if problem else 200)
+        "low_credits": directory.LOW_CREDITS, "near_limits": near_limits(session, utcnow())},
+        status_code=422 if problem else 200)
 
 
 @router.get("/accounts/new")

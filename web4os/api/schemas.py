@@ -80,4 +80,5 @@ class MeOut(BaseModel):
     account_name: str
     role: str
     credit_balance: int
+    time_zone: str
     offline_model: bool
