@@ -48,6 +48,7 @@ from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.onboarding import routes as onboarding_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
+from web4os.usage.agent_work import agent_work_on_page
 from web4os.web.csrf import CSRF_COOKIE
 from web4os.web.forms import with_retry_after
 from web4os.web.headers import SecurityHeaders
@@ -265,6 +266,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     page_value("needs_you", needs_you_on_page)
     page_value("credit_warning", credit_warning_on_page)
     page_value("confirm_email", onboarding_routes.confirm_email_on_page)
+    page_value("agent_work", agent_work_on_page)
     for router in ROUTERS:
         app.include_router(router)
     return app

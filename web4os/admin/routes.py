@@ -11,11 +11,11 @@ from fastapi.responses import RedirectResponse, Response
 from web4os.accounts.deps import AdminDep, CsrfDep
 from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
-from web4os.admin import service
+from web4os.admin import directory, ledger, service
 from web4os.admin.limits import near_limits
 from web4os.db import utcnow
 from web4os.errors import DomainError
-from web4os.text import check_form
+from web4os.text import check_form, refusal
 from web4os.web.deps import SessionDep
 from web4os.web.forms import FormValues, field_errors
 from web4os.web.templating import render
@@ -28,9 +28,18 @@ def _link(request: Request, issued: IssuedInvite) -> str:
 
 
 @router.get("")
-def index(request: Request, session: SessionDep, admin: AdminDep) -> Response:
-    return render(request, "admin/index.html", {"rows": service.list_accounts(session),
-                                                "near_limits": near_limits(session, utcnow())})
+def index(request: Request, session: SessionDep, admin: AdminDep, q: str = "",
+          only: str = "") -> Response:
+    """Accounts, searchable by name or owner email, filtered to suspended or low credits,
+    under the accounts near their monthly budget."""
+    shown = directory.AccountFilter.parse(only)
+    q = q[:200]
+    problem = refusal(q)
+    return render(request, "admin/index.html", {
+        "rows": [] if problem else directory.list_accounts(session, query=q, only=shown),
+        "q": "" if problem else q, "search_error": problem, "only": shown.value,
+        "low_credits": directory.LOW_CREDITS, "near_limits": near_limits(session, utcnow())},
+        status_code=422 if problem else 200)
 
 
 @router.get("/accounts/new")
@@ -65,7 +74,8 @@ def _account_page(request: Request, session: SessionDep, account_id: int, *,
     account = service.get_account(session, account_id)
     context: dict[str, Any] = {
         "account": account, "owners": service.owners_of(session, account.id),
-        "ledger": service.recent_ledger(session, account.id), "values": {}, "errors": {},
+        "ledger": ledger.ledger_lines(session, account.id),
+        "totals": ledger.totals(session, account.id), "values": {}, "errors": {},
         "invite_link": None, "invite_email": None,
     }
     context.update(extra)
@@ -111,6 +121,15 @@ def invite_owner(request: Request, account_id: int, session: SessionDep,
         return _refused(request, session, account_id, values, exc)
     return _account_page(request, session, account_id, invite_link=_link(request, issued),
                          invite_email=issued.row.email)
+
+
+@router.get("/accounts/{account_id}/suspend")
+def confirm_suspend(request: Request, account_id: int, session: SessionDep,
+                    admin: AdminDep) -> Response:
+    """The confirmation step before suspending: a page, so it works without JavaScript."""
+    account = service.get_account(session, account_id)
+    return render(request, "admin/confirm_suspend.html", {
+        "account": account, "members": service.members_of(session, account.id)})
 
 
 @router.post("/accounts/{account_id}/suspend", dependencies=[CsrfDep])

@@ -8,8 +8,6 @@ account is loaded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -17,42 +15,12 @@ from web4os.accounts.invites import IssuedInvite, issue
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
 from web4os.accounts.schemas import check_account_name
 from web4os.credits import service as credits
-from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.errors import InvalidInput, NotFound, invalid_input
-from web4os.goals.models import Goal
 from web4os.onboarding import service as onboarding
 from web4os.queue import enqueue
 from web4os.tenancy import AccountId
 
-SPEND_KINDS = (EntryKind.RESERVATION, EntryKind.SETTLEMENT, EntryKind.REFUND)
 MAX_GRANT = 10_000_000
-
-
-@dataclass(frozen=True)
-class AccountUsage:
-    """One row of the admin's account list."""
-
-    account: Account
-    members: int
-    goals: int
-    credits_spent: int
-
-
-def _count_by_account(session: Session, model: type[Membership] | type[Goal]) -> dict[int, int]:
-    rows = session.execute(select(model.account_id, func.count()).group_by(model.account_id))
-    return {int(k): int(v) for k, v in rows}
-
-
-def list_accounts(session: Session) -> list[AccountUsage]:
-    """Every account with its members, goals, balance and credits spent, newest first."""
-    members = _count_by_account(session, Membership)
-    goals = _count_by_account(session, Goal)
-    spent = {int(k): int(-(v or 0)) for k, v in session.execute(
-        select(CreditLedgerEntry.account_id, func.sum(CreditLedgerEntry.amount))
-        .where(CreditLedgerEntry.kind.in_(SPEND_KINDS))
-        .group_by(CreditLedgerEntry.account_id))}
-    return [AccountUsage(a, members.get(a.id, 0), goals.get(a.id, 0), spent.get(a.id, 0))
-            for a in session.scalars(select(Account).order_by(Account.id.desc()))]
 
 
 def get_account(session: Session, account_id: int) -> Account:
@@ -67,12 +35,6 @@ def owners_of(session: Session, account_id: int) -> list[User]:
         select(User).join(Membership, Membership.user_id == User.id)
         .where(Membership.account_id == account_id, Membership.role == Role.OWNER)
         .order_by(User.id)))
-
-
-def recent_ledger(session: Session, account_id: int, limit: int = 20) -> list[CreditLedgerEntry]:
-    return list(session.scalars(
-        select(CreditLedgerEntry).where(CreditLedgerEntry.account_id == account_id)
-        .order_by(CreditLedgerEntry.id.desc()).limit(limit)))
 
 
 def parse_credits(value: str, *, allow_negative: bool = False, field: str = "amount") -> int:
@@ -122,6 +84,12 @@ def change_credits(session: Session, admin: User, account_id: int, *, amount: in
                       resume=True)
     else:
         credits.adjust(session, aid, amount, actor=actor, reason=reason)
+
+
+def members_of(session: Session, account_id: int) -> int:
+    """How many people lose the right to start work when the account is suspended."""
+    return int(session.scalar(select(func.count()).select_from(Membership)
+                              .where(Membership.account_id == account_id)) or 0)
 
 
 def set_status(session: Session, account_id: int, status: AccountStatus) -> Account:

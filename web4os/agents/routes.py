@@ -41,6 +41,7 @@ def _model_defaults() -> dict[str, Any]:
             "" if settings.offline_model else "https://api.openai.com/v1"),
         "allowed_endpoints": sorted(normalize_url(u) for u in settings.model_endpoints),
         "tool_choices": [(t.name, t.label, t.description) for t in tools.CATALOGUE.values()],
+        "tool_labels": {t.name: t.label for t in tools.CATALOGUE.values()},
     }
 
 

@@ -97,12 +97,15 @@ def _charges(account_id: AccountId) -> tuple[Any, ColumnElement[int]]:
     return joined, charged
 
 
-def _spend_by(session: Session, account_id: AccountId, column: Any) -> dict[Any, int]:
+def spend_by(session: Session, account_id: AccountId, column: Any, *,
+             since: datetime | None = None) -> dict[Any, int]:
+    """Credits charged, grouped by ``column`` (a goal or agent id), settled since ``since``."""
     joined, charged = _charges(account_id)
-    rows = session.execute(
-        select(column, func.sum(charged)).select_from(joined)
-        .where(of_account(Entry, account_id), Entry.kind == EntryKind.SETTLEMENT).group_by(column)
-    )
+    stmt = (select(column, func.sum(charged)).select_from(joined)
+            .where(of_account(Entry, account_id), Entry.kind == EntryKind.SETTLEMENT))
+    if since is not None:
+        stmt = stmt.where(Entry.created_at >= since)
+    rows = session.execute(stmt.group_by(column))
     return {key: int(total or 0) for key, total in rows}
 
 
@@ -160,11 +163,11 @@ def usage_summary(session: Session, account_id: AccountId) -> UsageSummary:
                                  .where(Account.id == account_id)) or 0)
     added = int(session.scalar(
         select(func.coalesce(func.sum(Entry.amount), 0)).where(
-            of_account(Entry, account_id),
+            of_account(Entry, account_id), Entry.amount > 0,  # a debit is not "added"
             Entry.kind.in_([EntryKind.GRANT, EntryKind.TOPUP, EntryKind.ADJUSTMENT]))) or 0)
-    spent_goal = _spend_by(session, account_id, Entry.goal_id)
+    spent_goal = spend_by(session, account_id, Entry.goal_id)
     held_goal = _held_by(session, account_id, Entry.goal_id)
-    spent_agent = _spend_by(session, account_id, Entry.agent_id)
+    spent_agent = spend_by(session, account_id, Entry.agent_id)
     held_agent = _held_by(session, account_id, Entry.agent_id)
     by_day = spend_by_day(session, account_id)
 
