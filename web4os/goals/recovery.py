@@ -24,6 +24,7 @@ from web4os.goals.statemachine import (
 from web4os.queue import enqueue, get_queue
 from web4os.tenancy import AccountId, of_account, system_session, tenant_session
 from web4os.tools.calls import waits_on_a_tool_call
+from web4os.webhooks.sender import send_due
 
 
 def recover_task(task_id: int, *, account_id: int) -> None:
@@ -124,7 +125,8 @@ def _queue_backlog(queue: Any) -> int:
 
 
 def sweep() -> None:
-    """Find work that a crash or a lost broker message left behind, and send it again."""
+    """Find work that a crash or a lost broker message left behind, and send it again;
+    hand webhook deliveries whose retry is due to this process's senders."""
     settings = get_settings()
     now = utcnow()
     stale = now - timedelta(seconds=settings.task_lease_seconds)
@@ -152,3 +154,4 @@ def sweep() -> None:
              GoalStatus.COMPLETING: "finish_goal"}
     for goal_id, account_id, status in idle_goals:
         queue.submit(names[status], {"goal_id": goal_id, "account_id": account_id})
+    send_due()
