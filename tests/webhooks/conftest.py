@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.factories import Tenant, make_tenant
+from tests.support.net import connect_guard, fake_dns
 from tests.webhooks.receiver import Receiver, receiving
 from web4os.config import get_settings
 from web4os.webhooks.sender import sender_pool
@@ -35,3 +36,6 @@ def other_tenant(db: Session) -> Tenant:
     t = make_tenant(db, "Other Co")
     db.commit()
     return t
+
+
+__all__ = ["connect_guard", "fake_dns"]
