@@ -36,6 +36,8 @@ def upgrade() -> None:
     sa.Column('events', sa.JSON(), nullable=False),
     sa.Column('secret_encrypted', sa.Text(), nullable=False),
     sa.Column('secret_hint', sa.String(length=20), nullable=False),
+    sa.Column('previous_secret_encrypted', sa.Text(), nullable=False),
+    sa.Column('previous_secret_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

@@ -5,8 +5,10 @@ transaction that wrote them commits."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -86,3 +88,25 @@ def test_only_enabled_subscribed_endpoints_get_an_event_and_a_test_event_goes_to
     events = sorted(json.loads(h.body)["event"] for h in receiver.heard)
     assert events == ["credits.low", "webhook.test"]
     assert {d.status for d in _deliveries(db)} == {DeliveryStatus.DELIVERED}
+
+
+def test_after_a_rotation_the_old_secret_signs_too_for_a_day(
+        db: Session, tenant: Tenant, receiver: Receiver) -> None:
+    made = service.create_endpoint(db, tenant.id, url=receiver.url, events=["goal.completed"])
+    db.commit()
+    new = service.rotate_secret(db, tenant.id, made.endpoint.id).secret
+    db.commit()
+    verify = readme_verifier()
+    start = datetime.now(UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        checked = []
+        for later in (timedelta(0), service.ROTATION_OVERLAP + timedelta(seconds=1)):
+            clock.move_to(start + later)
+            service.enqueue_deliveries(db, tenant.id, "goal.completed", PAYLOAD)
+            db.commit()
+            assert sender_pool().wait_idle(20)
+            heard = receiver.heard[-1]
+            checked.append((len(heard.headers["webhook-signature"].split()),
+                            verify(new, heard.headers, heard.body),
+                            verify(made.secret, heard.headers, heard.body)))
+    assert checked == [(2, True, True), (1, True, False)]

@@ -49,7 +49,7 @@ class Outgoing:
     delivery_id: int
     attempt: int  # the claim's count: the fence for writing its result
     url: str
-    secret: str
+    secrets: list[str]  # the endpoint's, and the one it replaced while that still signs
     message_id: str
     body: bytes
     send: bool  # False: the endpoint was turned off meanwhile (test events go anyway)
@@ -103,25 +103,34 @@ def _claim(session: Session, account_id: AccountId, delivery_id: int,
     delivery = get_owned(session, WebhookDelivery, delivery_id, account_id)
     session.refresh(delivery)
     endpoint = get_owned(session, WebhookEndpoint, delivery.endpoint_id, account_id)
-    try:
-        secret = sealed.decrypt(endpoint.secret_encrypted)
-    except DomainError:
-        secret = ""
     return Outgoing(delivery_id=delivery.id, attempt=delivery.attempts, url=endpoint.url,
-                    secret=secret, message_id=delivery.message_id, body=body_of(delivery),
+                    secrets=_signing_secrets(endpoint, now), message_id=delivery.message_id,
+                    body=body_of(delivery),
                     send=endpoint.enabled or delivery.event == TEST_EVENT)
+
+
+def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets an attempt signs with; empty if this server's key cannot read them."""
+    sealed_secrets = [endpoint.secret_encrypted]
+    until = endpoint.previous_secret_until
+    if endpoint.previous_secret_encrypted and until is not None and until > now:
+        sealed_secrets.append(endpoint.previous_secret_encrypted)
+    try:
+        return [sealed.decrypt(s) for s in sealed_secrets]
+    except DomainError:
+        return []
 
 
 def post(out: Outgoing) -> Outcome:
     """Send one attempt; never raises for what the receiver or the network did."""
     if not out.send:
         return Outcome(None, "Not sent: the endpoint is turned off.")
-    if not out.secret:
+    if not out.secrets:
         return Outcome(None, "Not sent: the endpoint's secret cannot be read with this server's "
                              "key (WEB4OS_CREDENTIALS_KEY changed?). Rotate the secret.")
     limit = get_settings().webhook_timeout_seconds
     headers = {"content-type": "application/json", "user-agent": USER_AGENT,
-               **signed_headers(out.secret, out.message_id, utcnow(), out.body)}
+               **signed_headers(out.secrets, out.message_id, utcnow(), out.body)}
     try:
         with guarded_client(timeout=httpx.Timeout(limit, connect=min(limit, 3.0)),
                             follow_redirects=False) as client, \

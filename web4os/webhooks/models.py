@@ -37,6 +37,9 @@ class WebhookEndpoint(Base):
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)
     secret_encrypted: Mapped[str] = mapped_column(Text)
     secret_hint: Mapped[str] = mapped_column(String(20), default="")  # "whsec_…abcd"
+    # After a rotation the old secret signs too, until then, so receivers can switch over.
+    previous_secret_encrypted: Mapped[str] = mapped_column(Text, default="")
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -12,6 +12,7 @@ import ipaddress
 import secrets as random_tokens
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete
@@ -135,9 +136,15 @@ def update_endpoint(session: Session, account_id: AccountId, endpoint_id: int, *
     return endpoint
 
 
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
 def rotate_secret(session: Session, account_id: AccountId, endpoint_id: int) -> NewSecret:
-    """A new secret for the endpoint; every attempt from now on is signed with it."""
+    """A new secret for the endpoint. Every attempt from now on is signed with it, and for
+    ``ROTATION_OVERLAP`` with the old one too, so the receiver can switch without a gap."""
     endpoint = get_endpoint(session, account_id, endpoint_id)
+    endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+    endpoint.previous_secret_until = utcnow() + ROTATION_OVERLAP
     secret = _seal(endpoint)
     session.flush()
     return NewSecret(endpoint, secret)

@@ -29,10 +29,12 @@ def secret_hint(secret: str) -> str:
     return f"{SECRET_PREFIX}…{secret[-4:]}"
 
 
-def signed_headers(secret: str, message_id: str, at: datetime, body: bytes) -> dict[str, str]:
-    """The Standard Webhooks headers of one attempt to send ``body``."""
+def signed_headers(secrets: list[str], message_id: str, at: datetime,
+                   body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers of one attempt to send ``body``: one signature per
+    secret, space-separated (a receiver accepts the request if any of them matches)."""
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "webhook-signature": " ".join(Webhook(s).sign(message_id, at, body) for s in secrets),
     }
