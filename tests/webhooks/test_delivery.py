@@ -62,7 +62,8 @@ def test_nothing_is_sent_for_a_rolled_back_transaction(
         db: Session, tenant: Tenant, receiver: Receiver) -> None:
     service.create_endpoint(db, tenant.id, url=receiver.url, events=["card.failed"])
     db.commit()
-    assert service.enqueue_deliveries(db, tenant.id, "card.failed", PAYLOAD) == 1
+    assert service.enqueue_deliveries(db, tenant.id, "card.failed",
+                                      {**PAYLOAD, "created_at": datetime.now(UTC)}) == 1
     db.rollback()
     send_due()  # the sweep finds nothing either: the outbox row never existed
     assert sender_pool().wait_idle(10)

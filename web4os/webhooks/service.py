@@ -9,6 +9,7 @@ transaction, handed to the senders (``webhooks.sender``) only once it commits.
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets as random_tokens
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -182,7 +183,12 @@ def enqueue_deliveries(session: Session, account_id: AccountId, event: str,
     written in the caller's transaction and sent once it commits (never if it rolls back).
     Returns how many were written."""
     endpoints = [e for e in list_endpoints(session, account_id) if subscribed(e, event)]
-    return len(_outbox(session, account_id, endpoints, event, payload))
+    if not endpoints:
+        return 0
+    # JSON as stored and sent: a value JSON has no type for (a datetime) becomes its text,
+    # so an odd payload never fails the caller's transaction.
+    plain: dict[str, Any] = json.loads(json.dumps(payload, default=str))
+    return len(_outbox(session, account_id, endpoints, str(event), plain))
 
 
 def send_test(session: Session, account_id: AccountId, endpoint_id: int) -> WebhookDelivery:
