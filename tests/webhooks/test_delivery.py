@@ -15,6 +15,7 @@ from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.factories import Tenant
 from tests.webhooks.receiver import Receiver, readme_verifier
+from web4os.config import get_settings
 from web4os.webhooks import service
 from web4os.webhooks.models import DeliveryStatus, WebhookDelivery
 from web4os.webhooks.sender import send_due, sender_pool
@@ -111,3 +112,24 @@ def test_after_a_rotation_the_old_secret_signs_too_for_a_day(
                             verify(new, heard.headers, heard.body),
                             verify(made.secret, heard.headers, heard.body)))
     assert checked == [(2, True, True), (1, True, False)]
+
+
+def test_rotating_gets_past_a_secret_this_servers_key_cannot_read(
+        db: Session, tenant: Tenant, receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = service.create_endpoint(db, tenant.id, url=receiver.url, events=["goal.completed"])
+    db.commit()
+    monkeypatch.setenv("WEB4OS_CREDENTIALS_KEY", "a key the secret was not sealed with")
+    get_settings.cache_clear()
+    service.enqueue_deliveries(db, tenant.id, "goal.completed", PAYLOAD)
+    db.commit()
+    assert sender_pool().wait_idle(20)
+    [row] = _deliveries(db)
+    assert row.status == DeliveryStatus.FAILED and "Rotate the secret" in row.last_error
+    assert receiver.heard == []
+    new = service.rotate_secret(db, tenant.id, made.endpoint.id).secret
+    service.retry_now(db, tenant.id, made.endpoint.id, row.id)
+    db.commit()
+    assert sender_pool().wait_idle(20)
+    [heard] = receiver.heard
+    assert heard.headers["webhook-signature"].count("v1,") == 1
+    assert readme_verifier()(new, heard.headers, heard.body)

@@ -110,15 +110,20 @@ def _claim(session: Session, account_id: AccountId, delivery_id: int,
 
 
 def _signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """The secrets an attempt signs with; empty if this server's key cannot read them."""
-    sealed_secrets = [endpoint.secret_encrypted]
+    """The secrets an attempt signs with: the endpoint's, and the one a rotation replaced
+    while it still signs. Empty if this server's key cannot read the endpoint's own; an
+    unreadable old one is left out (rotating is how an owner gets past a lost key)."""
     until = endpoint.previous_secret_until
-    if endpoint.previous_secret_encrypted and until is not None and until > now:
-        sealed_secrets.append(endpoint.previous_secret_encrypted)
-    try:
-        return [sealed.decrypt(s) for s in sealed_secrets]
-    except DomainError:
-        return []
+    still_signs = bool(endpoint.previous_secret_encrypted) and until is not None and until > now
+    readable: list[str] = []
+    for token in [endpoint.secret_encrypted] + ([endpoint.previous_secret_encrypted]
+                                                if still_signs else []):
+        try:
+            readable.append(sealed.decrypt(token))
+        except DomainError:
+            if not readable:
+                return []
+    return readable
 
 
 def post(out: Outgoing) -> Outcome:
