@@ -35,6 +35,7 @@ from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.api import tools as api_tools
+from web4os.api import webhooks as api_webhooks
 from web4os.config import get_settings
 from web4os.db import session_factory
 from web4os.errors import DomainError, Forbidden, NotAuthenticated
@@ -55,6 +56,7 @@ from web4os.web.headers import SecurityHeaders
 from web4os.web.limits import MAX_BODY_BYTES as MAX_BODY_BYTES  # the limit tests read
 from web4os.web.limits import BodyLimit, body_limit, too_large
 from web4os.web.templating import STATIC_DIR, page_value, render, templates
+from web4os.webhooks import routes as webhooks_routes
 from web4os.workers import install_queue
 from web4os.workers.embedded import EmbeddedRunner
 
@@ -64,7 +66,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            api_tools.router, approval_routes.router, files_routes.router,
            goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
            api_budgets.router, api_accounts.router, accountdata_routes.router,
-           api_account_data.router, admin_data_routes.router, api_docs.router)
+           api_account_data.router, admin_data_routes.router, api_docs.router,
+           webhooks_routes.router, api_webhooks.router)
 
 log = logging.getLogger("web4os.web")
 

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     # means one derived from WEB4OS_SECRET_KEY.
     credentials_key: str = ""
 
+    # Webhooks: each attempt waits this long at most (connecting takes at most 3 s of it);
+    # this many threads per process send them, apart from the card workers.
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_senders: int = Field(default=4, ge=1, le=64)
+
     # Web.
     secret_key: str = DEV_SECRET_KEY
     host: str = "127.0.0.1"

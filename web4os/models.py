@@ -15,6 +15,7 @@ from web4os.db import Base
 from web4os.files.models import StoredFile
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent
 from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ToolCall
+from web4os.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -37,4 +38,6 @@ __all__ = [
     "ToolCall",
     "User",
     "WebSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -36,6 +36,7 @@ from web4os.files import service as files
 from web4os.goals.models import Task
 from web4os.tenancy import scoped
 from web4os.tools.models import CallStatus, McpServer, McpTool, ToolCall
+from web4os.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 # Public or login-flow routes, and paths whose parameter is a secret, not an id.
 PUBLIC = ("/static", "/login", "/signup", "/healthz", "/api/docs", "/api/v1/openapi.json",
@@ -87,12 +88,23 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
                     idempotency_key=f"{label}-call-1", status=CallStatus.AWAITING)
     db.add(call)
     db.flush()
+    endpoint = WebhookEndpoint(account_id=t.id, url=f"https://hooks.example.com/{label}",
+                               events=["goal.completed"], secret_encrypted="",
+                               secret_hint=f"whsec_…{label[-4:]}", description=f"{label} hook")
+    db.add(endpoint)
+    db.flush()
+    delivery = WebhookDelivery(account_id=t.id, endpoint_id=endpoint.id, message_id=f"msg_{label}",
+                               event="goal.completed", status=DeliveryStatus.FAILED,
+                               payload={"title": f"{label} event"}, last_error=f"{label} error")
+    db.add(delivery)
+    db.flush()
     attached = files.upload(db, t.ctx(), name=f"{label}.txt", data=f"{label} file".encode(),
                             goal=goal)
     by_param = {"file_id": attached.id, "goal_id": goal.id, "task_id": task.id, "agent_id": agent.id,
                 "membership_id": member.id, "member_id": member.id, "invite_id": invite.row.id,
                 "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id,
-                "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id}
+                "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id,
+                "endpoint_id": endpoint.id, "delivery_id": delivery.id}
     return Ids(by_param, agent.id)
 
 

@@ -109,6 +109,9 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
                   "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",
                   "/files/{file_id}/delete", "/settings/data/delete/cancel",
+                  "/settings/webhooks/{endpoint_id}/delete", "/settings/webhooks/{endpoint_id}/rotate",
+                  "/settings/webhooks/{endpoint_id}/test",
+                  "/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
                   # one select per tool (``policy_<id>``), each value checked against the
                   # three policies; the sweep cannot name fields made in a loop
                   "/tools/agents/{agent_id}"}
@@ -198,7 +201,7 @@ def world(db: Session, tenant: Tenant, runner: EmbeddedRunner) -> Iterator[World
            "accounts": tenant.id, "members": member.id, "invites": invite.row.id,
            "invite": invite.path.rsplit("/", 1)[1],
            # no such rows: the text rule answers before anything is looked up
-           "tools": 2_000_000_000, "tool-calls": 2_000_000_000}
+           "tools": 2_000_000_000, "tool-calls": 2_000_000_000, "webhooks": 2_000_000_000}
     with TestClient(APP, raise_server_exceptions=False) as client:
         yield World(client, tenant.owner, {k: str(v) for k, v in ids.items()}, secret)
 

@@ -124,7 +124,8 @@ def _queue_backlog(queue: Any) -> int:
 
 
 def sweep() -> None:
-    """Find work that a crash or a lost broker message left behind, and send it again."""
+    """Find work that a crash or a lost broker message left behind, and send it again;
+    hand webhook deliveries whose retry is due to this process's senders."""
     settings = get_settings()
     now = utcnow()
     stale = now - timedelta(seconds=settings.task_lease_seconds)

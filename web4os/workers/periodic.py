@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from web4os.accountdata.retention import housekeeping
 from web4os.goals.recovery import sweep
+from web4os.webhooks.sender import send_due
 
 log = logging.getLogger("web4os.periodic")
 
-STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
+STEPS: tuple[tuple[str, Callable[[], Any]], ...] = (
     ("sweep", sweep),  # lost, stalled and budget-paused work
     ("account data", housekeeping),  # deletion after the grace period, retention
+    ("webhooks", send_due),  # deliveries whose retry is due
 )
 
 

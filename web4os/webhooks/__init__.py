@@ -1,0 +1,1 @@
+"""Webhooks: an account's endpoints, signed deliveries of its events, retried with backoff."""
