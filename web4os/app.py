@@ -28,6 +28,7 @@ from web4os.agents import routes as agents_routes
 from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
+from web4os.api import routines as api_routines
 from web4os.api import tools as api_tools
 from web4os.config import get_settings
 from web4os.db import session_factory
@@ -39,6 +40,7 @@ from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.onboarding import routes as onboarding_routes
+from web4os.routines import routes as routines_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
 from web4os.web.csrf import CSRF_COOKIE
@@ -54,7 +56,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
-           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router)
+           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
+           routines_routes.router, api_routines.router)
 
 log = logging.getLogger("web4os.web")
 

@@ -235,6 +235,7 @@ class EmbeddedRunner:
     def _sweep_loop(self) -> None:
         from web4os.db import checkpoint
         from web4os.goals.recovery import recover_after_restart, sweep
+        from web4os.routines.scheduler import fire_due
 
         try:
             recover_after_restart()
@@ -246,6 +247,10 @@ class EmbeddedRunner:
                 sweep()
             except Exception:
                 log.exception("sweep failed")
+            try:
+                fire_due()  # claims make this safe in every process that sweeps
+            except Exception:
+                log.exception("firing due routines failed")
             try:
                 checkpoint()
             except Exception:
