@@ -60,14 +60,13 @@ def save_routine(session: Session, ctx: TenantContext, data: RoutineIn, *,
                  routine_id: int | None = None, now: datetime | None = None) -> Routine:
     """Create a routine, or change one; its next run is worked out afresh from now."""
     now = now or utcnow()
+    existing = None if routine_id is None else get_routine(session, ctx.account_id, routine_id)
     goal = _goal_fields(data)
     sched = schedule_of(session, ctx.account_id, data, now)
-    if routine_id is None:
-        routine = Routine(account_id=ctx.account_id, created_by_id=ctx.user_id,
-                          status=RoutineStatus.ACTIVE)
+    routine = existing or Routine(account_id=ctx.account_id, created_by_id=ctx.user_id,
+                                  status=RoutineStatus.ACTIVE)
+    if existing is None:
         session.add(routine)
-    else:
-        routine = get_routine(session, ctx.account_id, routine_id)
     routine.title, routine.brief = goal.title, goal.brief
     routine.require_approval, routine.credit_cap = goal.require_approval, goal.credit_cap
     routine.preset, routine.cron, routine.time_zone = sched.preset, sched.cron, sched.time_zone
@@ -157,8 +156,8 @@ def goal_statuses(session: Session, account_id: AccountId,
     ids = [r.goal_id for r in runs if r.goal_id is not None]
     if not ids:
         return {}
-    return dict(session.execute(select(Goal.id, Goal.status).where(
-        of_account(Goal, account_id), Goal.id.in_(ids))).tuples().all())
+    return {goal_id: status for goal_id, status in session.execute(
+        select(Goal.id, Goal.status).where(of_account(Goal, account_id), Goal.id.in_(ids)))}
 
 
 def routine_of_goal(session: Session, account_id: AccountId, goal_id: int) -> Routine | None:
