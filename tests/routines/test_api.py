@@ -83,10 +83,9 @@ def test_another_accounts_routines_and_runs_answer_404(client: TestClient, db: S
                                                         tenant: Tenant) -> None:
     other = make_tenant(db, "Other Co")
     db.commit()
-    theirs = client.post("/api/v1/routines", json=BODY,
-                         headers=_token(db, other, Role.OPERATOR)).json()["id"]
-    client.post(f"/api/v1/routines/{theirs}/run", headers=_token(db, other, Role.OPERATOR))
-    mine = _token(db, tenant, Role.OWNER)
+    theirs_op, mine = _token(db, other, Role.OPERATOR), _token(db, tenant, Role.OWNER)
+    theirs = client.post("/api/v1/routines", json=BODY, headers=theirs_op).json()["id"]
+    client.post(f"/api/v1/routines/{theirs}/run", headers=theirs_op)
     for method, path in (("GET", ""), ("GET", "/runs"), ("POST", "/pause"),
                          ("POST", "/resume"), ("POST", "/run"), ("DELETE", "")):
         resp = client.request(method, f"/api/v1/routines/{theirs}{path}", headers=mine)

@@ -55,6 +55,8 @@ def test_a_cron_expression_is_parsed_by_croniter() -> None:
     ("cron", "", "0 9 * * * *", "cron"),  # six fields
     ("cron", "", "61 9 * * *", "cron"),
     ("cron", "", "* * * * *", "cron"),  # every minute: too often
+    ("cron", "", "0 0 30 2 *", "cron"),  # no such date
+    ("cron", "", "@daily", "cron"),  # five fields only
     ("daily", "25:00", "", "at"),
     ("daily", "nine", "", "at"),
     ("hourly", "09:00", "", "preset"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from web4os.accounts.zones import zone_of
 from web4os.errors import InvalidInput
@@ -81,7 +81,10 @@ def next_after(sched: Schedule, after: datetime) -> datetime:
     wall = after.astimezone(zone).replace(tzinfo=None, fold=0)
     it = croniter(sched.cron, wall)
     for _ in range(_LOOKAHEAD):
-        candidate: datetime = it.get_next(datetime)
+        try:
+            candidate: datetime = it.get_next(datetime)
+        except CroniterError:  # a date no calendar has (the 30th of February)
+            break
         instant = candidate.replace(tzinfo=zone, fold=0).astimezone(UTC)
         if instant > after:
             return instant

@@ -133,7 +133,7 @@ def run_now(session: Session, ctx: TenantContext, routine_id: int, *,
 def runs_of(session: Session, account_id: AccountId, routine_id: int, *,
             limit: int = 50) -> list[RoutineRun]:
     """A routine's run history, newest first."""
-    get_owned(session, Routine, routine_id, account_id)
+    get_routine(session, account_id, routine_id)
     return list(session.scalars(scoped(RoutineRun, account_id)
                                 .where(RoutineRun.routine_id == routine_id)
                                 .order_by(RoutineRun.id.desc()).limit(limit)))
