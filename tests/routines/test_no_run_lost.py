@@ -69,3 +69,28 @@ def test_the_embedded_sweeper_fires_a_due_routine_within_seconds(db: Session,
     assert started is not None and started.goal_id is not None
     assert started.due_at == due
     assert fired_at - due < timedelta(seconds=5)
+
+
+def test_a_celery_workers_sweep_fires_routines_even_when_recovery_fails(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The housekeeping thread that won the sweep turn fires due routines too."""
+    from web4os.goals import recovery
+    from web4os.routines import scheduler
+    from web4os.workers import liveness
+
+    fired: list[datetime | None] = []
+
+    def broken_sweep() -> None:
+        raise RuntimeError("recovery failed")
+
+    monkeypatch.setattr(liveness, "try_sweep_lock", lambda *a, **k: True)
+    monkeypatch.setattr(recovery, "sweep", broken_sweep)
+    def spy(now: datetime | None = None) -> int:
+        fired.append(now)
+        return 0
+
+    monkeypatch.setattr(scheduler, "fire_due", spy)
+    keeper = liveness.Housekeeper("routines-test", 1, sweeper=True)
+    with pytest.raises(RuntimeError):
+        keeper._sweep(5.0)
+    assert fired == [None]
