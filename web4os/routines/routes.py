@@ -18,7 +18,7 @@ from web4os.db import utcnow
 from web4os.errors import DomainError
 from web4os.goals import service as goals
 from web4os.routines import schedule, service
-from web4os.routines.models import MissedPolicy, OverlapPolicy, Routine
+from web4os.routines.models import Routine
 from web4os.routines.schemas import RoutineIn
 from web4os.tenancy import AccountId, TenantContext
 from web4os.text import check_form
@@ -41,15 +41,12 @@ def local_time(at: datetime | None, zone: str) -> str:
 def routine_in(values: dict[str, str]) -> RoutineIn:
     """The form's fields as the API's body, so both are checked by the same rules."""
     check_form(values)
-    return RoutineIn(
-        title=values.get("title", ""), brief=values.get("brief", ""),
-        require_approval=values.get("require_approval") == "on",
-        credit_cap=parse_cap(values.get("credit_cap")),
-        preset=values.get("preset", "weekdays"), at=values.get("at", ""),
-        cron=values.get("cron", ""), time_zone=values.get("time_zone", ""),
-        missed_policy=values.get("missed_policy", MissedPolicy.SKIP),  # type: ignore[arg-type]
-        overlap_policy=values.get("overlap_policy", OverlapPolicy.SKIP),  # type: ignore[arg-type]
-    )
+    fields = ("title", "brief", "preset", "at", "cron", "time_zone", "missed_policy",
+              "overlap_policy")
+    return RoutineIn.model_validate({
+        **{k: values[k] for k in fields if k in values},
+        "require_approval": values.get("require_approval") == "on",
+        "credit_cap": parse_cap(values.get("credit_cap"))})
 
 
 def preview(session: Session, account_id: AccountId,
