@@ -107,7 +107,7 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/settings/invites/{invite_id}/revoke", "/settings/members/{membership_id}/remove",
                   "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
                   "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",
-                  "/files/{file_id}/delete",
+                  "/files/{file_id}/delete", "/settings/data/delete/cancel",
                   "/routines/{routine_id}/archive", "/routines/{routine_id}/pause",
                   "/routines/{routine_id}/resume", "/routines/{routine_id}/run",
                   # one select per tool (``policy_<id>``), each value checked against the

@@ -71,26 +71,23 @@ def test_the_embedded_sweeper_fires_a_due_routine_within_seconds(db: Session,
     assert fired_at - due < timedelta(seconds=5)
 
 
-def test_a_celery_workers_sweep_fires_routines_even_when_recovery_fails(
+
+def test_both_runners_fire_routines_among_their_periodic_steps(
+        db: Session, tenant: Tenant, held_queue: HeldQueue,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The housekeeping thread that won the sweep turn fires due routines too."""
-    from web4os.goals import recovery
-    from web4os.routines import scheduler
-    from web4os.workers import liveness
+    """The embedded sweeper and each Celery worker's sweep turn run ``run_periodic``; a
+    step that fails before it (recovery) does not stop the routines."""
+    from web4os.workers import periodic
 
-    fired: list[datetime | None] = []
-
-    def broken_sweep() -> None:
+    def broken() -> None:
         raise RuntimeError("recovery failed")
 
-    monkeypatch.setattr(liveness, "try_sweep_lock", lambda *a, **k: True)
-    monkeypatch.setattr(recovery, "sweep", broken_sweep)
-    def spy(now: datetime | None = None) -> int:
-        fired.append(now)
-        return 0
-
-    monkeypatch.setattr(scheduler, "fire_due", spy)
-    keeper = liveness.Housekeeper("routines-test", 1, sweeper=True)
-    with pytest.raises(RuntimeError):
-        keeper._sweep(5.0)
-    assert fired == [None]
+    steps = dict(periodic.STEPS)
+    assert steps["routines"] is fire_due
+    monkeypatch.setattr(periodic, "STEPS", (("sweep", broken), ("routines", fire_due)))
+    routine = make_routine(db, tenant, utcnow())
+    db.execute(update(Routine).where(Routine.id == routine.id)
+               .values(next_run_at=utcnow() - timedelta(seconds=1)))
+    db.commit()
+    periodic.run_periodic()
+    assert len(runs(db, routine)) == 1

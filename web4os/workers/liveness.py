@@ -155,13 +155,9 @@ class Housekeeper:
 
     def _sweep(self, interval: float) -> None:
         if try_sweep_lock(self.client, self.hostname, interval * 0.9):
-            from web4os.goals.recovery import sweep
-            from web4os.routines.scheduler import fire_due
+            from web4os.workers.periodic import run_periodic
 
-            try:
-                sweep()
-            finally:  # routines fire on time even while recovery fails
-                fire_due()
+            run_periodic()
 
     @staticmethod
     def _safely(fn: Any, what: str) -> None:
