@@ -34,6 +34,7 @@ from web4os.api import docs as api_docs
 from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
+from web4os.api import routines as api_routines
 from web4os.api import tools as api_tools
 from web4os.api import webhooks as api_webhooks
 from web4os.config import get_settings
@@ -47,6 +48,7 @@ from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.onboarding import routes as onboarding_routes
+from web4os.routines import routes as routines_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
 from web4os.usage.agent_work import agent_work_on_page
@@ -67,7 +69,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
            api_budgets.router, api_accounts.router, accountdata_routes.router,
            api_account_data.router, admin_data_routes.router, api_docs.router,
-           webhooks_routes.router, api_webhooks.router)
+           webhooks_routes.router, api_webhooks.router, routines_routes.router,
+           api_routines.router)
 
 log = logging.getLogger("web4os.web")
 

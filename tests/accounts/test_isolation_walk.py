@@ -34,6 +34,8 @@ from web4os.accounts.models import Membership, Role
 from web4os.agents.models import Note
 from web4os.files import service as files
 from web4os.goals.models import Task
+from web4os.routines import service as routines
+from web4os.routines.schemas import RoutineIn
 from web4os.tenancy import scoped
 from web4os.tools.models import CallStatus, McpServer, McpTool, ToolCall
 from web4os.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -100,11 +102,15 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
     db.flush()
     attached = files.upload(db, t.ctx(), name=f"{label}.txt", data=f"{label} file".encode(),
                             goal=goal)
+    routine = routines.save_routine(db, t.ctx(), RoutineIn(title=f"{label} routine"))
+    routines.record_skip(db, routine, routine.next_run_at or goal.created_at, reason="overlap",
+                         message=f"{label} run skipped")
     by_param = {"file_id": attached.id, "goal_id": goal.id, "task_id": task.id, "agent_id": agent.id,
                 "membership_id": member.id, "member_id": member.id, "invite_id": invite.row.id,
                 "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id,
                 "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id,
-                "endpoint_id": endpoint.id, "delivery_id": delivery.id}
+                "endpoint_id": endpoint.id, "delivery_id": delivery.id,
+                "routine_id": routine.id}
     return Ids(by_param, agent.id)
 
 

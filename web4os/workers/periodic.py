@@ -15,6 +15,7 @@ from typing import Any
 
 from web4os.accountdata.retention import housekeeping
 from web4os.goals.recovery import sweep
+from web4os.routines.scheduler import fire_due
 from web4os.webhooks.sender import send_due
 
 log = logging.getLogger("web4os.periodic")
@@ -23,6 +24,7 @@ STEPS: tuple[tuple[str, Callable[[], Any]], ...] = (
     ("sweep", sweep),  # lost, stalled and budget-paused work
     ("account data", housekeeping),  # deletion after the grace period, retention
     ("webhooks", send_due),  # deliveries whose retry is due
+    ("routines", fire_due),  # due routines, each due time claimed once (routines.scheduler)
 )
 
 
