@@ -30,6 +30,7 @@ from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.api import tools as api_tools
 from web4os.config import get_settings
+from web4os.credits import routes as credits_routes
 from web4os.db import session_factory
 from web4os.errors import DomainError, NotAuthenticated
 from web4os.files import routes as files_routes
@@ -54,7 +55,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
-           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router)
+           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
+           credits_routes.router)
 
 log = logging.getLogger("web4os.web")
 

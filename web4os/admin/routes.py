@@ -12,6 +12,7 @@ from web4os.accounts.deps import AdminDep, CsrfDep
 from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import service
+from web4os.credits import topups
 from web4os.errors import DomainError
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
@@ -27,7 +28,8 @@ def _link(request: Request, issued: IssuedInvite) -> str:
 
 @router.get("")
 def index(request: Request, session: SessionDep, admin: AdminDep) -> Response:
-    return render(request, "admin/index.html", {"rows": service.list_accounts(session)})
+    return render(request, "admin/index.html", {"rows": service.list_accounts(session),
+                                                "topups": topups.pending_requests(session)})
 
 
 @router.get("/accounts/new")
