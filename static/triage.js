@@ -26,6 +26,8 @@
     if (!el) return;
     el.classList.add("is-current");
     currentId = el.id || null;
+    var preview = el.querySelector("details.inbox-preview");
+    if (preview) preview.open = true;
     var link = el.querySelector("[data-triage-open]");
     (link || el).focus({ preventScroll: true });
     el.scrollIntoView({ block: "nearest" });
@@ -77,7 +79,8 @@
       case "j": case "ArrowDown": if (!items().length) return; move(1); break;
       case "k": case "ArrowUp": if (!items().length) return; move(-1); break;
       case "o": case "Enter": {
-        if (!el || (e.key === "Enter" && target !== document.body && !el.contains(target))) return;
+        /* Enter opens only when nothing else has focus: on a link or button it is theirs */
+        if (!el || (e.key === "Enter" && target !== document.body)) return;
         var link = el.querySelector("[data-triage-open]");
         if (!link) return;
         link.click();
@@ -94,6 +97,7 @@
         var box = el && el.querySelector("[data-triage-select]");
         if (!box) return;
         box.checked = !box.checked;
+        box.dispatchEvent(new Event("input", { bubbles: true }));  /* holds the live poll */
         break;
       }
       default: return;
