@@ -50,7 +50,7 @@ CANCEL = (S.CANCELLED,)
 
 
 def _status(page: str) -> str:
-    m = re.search(r'id="goal-status" data-status="\w+">([^<]+)<', page)
+    m = re.search(r'id="goal-status" data-status="\w+"[^>]*>([^<]+)<', page)
     assert m, "no goal status on the page"
     return m.group(1)
 
@@ -63,6 +63,10 @@ def test_a_goal_whose_cards_wait_for_review_says_so_and_is_not_live(
     assert _status(page) == "Waiting for you (2)"
     assert 'id="goal-live"' not in page
     assert "Nothing is running" in page
+    home = client.get("/").text  # the list of goals says the same, and is not live either
+    assert re.search(r'class="badge badge-waiting goal-state" data-status="running">'
+                     r'Waiting for you \(2\)<', home)
+    assert 'class="live-dot"' not in home
 
 
 def test_a_running_card_makes_the_goal_live(client: TestClient, db: Session, tenant: Tenant,

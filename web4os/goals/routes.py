@@ -17,7 +17,7 @@ from web4os.goals import actions, activity, board, graph, next_up, service, ways
 from web4os.goals.models import Task
 from web4os.goals.scheduling import OUT_OF_CREDITS
 from web4os.goals.schemas import GoalCreate
-from web4os.goals.triage import hold_kind
+from web4os.goals.triage import hold_kind, listed_state
 from web4os.text import check_form
 from web4os.web.deps import HtmxDep, SessionDep
 from web4os.web.forms import FormLists, FormValues, UploadForm, field_errors
@@ -27,6 +27,7 @@ router = APIRouter()
 templates.env.globals["hold_kind"] = hold_kind  # the board's card macro reads it
 templates.env.globals["technical_kinds"] = activity.CARD_TECHNICAL
 templates.env.globals["out_of_credits"] = OUT_OF_CREDITS
+templates.env.globals["listed_state"] = listed_state
 
 EXAMPLES = (
     "Launch a monthly newsletter for our bakery",

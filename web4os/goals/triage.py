@@ -41,9 +41,12 @@ class GoalState:
     detail: str = ""
 
 
-def goal_state(goal: Goal, counts: Mapping[TaskStatus, int], *, credit_blocked: int = 0,
+def goal_state(goal: Goal, counts: Mapping[TaskStatus, int], *, credit_blocked: int | None = 0,
                ways_on: bool = False) -> GoalState:
-    """What is true of ``goal`` now, from its status and its cards' ``counts``."""
+    """What is true of ``goal`` now, from its status and its cards' ``counts``.
+
+    ``credit_blocked``: how many of the blocked cards wait for credits; ``None`` when the
+    caller does not know (a list of goals), and they are then just "on hold"."""
     status = goal.status
     if status == GoalStatus.COMPLETED:
         return GoalState("Finished", "completed", False)
@@ -62,24 +65,33 @@ def goal_state(goal: Goal, counts: Mapping[TaskStatus, int], *, credit_blocked: 
     return _running_state(counts, credit_blocked)
 
 
-def _running_state(counts: Mapping[TaskStatus, int], credit_blocked: int) -> GoalState:
+def _running_state(counts: Mapping[TaskStatus, int], known: int | None) -> GoalState:
     running = counts.get(TaskStatus.RUNNING, 0)
     queued = counts.get(TaskStatus.QUEUED, 0)
     yours = counts.get(TaskStatus.NEEDS_REVIEW, 0) + counts.get(TaskStatus.FAILED, 0)
     on_hold = counts.get(TaskStatus.BLOCKED, 0)
-    approvals = on_hold - credit_blocked
+    credit_blocked = on_hold if known is None else known
+    approvals = 0 if known is None else on_hold - known
     if running:
         return GoalState(f"Working ({running} running)", "running", True)
     if queued:
         return GoalState(f"Starting ({queued} up next)", "running", True)
     if yours or approvals:
         detail = f"{_cards(credit_blocked)} also wait for credits. {CREDITS_RESUME}" \
-            if credit_blocked else ""
+            if credit_blocked and known is not None else ""
         return GoalState(f"Waiting for you ({yours + approvals})", "waiting", False, detail)
+    if credit_blocked and known is None:
+        return GoalState(f"On hold ({credit_blocked})", "credits", False)
     if credit_blocked:
         return GoalState(f"Waiting for credits ({credit_blocked})", "credits", False,
                          CREDITS_RESUME)
     return GoalState("Waiting", "waiting", False)
+
+
+def listed_state(goal: Goal, by_status: Mapping[str, int]) -> GoalState:
+    """``goal_state`` for a list of goals, from ``GoalProgress.by_status``."""
+    counts = {TaskStatus(k): v for k, v in by_status.items()}
+    return goal_state(goal, counts, credit_blocked=None)
 
 
 def _cards(n: int) -> str:
