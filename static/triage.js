@@ -76,7 +76,13 @@
     switch (e.key) {
       case "?": toggleHelp(); break;
       case "Escape": toggleHelp(false); return;
-      case "j": case "ArrowDown": if (!items().length) return; move(1); break;
+      case "j": case "ArrowDown": {
+        var onward = document.querySelector("[data-next-item]");  /* a card's page: go on */
+        if (onward && e.key === "j") { onward.click(); break; }
+        if (!items().length) return;
+        move(1);
+        break;
+      }
       case "k": case "ArrowUp": if (!items().length) return; move(-1); break;
       case "o": case "Enter": {
         /* Enter opens only when nothing else has focus: on a link or button it is theirs */

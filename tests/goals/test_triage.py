@@ -246,3 +246,16 @@ def test_a_finished_goal_leads_with_its_result(client: TestClient, db: Session, 
     cards_at = page.index('<details class="finished-cards" id="finished-cards"')
     assert cards_at > result and page.index('class="board"') > cards_at
     assert "Keyboard shortcuts" in page and 'id="goal-live"' not in page
+
+
+def test_a_cards_page_offers_the_next_item_once_acted_on(
+        client: TestClient, db: Session, tenant: Tenant, held_queue: HeldQueue) -> None:
+    goal, cards = _goal_with(db, tenant, REVIEW, REVIEW)
+    login(client, tenant.owner)
+    url = f"/goals/{goal.id}/tasks/{cards[0].id}"
+    page = client.get(url).text
+    assert 'id="next-item"' not in page  # it waits for a decision here first
+    client.post(f"/tasks/{cards[0].id}/approve",
+                data={"csrf_token": csrf_from(page), "seen": "needs_review"})
+    after = client.get(url).text
+    assert f'id="next-item" href="/goals/{goal.id}/tasks/{cards[1].id}"' in after

@@ -42,3 +42,8 @@ def place_url(place: str, goal_id: int, opened: int | None) -> str:
     if place == "inbox":
         return f"/inbox{query}"
     return f"/goals/{goal_id}{query}"
+
+
+def next_for_you(session: Session, account_id: AccountId, task_id: int) -> Task | None:
+    """The first item of *Needs you* other than this card: where a card's page goes on."""
+    return next((t for t in inbox_order(session, account_id) if t.id != task_id), None)

@@ -119,6 +119,7 @@ def _card_context(session: SessionDep, ctx: ReaderCtx, task_id: int,
         raise NotFound("There is no such card on this goal.")
     blocked = hold_kind(detail.task.status, detail.task.status_reason) == "credits"
     return {"d": detail, "errors": {},
+            "next_card": next_up.next_for_you(session, ctx.account_id, task_id),
             "credit_help": topups.credit_help(session, ctx.account_id) if blocked else None}
 
 
