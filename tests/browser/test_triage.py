@@ -190,3 +190,57 @@ def test_inline_on_the_board_and_approve_selected_by_keyboard(page: Page, db: Se
     expect(page.locator("#bulk-result")).to_have_text(re.compile("Approved 2 cards"))
     db.rollback()
     assert {db.get(Task, c.id).status for c in cards} == {TaskStatus.DONE}  # type: ignore[union-attr]
+
+
+def _three_card_goal(db: Session, tenant: Tenant, title: str) -> list[Task]:
+    from tests.factories import make_planned_goal, plan_of
+
+    goal = make_planned_goal(db, tenant, plan_of(("a", "researcher", []), ("b", "writer", []),
+                                                 ("c", "marketer", [])), title=title)
+    return db.query(Task).filter_by(goal_id=goal.id).order_by(Task.position).all()
+
+
+def test_a_finished_goal_opens_on_its_result(page: Page, db: Session, tenant: Tenant) -> None:
+    from web4os.goals.models import Goal, GoalStatus
+    from web4os.goals.statemachine import transition, transition_goal
+
+    cards = _three_card_goal(db, tenant, "Finished promo")
+    for card in cards:
+        for status in (TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.NEEDS_REVIEW,
+                       TaskStatus.DONE):
+            transition(db, card, status, actor="test")
+    goal = db.get(Goal, cards[0].goal_id)
+    assert goal is not None
+    goal.summary = "Three posters and a flyer, ready to print."
+    transition_goal(db, goal, GoalStatus.COMPLETING, actor="test")
+    transition_goal(db, goal, GoalStatus.COMPLETED, actor="test")
+    db.commit()
+    _log_in(page, tenant.owner.email)
+    page.goto(f"/goals/{goal.id}")
+    expect(page.locator(".summary")).to_contain_text("Three posters and a flyer")
+    expect(page.locator("#report-link")).to_be_visible()
+    expect(page.locator(".board")).to_be_hidden()
+    page.get_by_text("All 3 cards and the plan graph").click()
+    expect(page.locator("#col-done .card")).to_have_count(3)
+    expect(page.locator("#col-done .card").first).to_be_visible()
+    screenshot(page, "finished-goal-cards-open")
+
+
+def test_an_owner_asks_for_credits_from_a_blocked_card(page: Page, db: Session,
+                                                       tenant: Tenant) -> None:
+    from web4os.goals.scheduling import OUT_OF_CREDITS
+    from web4os.goals.statemachine import transition
+
+    cards = _three_card_goal(db, tenant, "Waiting promo")
+    transition(db, cards[0], TaskStatus.BLOCKED, actor="test", reason=OUT_OF_CREDITS)
+    db.commit()
+    _log_in(page, tenant.owner.email)
+    page.goto(f"/goals/{cards[0].goal_id}")
+    expect(page.locator("#goal-status")).to_have_text("Waiting for credits (1)")
+    expect(page.locator("#col-on_hold .card")).to_have_count(1)
+    page.locator(f"#card-link-{cards[0].id}").click()
+    expect(page.locator("#card-status")).to_have_text("on hold")
+    expect(page.get_by_role("button", name="Retry")).to_have_count(0)
+    page.get_by_role("button", name="Ask the admin for credits").click()
+    expect(page.locator("#credits-asked")).to_contain_text("You asked the platform admin")
+    screenshot(page, "credits-asked")
