@@ -259,3 +259,31 @@ def test_a_cards_page_offers_the_next_item_once_acted_on(
                 data={"csrf_token": csrf_from(page), "seen": "needs_review"})
     after = client.get(url).text
     assert f'id="next-item" href="/goals/{goal.id}/tasks/{cards[1].id}"' in after
+
+
+def test_the_api_approves_selected_for_operators_only(client: TestClient, db: Session,
+                                                      tenant: Tenant,
+                                                      held_queue: HeldQueue) -> None:
+    from web4os.accounts import tokens
+    from web4os.accounts.models import Role
+
+    _, cards = _goal_with(db, tenant, REVIEW, REVIEW, (S.QUEUED,))
+    ids = [c.id for c in cards]
+
+    def bearer(role: Role) -> dict[str, str]:
+        secret = tokens.create_token(db, tenant.ctx(), name=f"api {role.value}", role=role).secret
+        db.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    viewer = client.post("/api/v1/tasks/approve-selected", json={"task_ids": ids},
+                         headers=bearer(Role.VIEWER))
+    assert viewer.status_code == 403
+    resp = client.post("/api/v1/tasks/approve-selected", json={"task_ids": ids},
+                       headers=bearer(Role.OPERATOR))
+    assert resp.status_code == 200
+    assert resp.json() == {"approved": ids[:2], "skipped": ids[2:]}
+    db.rollback()
+    assert [db.get(Task, i).status for i in ids] == [S.DONE, S.DONE, S.QUEUED]  # type: ignore[union-attr]
+    empty = client.post("/api/v1/tasks/approve-selected", json={"task_ids": []},
+                        headers=bearer(Role.OPERATOR))
+    assert empty.status_code == 422
