@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from web4os.goals import board
+from web4os.goals import service as goals
 from web4os.goals.models import Task, TaskStatus
 from web4os.goals.triage import in_triage_order, next_after
 from web4os.tenancy import AccountId, of_account
@@ -23,12 +24,13 @@ def inbox_order(session: Session, account_id: AccountId) -> list[Task]:
     return in_triage_order(board.needs_you(session, account_id))
 
 
-def next_item(session: Session, account_id: AccountId, task_id: int, place: str,
-              goal_id: int) -> int | None:
-    """The card that opens after acting on ``task_id`` from ``place``."""
+def next_item(session: Session, account_id: AccountId, task_id: int, place: str) -> int | None:
+    """The card that opens after acting on ``task_id`` from ``place``: the inbox's next
+    item, or the next result to review on the card's goal."""
     if place == "inbox":
         ids = [t.id for t in inbox_order(session, account_id)]
     else:
+        goal_id = goals.get_task(session, account_id, task_id).goal_id
         ids = list(session.scalars(
             select(Task.id).where(of_account(Task, account_id), Task.goal_id == goal_id,
                                   Task.status == TaskStatus.NEEDS_REVIEW)

@@ -153,7 +153,11 @@ def inbox(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
 
 
 def _query_int(request: Request, name: str) -> int | None:
-    value = request.query_params.get(name, "")
+    return _small_int(request.query_params.get(name, ""))
+
+
+def _small_int(value: str) -> int | None:
+    """A row id or a count as typed in a URL or a form; anything else is none."""
     return int(value) if value.isdigit() and len(value) < 10 else None
 
 
@@ -203,9 +207,8 @@ def card_action(request: Request, task_id: int, action: str, session: SessionDep
     place = values.get("from", "")
     try:
         check_form(values)
-        following = next_up.next_item(session, ctx.account_id, task_id, place,
-                                      service.get_task(session, ctx.account_id, task_id).goal_id
-                                      ) if place in next_up.PLACES else None
+        following = next_up.next_item(session, ctx.account_id, task_id, place) \
+            if place in next_up.PLACES else None
         task = _apply(session, ctx, task_id, action, values)
     except DomainError as exc:
         if exc.field is None and not isinstance(exc, Conflict):
@@ -232,9 +235,8 @@ def approve_selected(session: SessionDep, ctx: OperatorCtx, values: FormValues,
     """Approve every ticked card that still waits for review, in one service call."""
     check_form(values)
     place = values.get("from", "inbox")
-    goal_id = values.get("goal_id", "")
-    goal = int(goal_id) if place == "board" and goal_id.isdigit() and len(goal_id) < 10 else None
-    ticked = [int(v) for v in lists.get("task_ids", []) if v.isdigit() and len(v) < 10]
+    goal = _small_int(values.get("goal_id", "")) if place == "board" else None
+    ticked = [i for i in map(_small_int, lists.get("task_ids", [])) if i is not None]
     moved = actions.approve_many(session, ctx, ticked) if ticked else []
     base = f"/goals/{goal}" if goal is not None else "/inbox"
     skipped = len(set(ticked)) - len(moved)
