@@ -18,13 +18,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
 from web4os import __version__
+from web4os.accountdata import routes as accountdata_routes
 from web4os.accounts import routes as accounts_routes
 from web4os.accounts import settings_routes
 from web4os.accounts.deps import optional_viewer
 from web4os.accounts.security import new_token
+from web4os.admin import data_routes as admin_data_routes
 from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
+from web4os.api import account_data as api_account_data
+from web4os.api import accounts as api_accounts
+from web4os.api import budgets as api_budgets
 from web4os.api import files as api_files
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
@@ -56,7 +61,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
            goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
-           credits_routes.router)
+           api_budgets.router, api_accounts.router, accountdata_routes.router,
+           api_account_data.router, admin_data_routes.router, credits_routes.router)
 
 log = logging.getLogger("web4os.web")
 

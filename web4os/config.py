@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     max_goal_title: int = 200
     max_goal_brief: int = 5000
     invite_days: int = Field(default=7, ge=1, le=90)
+    # Days between an owner's request to delete the account and the deletion itself.
+    account_deletion_grace_days: int = Field(default=14, ge=0, le=365)
     # Where people open web4os, for links in emails (e.g. https://ops.example.com); empty
     # uses the address of the request that sends the email.
     public_url: str = Field(default="", pattern=r"^(https?://[^\s/]+(/[^\s]*)?)?$")

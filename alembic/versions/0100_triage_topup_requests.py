@@ -3,7 +3,7 @@
 A new tenant-owned table, with row-level security like the others (web4os/rls.py).
 
 Revision ID: 0100_triage_topup_requests
-Revises: 0011
+Revises: 0101_data_lifecycle
 Create Date: 2026-12-04 01:10:00
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from web4os.config import get_settings
 from web4os.rls import rls_disable_statements, rls_enable_statements, rls_role_statements
 
 revision: str = '0100_triage_topup_requests'
-down_revision: str | None = '0011'
+down_revision: str | None = '0101_data_lifecycle'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,7 +31,16 @@ from tests.accounts.test_isolation_walk import (
     _session_csrf,
     walk_routes,
 )
-from tests.factories import PASSWORD, HeldQueue, Tenant, csrf_from, login, make_tenant
+from tests.factories import (
+    PASSWORD,
+    HeldQueue,
+    Tenant,
+    add_member,
+    csrf_from,
+    login,
+    make_tenant,
+    make_user,
+)
 from web4os.accounts import invites, tokens
 from web4os.accounts.models import AccountStatus, ApiToken, Invite, Membership, Role
 from web4os.admin import service as admin
@@ -58,6 +67,13 @@ EXEMPT: dict[str, str] = {
                                             "used to join and read",
     "/settings/members/{membership_id}/remove": "takes access away (or lets a co-owner "
                                                 "leave): the person stops reading it",
+    "/api/v1/tokens/{token_id}": "DELETE revokes a token: as its page form does",
+    "/api/v1/invites/{invite_id}": "DELETE withdraws an invite: as its page form does",
+    "/api/v1/members/{membership_id}": "DELETE removes a member: as its page form does",
+    "/settings/data/delete": "an owner may ask for the account's data to be deleted, "
+                             "whatever its status",
+    "/settings/data/delete/cancel": "withdraws that request: nothing else changes",
+    "/api/v1/account/deletion": "the same request and its withdrawal, by API",
 }
 ADMIN = "/admin/"  # platform admins' console: the account's status doesn't bind them
 
@@ -202,7 +218,22 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
 
     link = invites.issue(db, t.id, email="joiner@example.com", role=Role.VIEWER,
                          created_by=t.owner.id).path
+    leaked = tokens.create_token(db, t.ctx(), name="leaked", role=Role.VIEWER).row.id
+    late = invites.issue(db, t.id, email="late@example.com", role=Role.VIEWER,
+                         created_by=t.owner.id).row.id
+    leaving = add_member(db, t.account, make_user(db), Role.VIEWER).id
     db.commit()
+    api = {"Authorization": f"Bearer {suspended.owner_token}"}
+    for route, url in (("/api/v1/tokens/{token_id}", f"/api/v1/tokens/{leaked}"),
+                       ("/api/v1/invites/{invite_id}", f"/api/v1/invites/{late}"),
+                       ("/api/v1/members/{membership_id}", f"/api/v1/members/{leaving}")):
+        resp = client.delete(url, headers=api)
+        assert resp.status_code == 204, f"{url} → {resp.status_code}: {resp.text[:300]}"
+        used.add(route)
+    resp = client.post("/api/v1/account/deletion", json={"confirm": t.account.name}, headers=api)
+    assert resp.status_code == 202 and resp.json()["deletion_due_at"]
+    assert client.delete("/api/v1/account/deletion", headers=api).status_code == 200
+    used.add("/api/v1/account/deletion")
     login(client, t.owner)
     used.add("/login")
     csrf = _session_csrf(client)
@@ -210,6 +241,8 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
     post("/settings/invites/{invite_id}/revoke", f"/settings/invites/{ids['invite_id']}/revoke")
     post("/settings/members/{membership_id}/remove",
          f"/settings/members/{ids['membership_id']}/remove")
+    post("/settings/data/delete", "/settings/data/delete", confirm=t.account.name)
+    post("/settings/data/delete/cancel", "/settings/data/delete/cancel")
     post("/switch-account", "/switch-account", account_id=str(t.account.id))
     post("/verify-email/resend", "/verify-email/resend")
     post("/logout", "/logout")

@@ -105,7 +105,7 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/settings/invites/{invite_id}/revoke", "/settings/members/{membership_id}/remove",
                   "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
                   "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",
-                  "/files/{file_id}/delete",
+                  "/files/{file_id}/delete", "/settings/data/delete/cancel",
                   # one select per tool (``policy_<id>``), each value checked against the
                   # three policies; the sweep cannot name fields made in a loop
                   "/tools/agents/{agent_id}"}

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Membership, Role
 from web4os.accounts.schemas import check_account_name
+from web4os.accounts.zones import parse_time_zone
 from web4os.errors import Conflict, invalid_input
 from web4os.tenancy import AccountId, TenantContext, get_owned, of_account, scoped
 
@@ -52,11 +53,16 @@ def remove_member(session: Session, ctx: TenantContext, membership_id: int) -> N
     session.flush()
 
 
-def rename_account(session: Session, ctx: TenantContext, name: str) -> Account:
+def update_account(session: Session, ctx: TenantContext, name: str,
+                   time_zone: str | None = None) -> Account:
+    """Save the account's name and, when given, its time zone (both checked first)."""
     with invalid_input("name"):
         name = check_account_name(name, "Name your business or team.")
+    zone = None if time_zone is None else parse_time_zone(time_zone)
     account = session.get(Account, ctx.account_id)
     assert account is not None
     account.name = name
+    if zone is not None:
+        account.time_zone = zone
     session.flush()
     return account

@@ -53,6 +53,19 @@ class Account(Base):
     # Kept equal to the sum of the ledger by the credits service (guarded UPDATE).
     credit_balance: Mapped[int] = mapped_column(Integer, default=0)
     plan_notes: Mapped[str] = mapped_column(Text, default="")
+    # An IANA zone name: routines fire and monthly budgets reset on this clock.
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Monthly budget (credits per calendar month in ``time_zone``); None means no budget.
+    monthly_budget: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    budget_warn_percent: Mapped[int] = mapped_column(Integer, default=80, server_default="80")
+    # The months ("2026-12") whose warning went out, and that the rollover sweep last saw.
+    budget_warned: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    budget_month: Mapped[str | None] = mapped_column(String(7), nullable=True)
+    # Set when an owner (or admin) asks for deletion: the day everything goes.
+    deletion_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Events and deliverables older than this many months are dropped; None keeps all.
+    retention_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retention_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # A self-serve account whose starting credits wait for its owner to verify their email.
     starting_credits_pending: Mapped[bool] = mapped_column(Boolean, default=False,
                                                            server_default=false())

@@ -19,6 +19,7 @@ from web4os.accounts import invites, members, tokens
 from web4os.accounts.deps import CsrfDep, OwnerCtx, RevokeAccessCtx
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account, Role
+from web4os.accounts.zones import known_zones
 from web4os.errors import DomainError
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
@@ -33,7 +34,7 @@ ROLES = [r.value for r in Role]
 def _settings_context(session: SessionDep, ctx: OwnerCtx) -> dict[str, Any]:
     account = session.get(Account, ctx.account_id)
     return {"account": account, "tokens": tokens.list_tokens(session, ctx.account_id),
-            "roles": ROLES, "values": {}, "errors": {}, "new_token": None}
+            "time_zones": known_zones(), "roles": ROLES, "values": {}, "errors": {}, "new_token": None}
 
 
 def _members_context(session: SessionDep, ctx: OwnerCtx) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def settings_page(request: Request, session: SessionDep, ctx: OwnerCtx) -> Respo
 def rename(request: Request, session: SessionDep, ctx: OwnerCtx, values: FormValues) -> Response:
     try:
         check_form(values)
-        members.rename_account(session, ctx, values.get("name", ""))
+        members.update_account(session, ctx, values.get("name", ""),
+                               values.get("time_zone"))
     except DomainError as exc:
         return _refused(request, session, ctx, SETTINGS_PAGE, values, exc)
     return RedirectResponse("/settings?saved=1", status_code=303)

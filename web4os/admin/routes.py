@@ -12,7 +12,9 @@ from web4os.accounts.deps import AdminDep, CsrfDep
 from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import service
+from web4os.admin.limits import near_limits
 from web4os.credits import topups
+from web4os.db import utcnow
 from web4os.errors import DomainError
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
@@ -29,6 +31,7 @@ def _link(request: Request, issued: IssuedInvite) -> str:
 @router.get("")
 def index(request: Request, session: SessionDep, admin: AdminDep) -> Response:
     return render(request, "admin/index.html", {"rows": service.list_accounts(session),
+                                                "near_limits": near_limits(session, utcnow()),
                                                 "topups": topups.pending_requests(session)})
 
 
@@ -120,3 +123,9 @@ def suspend(account_id: int, session: SessionDep, admin: AdminDep) -> Response:
 def reactivate(account_id: int, session: SessionDep, admin: AdminDep) -> Response:
     service.set_status(session, account_id, AccountStatus.ACTIVE)
     return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)
+
+
+def refused_page(request: Request, session: SessionDep, account_id: int,
+                 values: dict[str, str], exc: DomainError) -> Response:
+    """The account page with a refused form's message, for the console's other routers."""
+    return _refused(request, session, account_id, values, exc)

@@ -36,6 +36,9 @@ class Agent(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     is_ceo: Mapped[bool] = mapped_column(Boolean, default=False)
     credit_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Credits per calendar month in the account's zone; the month its warning went out.
+    monthly_budget: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    budget_warned: Mapped[str | None] = mapped_column(String(7), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

@@ -66,7 +66,7 @@ def me(session: SessionDep, ctx: ApiReader) -> MeOut:
     account = session.get(Account, ctx.account_id)
     assert account is not None
     return MeOut(account_id=account.id, account_name=account.name, role=ctx.role,
-                 credit_balance=account.credit_balance,
+                 credit_balance=account.credit_balance, time_zone=account.time_zone,
                  offline_model=get_settings().offline_model)
 
 

@@ -93,4 +93,5 @@ class MeOut(BaseModel):
     account_name: str
     role: str
     credit_balance: int
+    time_zone: str
     offline_model: bool

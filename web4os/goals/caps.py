@@ -24,6 +24,7 @@ from web4os.credits.caps import MAX_CAP
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.credits.service import Refs
 from web4os.errors import Conflict, Forbidden, InvalidInput
+from web4os.goals import budgets
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.service import log_goal_event
 from web4os.tenancy import AccountId, TenantContext, account_id_of, get_owned, of_account, scoped
@@ -39,16 +40,24 @@ class CreditCapReached(Conflict):
 class CapBreach:
     """Which cap stops a card, and by how much."""
 
-    scope: Literal["goal", "agent"]
+    scope: Literal["goal", "agent", "account_month", "agent_month"]
     name: str
     used: int
     needed: int
     cap: int
     task_title: str
+    resets_on: str = ""
 
     @property
     def message(self) -> str:
         """The pause card's text: which cap, spent vs cap, what to do."""
+        if self.scope in ("account_month", "agent_month"):
+            whose = "the account's" if self.scope == "account_month" else f"{self.name}'s"
+            return (f"Paused: {whose} monthly budget is reached. {self.used:,} of "
+                    f"{self.cap:,} credits are used this month (spent plus held for work in "
+                    f"progress) and “{self.task_title}” needs about {self.needed:,} more. "
+                    f"Work resumes by itself on {self.resets_on}, when the new month starts, "
+                    "or as soon as an owner raises the budget on the Usage page.")
         if self.scope == "goal":
             which = "this goal's credit cap"
             where = "on this goal's page"
@@ -95,9 +104,16 @@ def breach_for(session: Session, task: Task, *, pending: int) -> CapBreach | Non
         if breach is not None:
             return breach
     if agent.credit_cap is not None:
-        return _over(task, "agent", agent.name, agent.credit_cap,
-                     agent_used(session, aid, agent.id) + pending)
-    return None
+        breach = _over(task, "agent", agent.name, agent.credit_cap,
+                       agent_used(session, aid, agent.id) + pending)
+        if breach is not None:
+            return breach
+    over = budgets.over_budget(session, task, pending=pending)
+    if over is None:
+        return None
+    return CapBreach("account_month" if over.scope == "account" else "agent_month", over.name,
+                     over.used - task.estimated_credits, task.estimated_credits, over.budget,
+                     task.title, over.resets_on)
 
 
 def _over(task: Task, scope: Literal["goal", "agent"], name: str, cap: int,
@@ -123,7 +139,8 @@ def reserve_within_caps(
     the task's goal and agent, which is what the caps count.
     """
     refs = Refs(goal_id=task.goal_id, task_id=task.id, agent_id=task.agent_id)
-    if task.goal.credit_cap is None and task.agent.credit_cap is None:  # the common case
+    budgeted = budgets.has_budget(session, task)
+    if task.goal.credit_cap is None and task.agent.credit_cap is None and not budgeted:
         return credits.reserve(session, account_id_of(task), key, task.estimated_credits,
                                refs=refs, reason=reason), None
     try:
@@ -137,6 +154,8 @@ def reserve_within_caps(
                 raise _OverCap(breach)  # roll back the hold with the savepoint
     except _OverCap as over:
         return False, over.breach
+    if budgeted:
+        budgets.warn_after_hold(session, task)
     return True, None
 
 

@@ -13,7 +13,7 @@ from web4os.accounts.service import account_is_active
 from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.db import utcnow
-from web4os.goals import caps
+from web4os.goals import budgets, caps
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.scheduling import attempt_key, queue_task, refs_of
@@ -141,9 +141,12 @@ def sweep() -> None:
         idle_goals = s.execute(select(Goal.id, Goal.account_id, Goal.status).where(
             Goal.status.in_([GoalStatus.PLANNING, GoalStatus.RUNNING, GoalStatus.COMPLETING]),
             Goal.updated_at < stale).limit(1000)).all()
+        new_month = budgets.months_turned(s, now)  # what a monthly budget paused resumes
         if idle_goals:  # look at each idle goal again only once per lease period
             s.execute(update(Goal).where(Goal.id.in_([g[0] for g in idle_goals]))
                       .values(updated_at=now).execution_options(synchronize_session=False))
+    for account_id in new_month:
+        queue.submit("resume_account", {"account_id": account_id})
     for task_id, account_id in expired:
         queue.submit("recover_task", {"task_id": task_id, "account_id": account_id})
     for task_id, account_id in lost:

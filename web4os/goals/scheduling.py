@@ -21,7 +21,7 @@ from web4os.credits import service as credits
 from web4os.credits.service import Hold, Refs
 from web4os.db import table_of
 from web4os.errors import InsufficientCredits
-from web4os.goals import caps
+from web4os.goals import budgets, caps
 from web4os.goals import service as goals
 from web4os.goals.caps import CapBreach
 from web4os.goals.history import write_events
@@ -111,7 +111,7 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
     """
     if not tasks:
         return True
-    if any(t.agent.credit_cap is not None for t in tasks):
+    if any(t.agent.credit_cap is not None or budgets.has_budget(session, t) for t in tasks):
         return False
     holds = {t.id: Hold(attempt_key(t.id, t.attempts + 1), t.estimated_credits, refs_of(t),
                         f"Hold for “{t.title}” (attempt {t.attempts + 1})") for t in tasks}

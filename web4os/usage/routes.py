@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from web4os.accounts.deps import CsrfDep, OwnerCtx, ReaderCtx
+from web4os.accounts.models import Account
+from web4os.credits import budgets as account_budgets
 from web4os.credits.caps import parse_cap
 from web4os.db import session_factory, utcnow
 from web4os.errors import DomainError
-from web4os.goals import caps
+from web4os.goals import budgets, caps
 from web4os.goals import service as goals
 from web4os.tenancy import AccountId, TenantContext, bind_account
 from web4os.text import check_form
@@ -32,8 +34,15 @@ def _usage_page(request: Request, session: SessionDep, ctx: TenantContext, *,
                 errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
                 status_code: int = 200) -> Response:
     summary = usage.usage_summary(session, ctx.account_id)
+    account = session.get(Account, ctx.account_id)
+    assert account is not None
+    now = utcnow()
     return render(request, "credits/usage.html", {
         "u": summary,
+        "account": account,
+        "budget": account_budgets.account_use(session, account, now),
+        "agent_budgets": {b.agent_id: b for b in budgets.agent_uses(session, ctx.account_id,
+                                                                    now)},
         "bars": usage.chart_bars(summary.by_day),
         "ledger": usage.ledger_page(session, ctx.account_id, _page_number(request)),
         "is_owner": ctx.role == "owner",
@@ -91,6 +100,36 @@ def set_agent_cap(request: Request, agent_id: int, session: SessionDep,
         return _usage_page(request, session, ctx,
                            errors={f"agent-{agent_id}": field_errors(refused)["credit_cap"]},
                            values={f"agent-{agent_id}": raw}, status_code=refused.status_code)
+    return RedirectResponse("/usage#agents", status_code=303)
+
+
+@router.post("/usage/budget", dependencies=[CsrfDep])
+def set_budget(request: Request, session: SessionDep, ctx: OwnerCtx,
+               values: FormValues) -> Response:
+    """The account's monthly budget and its warning threshold (owners)."""
+    check_form(values)
+    refused = _set_cap(session, lambda: budgets.set_account_budget(
+        session, ctx, parse_cap(values.get("monthly_budget", ""), field="monthly_budget"),
+        account_budgets.parse_warn_percent(values.get("warn_percent"))))
+    if refused is not None:
+        return _usage_page(request, session, ctx, errors=field_errors(refused),
+                           values=dict(values), status_code=refused.status_code)
+    return RedirectResponse("/usage#budget", status_code=303)
+
+
+@router.post("/usage/agents/{agent_id}/budget", dependencies=[CsrfDep])
+def set_agent_budget(request: Request, agent_id: int, session: SessionDep,
+                     ctx: OwnerCtx, values: FormValues) -> Response:
+    """One agent's monthly budget (owners)."""
+    raw = values.get("monthly_budget", "")
+    check_form(values)
+    refused = _set_cap(session, lambda: budgets.set_agent_budget(
+        session, ctx, agent_id, parse_cap(raw, field="monthly_budget")))
+    if refused is not None:
+        key = f"budget-{agent_id}"
+        return _usage_page(request, session, ctx,
+                           errors={key: field_errors(refused)["monthly_budget"]},
+                           values={key: raw}, status_code=refused.status_code)
     return RedirectResponse("/usage#agents", status_code=303)
 
 

@@ -234,7 +234,8 @@ class EmbeddedRunner:
 
     def _sweep_loop(self) -> None:
         from web4os.db import checkpoint
-        from web4os.goals.recovery import recover_after_restart, sweep
+        from web4os.goals.recovery import recover_after_restart
+        from web4os.workers.periodic import run_periodic
 
         try:
             recover_after_restart()
@@ -242,10 +243,7 @@ class EmbeddedRunner:
             log.exception("start-up recovery failed")
         interval = self._sweep_interval or 5.0
         while not self._stop.is_set():
-            try:
-                sweep()
-            except Exception:
-                log.exception("sweep failed")
+            run_periodic()
             try:
                 checkpoint()
             except Exception:

@@ -155,9 +155,9 @@ class Housekeeper:
 
     def _sweep(self, interval: float) -> None:
         if try_sweep_lock(self.client, self.hostname, interval * 0.9):
-            from web4os.goals.recovery import sweep
+            from web4os.workers.periodic import run_periodic
 
-            sweep()
+            run_periodic()
 
     @staticmethod
     def _safely(fn: Any, what: str) -> None:

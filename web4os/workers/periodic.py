@@ -1,0 +1,31 @@
+"""The periodic steps both runners take each sweep interval, in one list.
+
+The embedded runner's sweeper thread and the Celery workers' housekeeping thread (one
+at a time, under a Redis lock) call ``run_periodic``. Each step is idempotent and safe
+to run from several processes at once (each claims its rows with a guarded update), so
+a missed or doubled turn only delays or repeats a no-op. One failing step does not stop
+the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from web4os.accountdata.retention import housekeeping
+from web4os.goals.recovery import sweep
+
+log = logging.getLogger("web4os.periodic")
+
+STEPS: tuple[tuple[str, Callable[[], None]], ...] = (
+    ("sweep", sweep),  # lost, stalled and budget-paused work
+    ("account data", housekeeping),  # deletion after the grace period, retention
+)
+
+
+def run_periodic() -> None:
+    for name, step in STEPS:
+        try:
+            step()
+        except Exception:
+            log.exception("periodic step %s failed", name)
