@@ -38,6 +38,7 @@ from web4os.api import routines as api_routines
 from web4os.api import tools as api_tools
 from web4os.api import webhooks as api_webhooks
 from web4os.config import get_settings
+from web4os.credits import routes as credits_routes
 from web4os.db import session_factory
 from web4os.errors import DomainError, Forbidden, NotAuthenticated
 from web4os.files import routes as files_routes
@@ -70,7 +71,7 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            api_budgets.router, api_accounts.router, accountdata_routes.router,
            api_account_data.router, admin_data_routes.router, api_docs.router,
            webhooks_routes.router, api_webhooks.router, routines_routes.router,
-           api_routines.router)
+           api_routines.router, credits_routes.router)
 
 log = logging.getLogger("web4os.web")
 

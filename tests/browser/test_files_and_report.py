@@ -40,7 +40,7 @@ def test_upload_a_file_and_download_the_report(page: Page, tenant: Tenant) -> No
         files.get_by_role("link", name="prices.pdf").click()
     assert Path(got.value.path()).read_bytes() == PDF
 
-    expect(page.locator("#goal-status")).to_have_text("completed", timeout=30_000)
+    expect(page.locator("#goal-status")).to_have_attribute("data-status", "completed", timeout=30_000)
     page.reload()  # the report link sits in the goal's header, outside the live part
     page.get_by_role("link", name="Report").click()
     page.wait_for_url(re.compile(r"/goals/\d+/report$"))

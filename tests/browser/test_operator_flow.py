@@ -70,7 +70,7 @@ def test_cards_move_to_done_live_without_a_reload(page: Page) -> None:
     # the plan appears, cards run (the strip shows who works now) and all reach done
     expect(page.locator(".card").first).to_be_visible()
     expect(page.locator("#live .now")).to_be_visible()
-    expect(page.locator("#goal-status")).to_have_text("completed", timeout=60_000)
+    expect(page.locator("#goal-status")).to_have_attribute("data-status", "completed", timeout=60_000)
     total = page.locator(".card").count()
     assert total >= 2
     expect(page.locator("#col-done .card")).to_have_count(total)
@@ -109,8 +109,11 @@ def test_review_reject_redo_approve_until_the_goal_completes(page: Page) -> None
     timeline = page.locator("#card-timeline")
     expect(timeline).to_contain_text(f"Sent back: {FEEDBACK}")
     expect(timeline).to_contain_text("review@example.com")  # who clicked what
-    expect(timeline.locator(".pill-model").first).to_be_visible()  # model calls with tokens
-    expect(timeline).to_contain_text("tokens")
+    steps = page.locator("#card-technical")  # model calls with tokens, one click away
+    expect(steps.locator(".pill-model").first).to_be_hidden()
+    steps.locator("summary").click()
+    expect(steps.locator(".pill-model").first).to_be_visible()
+    expect(steps).to_contain_text("tokens")
     shot(page, "card-redone")
 
     # approve: it is done at once, and the timeline says who approved it
@@ -123,7 +126,7 @@ def test_review_reject_redo_approve_until_the_goal_completes(page: Page) -> None
     back_to_board = page.get_by_role("navigation", name="Breadcrumb").get_by_role("link").nth(1)
     back_to_board.click()
     deadline = time.monotonic() + 120
-    while page.locator("#goal-status").text_content() != "completed":
+    while page.locator("#goal-status").get_attribute("data-status") != "completed":
         assert time.monotonic() < deadline, "the goal did not complete"
         waiting = page.locator("#col-needs_review .card a")
         if waiting.count():

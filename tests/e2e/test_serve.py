@@ -43,7 +43,7 @@ def test_a_new_user_signs_up_and_a_goal_runs_to_the_end(served: str) -> None:
         deadline = time.monotonic() + 60
         while True:
             board = html.unescape(client.get(f"{goal_url}/board").text)
-            status = re.search(r'id="goal-status">([a-z_]+)<', board)
+            status = re.search(r'id="goal-status" data-status="([a-z_]+)"', board)
             if status and status.group(1) in ("completed", "failed", "cancelled"):
                 break
             assert time.monotonic() < deadline, f"the goal is still {status and status.group(1)}"

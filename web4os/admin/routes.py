@@ -13,6 +13,7 @@ from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import directory, ledger, service
 from web4os.admin.limits import near_limits
+from web4os.credits import topups
 from web4os.db import utcnow
 from web4os.errors import DomainError
 from web4os.text import check_form, refusal
@@ -38,7 +39,8 @@ def index(request: Request, session: SessionDep, admin: AdminDep, q: str = "",
     return render(request, "admin/index.html", {
         "rows": [] if problem else directory.list_accounts(session, query=q, only=shown),
         "q": "" if problem else q, "search_error": problem, "only": shown.value,
-        "low_credits": directory.LOW_CREDITS, "near_limits": near_limits(session, utcnow())},
+        "low_credits": directory.LOW_CREDITS, "near_limits": near_limits(session, utcnow()),
+        "topups": topups.pending_requests(session)},
         status_code=422 if problem else 200)
 
 

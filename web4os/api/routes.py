@@ -10,6 +10,8 @@ from web4os.agents import service as agents
 from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
 from web4os.api.schemas import (
     AgentOut,
+    ApprovedOut,
+    ApproveSelectedIn,
     EditIn,
     EventOut,
     FeedbackIn,
@@ -139,6 +141,14 @@ def task_events(task_id: int, session: SessionDep, ctx: ApiReader) -> list[Event
 @router.post("/tasks/{task_id}/approve")
 def approve(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     return _one_task(session, ctx.account_id, actions.approve(session, ctx, task_id))
+
+
+@router.post("/tasks/approve-selected")
+def approve_selected(body: ApproveSelectedIn, session: SessionDep,
+                     ctx: ApiOperator) -> ApprovedOut:
+    """Approve several results in one call; a card that moved on meanwhile is skipped."""
+    moved = {t.id for t in actions.approve_many(session, ctx, body.task_ids)}
+    return ApprovedOut(approved=sorted(moved), skipped=sorted(set(body.task_ids) - moved))
 
 
 @router.post("/tasks/{task_id}/reject")

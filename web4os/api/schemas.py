@@ -36,6 +36,19 @@ class SimplePlanIn(BaseModel):
     agent_ids: list[int] = Field(default_factory=list, max_length=200)
 
 
+class ApproveSelectedIn(BaseModel):
+    """The results to approve together (each must still wait for review)."""
+
+    task_ids: list[int] = Field(min_length=1, max_length=200)
+
+
+class ApprovedOut(BaseModel):
+    """Which cards were approved, and which were left (changed meanwhile, or not found)."""
+
+    approved: list[int]
+    skipped: list[int]
+
+
 class AgentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

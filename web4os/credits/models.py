@@ -42,3 +42,18 @@ class CreditLedgerEntry(Base):
     actor: Mapped[str] = mapped_column(String(120), default="system")
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class TopUpRequest(Base):
+    """An owner's request for credits, for the platform admin to act on (/admin).
+
+    It stays open until credits are next added to the account (a grant, top-up or upward
+    adjustment after it), so nobody has to close it by hand."""
+
+    __tablename__ = "topup_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,8 @@ recorded in the card's timeline with who clicked it."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy.orm import Session
 
 from web4os.agents import service as agents
@@ -11,7 +13,7 @@ from web4os.errors import Conflict, InvalidInput
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.scheduling import attempt_key, queue_task, refs_of
-from web4os.goals.statemachine import TERMINAL, transition, transition_goal
+from web4os.goals.statemachine import TERMINAL, transition, transition_goal, transition_many
 from web4os.queue import enqueue
 from web4os.tenancy import TenantContext, account_id_of
 
@@ -49,6 +51,28 @@ def approve(session: Session, ctx: TenantContext, task_id: int) -> Task:
     transition(session, task, TaskStatus.DONE, actor=ctx.actor, reason="Approved.")
     _advance(session, task)
     return task
+
+
+MAX_BULK = 200
+"""The most cards one "approve selected" takes (the inbox shows at most this many)."""
+
+
+def approve_many(session: Session, ctx: TenantContext, task_ids: Collection[int]) -> list[Task]:
+    """Accept several results at once: one guarded UPDATE moves every ticked card that
+    still waits for review (each move checked and recorded by the state machine); a card
+    that changed meanwhile, or is not this account's, is left out, not an error."""
+    if not task_ids:
+        raise InvalidInput("Tick the cards to approve first.", field="task_ids")
+    if len(task_ids) > MAX_BULK:
+        raise InvalidInput(f"Approve at most {MAX_BULK} cards at once.", field="task_ids")
+    lock_for_action(session, ctx)
+    waiting = [t for t in goals.tasks_by_ids(session, ctx.account_id, sorted(set(task_ids)))
+               if t.status == TaskStatus.NEEDS_REVIEW]
+    moved = transition_many(session, waiting, TaskStatus.DONE, expect=TaskStatus.NEEDS_REVIEW,
+                            actor=ctx.actor, reason="Approved.") if waiting else []
+    for goal_id in sorted({t.goal_id for t in moved}):
+        enqueue(session, "advance_goal", goal_id=goal_id, account_id=ctx.account_id)
+    return moved
 
 
 def reject(session: Session, ctx: TenantContext, task_id: int, feedback: str) -> Task:

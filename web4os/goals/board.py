@@ -21,7 +21,9 @@ from web4os.files.models import StoredFile
 from web4os.goals import service as goals
 from web4os.goals.graph import GRAPH_MAX_NODES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
+from web4os.goals.scheduling import OUT_OF_CREDITS
 from web4os.goals.statemachine import WAITING_ON_OPERATOR
+from web4os.goals.triage import GoalState, goal_state
 from web4os.tenancy import AccountId, of_account, scoped
 from web4os.tools import calls as tool_calls
 from web4os.tools.models import WAITING_CALLS, ToolCall
@@ -32,13 +34,14 @@ COLUMNS: tuple[tuple[str, str, tuple[TaskStatus, ...]], ...] = (
     ("running", "Running", (TaskStatus.RUNNING,)),
     ("needs_review", "Needs review", (TaskStatus.NEEDS_REVIEW,)),
     ("done", "Done", (TaskStatus.DONE,)),
-    ("stuck", "Failed or stopped", (TaskStatus.FAILED, TaskStatus.BLOCKED, TaskStatus.CANCELLED)),
+    ("on_hold", "On hold", (TaskStatus.BLOCKED,)),
+    ("stuck", "Failed or stopped", (TaskStatus.FAILED, TaskStatus.CANCELLED)),
 )
+"""Cards on hold (waiting for credits or a tool call's approval) resume by themselves or
+with one decision; they are kept apart from failed and cancelled ones, which need more."""
 COLUMN_KEYS = frozenset(key for key, _, _ in COLUMNS)
 COLUMN_LIMIT = 25
 """Cards drawn per column before "show all": keeps a 300-card board (and its poll) light."""
-
-"""Above this the plan graph is unreadable; the board is the better view."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,21 @@ class Board:
     deps: dict[int, list[int]] = field(default_factory=dict)  # the graph's edges
     owners: dict[int, str] = field(default_factory=dict)
     show: tuple[str, ...] = ()
+    credit_blocked: int = 0  # cards on hold until credits arrive
+
+    def state(self, ways_on: bool = False) -> GoalState:
+        """The goal's status in the operator's words (``triage.goal_state``)."""
+        return goal_state(self.goal, self.counts, credit_blocked=self.credit_blocked,
+                          ways_on=ways_on)
+
+    @property
+    def reviewable(self) -> int:
+        return self.counts.get(TaskStatus.NEEDS_REVIEW, 0)
+
+    @property
+    def finished(self) -> bool:
+        """The goal is complete: the page leads with the result, the cards one click away."""
+        return self.goal.status == GoalStatus.COMPLETED
 
     def _column(self, key: str) -> Column:
         return next(c for c in self.columns if c.key == key)
@@ -162,7 +180,8 @@ class Board:
 
     @property
     def waiting(self) -> int:
-        return sum(self.counts.get(st, 0) for st in WAITING_ON_OPERATOR)
+        """Cards waiting for a decision (on hold for credits is not one)."""
+        return sum(self.counts.get(st, 0) for st in WAITING_ON_OPERATOR) - self.credit_blocked
 
     @property
     def show_query(self) -> str:
@@ -209,9 +228,13 @@ def board(session: Session, account_id: AccountId, goal_id: int,
             of_account(TaskDependency, account_id), TaskDependency.goal_id == goal_id)) or 0)
     for card in cards:
         columns[_COLUMN_OF[card.status]].cards.append(card)
+    credit_blocked = int(session.scalar(select(func.count()).select_from(Task).where(
+        of_account(Task, account_id), Task.goal_id == goal_id,
+        Task.status == TaskStatus.BLOCKED, Task.status_reason == OUT_OF_CREDITS)) or 0) \
+        if counts.get(TaskStatus.BLOCKED) else 0
     return Board(goal=goal, columns=columns, counts=counts, links=links, tasks=tasks, deps=deps,
                  owners=owner_names(session, account_id, {c.owner_id for c in cards}),
-                 show=expanded)
+                 show=expanded, credit_blocked=credit_blocked)
 
 
 _COLUMN_OF = {status: i for i, (_, _, statuses) in enumerate(COLUMNS) for status in statuses}

@@ -9,18 +9,25 @@ from pydantic import ValidationError
 from web4os.accounts.deps import CsrfDep, OperatorCtx, ReaderCtx
 from web4os.config import get_settings
 from web4os.credits import service as credits
+from web4os.credits import topups
 from web4os.credits.caps import parse_cap
 from web4os.errors import Conflict, DomainError, NotFound
 from web4os.files import service as files
-from web4os.goals import actions, board, graph, service, ways_on
+from web4os.goals import actions, activity, board, graph, next_up, service, ways_on
 from web4os.goals.models import Task
+from web4os.goals.scheduling import OUT_OF_CREDITS
 from web4os.goals.schemas import GoalCreate
+from web4os.goals.triage import hold_kind, listed_state
 from web4os.text import check_form
 from web4os.web.deps import HtmxDep, SessionDep
 from web4os.web.forms import FormLists, FormValues, UploadForm, field_errors
-from web4os.web.templating import render
+from web4os.web.templating import render, templates
 
 router = APIRouter()
+templates.env.globals["hold_kind"] = hold_kind  # the board's card macro reads it
+templates.env.globals["technical_kinds"] = activity.CARD_TECHNICAL
+templates.env.globals["out_of_credits"] = OUT_OF_CREDITS
+templates.env.globals["listed_state"] = listed_state
 
 EXAMPLES = (
     "Launch a monthly newsletter for our bakery",
@@ -81,20 +88,26 @@ def _board_context(request: Request, session: SessionDep, ctx: ReaderCtx,
                    goal_id: int) -> dict[str, object]:
     b = board.board(session, ctx.account_id, goal_id, request.query_params.getlist("show"))
     way = request.query_params.get("way")  # Needs you links straight to one way's form
+    shown = [c for col in b.columns for c in col.cards]
     return {
-        "board": b, "graph": graph.plan_graph(b),
-        "events": service.goal_events(session, ctx.account_id, goal_id, limit=15),
+        "board": b, "graph": graph.plan_graph(b), "open_id": None,
+        "feed": activity.feed(service.goal_events(session, ctx.account_id, goal_id, limit=30),
+                              {c.agent.slug: c.agent.name for c in shown},
+                              {c.id: c.title for c in shown}),
         "ways_on": ways_on.waiting_goal(session, ctx.account_id, b.goal),
         "errors": {}, "values": {},
         "open_way": way if way in ways_on.WAYS_ON else None,
         "files": files.list_files(session, ctx.account_id, goal_id=goal_id),
+        "credit_help": topups.credit_help(session, ctx.account_id) if b.credit_blocked else None,
         "max_file": get_settings().max_file_bytes,
     }
 
 
 @router.get("/goals/{goal_id}")
 def goal_page(request: Request, goal_id: int, session: SessionDep, ctx: ReaderCtx) -> Response:
-    return render(request, "goals/board.html", _board_context(request, session, ctx, goal_id))
+    return render(request, "goals/board.html", {
+        **_board_context(request, session, ctx, goal_id), "open_id": _query_int(request, "open"),
+        "approved": _query_int(request, "approved"), "skipped": _query_int(request, "skipped")})
 
 
 @router.get("/goals/{goal_id}/board")
@@ -111,7 +124,10 @@ def _card_context(session: SessionDep, ctx: ReaderCtx, task_id: int,
     detail = board.card_detail(session, ctx.account_id, task_id)
     if goal_id is not None and detail.goal.id != goal_id:
         raise NotFound("There is no such card on this goal.")
-    return {"d": detail, "errors": {}}
+    blocked = hold_kind(detail.task.status, detail.task.status_reason) == "credits"
+    return {"d": detail, "errors": {},
+            "next_card": next_up.next_for_you(session, ctx.account_id, task_id),
+            "credit_help": topups.credit_help(session, ctx.account_id) if blocked else None}
 
 
 @router.get("/goals/{goal_id}/tasks/{task_id}")
@@ -133,12 +149,23 @@ def card_fragment(request: Request, goal_id: int, task_id: int, session: Session
 
 @router.get("/inbox")
 def inbox(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
-    cards = board.needs_you(session, ctx.account_id)
+    cards = next_up.inbox_order(session, ctx.account_id)
     stopped = ways_on.waiting_goals(session, ctx.account_id)
     return render(request, "goals/inbox.html", {
         "cards": cards, "goals": stopped, "balance": credits.balance(session, ctx.account_id),
-        "needs_you": len(cards) + len(stopped),
+        "needs_you": len(cards) + len(stopped), "open_id": _query_int(request, "open"),
+        "credit_help": topups.credit_help(session, ctx.account_id),
+        "approved": _query_int(request, "approved"), "skipped": _query_int(request, "skipped"),
     })
+
+
+def _query_int(request: Request, name: str) -> int | None:
+    return _small_int(request.query_params.get(name, ""))
+
+
+def _small_int(value: str) -> int | None:
+    """A row id or a count as typed in a URL or a form; anything else is none."""
+    return int(value) if value.isdigit() and len(value) < 10 else None
 
 
 def _back_to_card(task_id: int, goal_id: int) -> RedirectResponse:
@@ -184,8 +211,11 @@ def card_action(request: Request, task_id: int, action: str, session: SessionDep
     A wrong field or a card that changed meanwhile re-renders the card (with the
     operator's input kept) instead of an error page, so the next step is right there.
     """
+    place = values.get("from", "")
     try:
         check_form(values)
+        following = next_up.next_item(session, ctx.account_id, task_id, place) \
+            if place in next_up.PLACES else None
         task = _apply(session, ctx, task_id, action, values)
     except DomainError as exc:
         if exc.field is None and not isinstance(exc, Conflict):
@@ -201,7 +231,23 @@ def card_action(request: Request, task_id: int, action: str, session: SessionDep
         }, status_code=exc.status_code)
         resp.headers["HX-Push-Url"] = f"/goals/{detail.goal.id}/tasks/{task_id}"
         return resp
+    if place in next_up.PLACES:  # inline on the board or in Needs you: go on with the next
+        return RedirectResponse(next_up.place_url(place, task.goal_id, following), status_code=303)
     return _back_to_card(task.id, task.goal_id)
+
+
+@router.post("/tasks/approve-selected", dependencies=[CsrfDep])
+def approve_selected(session: SessionDep, ctx: OperatorCtx, values: FormValues,
+                     lists: FormLists) -> Response:
+    """Approve every ticked card that still waits for review, in one service call."""
+    check_form(values)
+    place = values.get("from", "inbox")
+    goal = _small_int(values.get("goal_id", "")) if place == "board" else None
+    ticked = [i for i in map(_small_int, lists.get("task_ids", [])) if i is not None]
+    moved = actions.approve_many(session, ctx, ticked) if ticked else []
+    base = f"/goals/{goal}" if goal is not None else "/inbox"
+    skipped = len(set(ticked)) - len(moved)
+    return RedirectResponse(f"{base}?approved={len(moved)}&skipped={skipped}", status_code=303)
 
 
 def _int(value: str | None) -> int:
