@@ -26,6 +26,7 @@ from web4os.admin import health
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
 from web4os.api import files as api_files
+from web4os.api import notifications as notification_api
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.api import tools as api_tools
@@ -38,6 +39,7 @@ from web4os.goals import approval_routes, report_routes
 from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
+from web4os.notifications import routes as notification_routes
 from web4os.onboarding import routes as onboarding_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
@@ -54,7 +56,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
-           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router)
+           goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
+           notification_routes.router, notification_api.router)
 
 log = logging.getLogger("web4os.web")
 
@@ -218,6 +221,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     page_value("needs_you", needs_you_on_page)
+    page_value("unread_notifications", notification_routes.unread_on_page)
     page_value("confirm_email", onboarding_routes.confirm_email_on_page)
     for router in ROUTERS:
         app.include_router(router)

@@ -21,6 +21,7 @@ from web4os.goals.statemachine import (
     transition,
     transition_goal,
 )
+from web4os.notifications import mailing
 from web4os.queue import enqueue, get_queue
 from web4os.tenancy import AccountId, of_account, system_session, tenant_session
 from web4os.tools.calls import waits_on_a_tool_call
@@ -152,3 +153,4 @@ def sweep() -> None:
              GoalStatus.COMPLETING: "finish_goal"}
     for goal_id, account_id, status in idle_goals:
         queue.submit(names[status], {"goal_id": goal_id, "account_id": account_id})
+    mailing.flush_mails(now)
