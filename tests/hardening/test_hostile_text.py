@@ -106,6 +106,7 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
                   "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",
                   "/files/{file_id}/delete",
+                  "/notifications/read-all", "/notifications/{notification_id}/read",
                   # one select per tool (``policy_<id>``), each value checked against the
                   # three policies; the sweep cannot name fields made in a loop
                   "/tools/agents/{agent_id}"}

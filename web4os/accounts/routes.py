@@ -18,8 +18,10 @@ router = APIRouter()
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, never ``//evil.example``."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only same-site paths, never ``//evil.example`` (nor ``/\\evil.example`` or a path
+    with a tab or newline in it, which browsers turn into the same)."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(ord(c) < 32 for c in target)):
         return target
     return "/"
 

@@ -70,11 +70,21 @@ def owe_mails(session: Session, account_id: AccountId, notification_id: int,
     session.execute(insert(NotificationMail), [
         {"account_id": account_id, "user_id": user_id, "notification_id": notification_id,
          "state": MailState.PENDING, "tries": 0, "created_at": now} for user_id, _ in owed])
-    due: set[tuple[int, int]] = session.info.setdefault(_DUE, set())
+    due = _queued_this_transaction(session)
     for user_id, row in owed:
         if (row is None or row.digest_minutes == 0) and (account_id, user_id) not in due:
             due.add((account_id, user_id))
             enqueue(session, SEND_JOB, account_id=int(account_id), user_id=user_id)
+
+
+def _queued_this_transaction(session: Session) -> set[tuple[int, int]]:
+    """The members whose send job this transaction already queued (one job is enough)."""
+    tx = session.get_transaction()
+    held: tuple[object, set[tuple[int, int]]] | None = session.info.get(_DUE)
+    if held is None or held[0] is not tx:
+        held = (tx, set())
+        session.info[_DUE] = held
+    return held[1]
 
 
 @dataclass(frozen=True)
