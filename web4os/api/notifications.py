@@ -6,10 +6,12 @@ A token acts for the member who created it: their read marks, their choices.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from web4os.accounts.deps import refuse_if_suspended
 from web4os.api.deps import ApiReader
 from web4os.errors import Forbidden
 from web4os.notifications import prefs, service
@@ -49,6 +51,17 @@ def _member(ctx: TenantContext) -> int:
     return ctx.user_id
 
 
+def _active_member(request: Request, ctx: ApiReader) -> TenantContext:
+    """Any member's token, viewers' too (the choices are their own), while the account is
+    active; checked before the body is read, so a suspended account hears why first."""
+    _member(ctx)
+    refuse_if_suspended(request, request.state.api_account)
+    return ctx
+
+
+ApiActiveMember = Annotated[TenantContext, Depends(_active_member)]
+
+
 @router.get("/notifications", response_model=list[NotificationOut])
 def list_notifications(session: SessionDep, ctx: ApiReader) -> list[NotificationOut]:
     return [NotificationOut(id=n.row.id, event=n.row.event, title=n.row.title, body=n.row.body,
@@ -66,8 +79,7 @@ def get_settings(session: SessionDep, ctx: ApiReader) -> NotificationSettingsOut
 
 @router.put("/notifications/settings", response_model=NotificationSettingsOut)
 def put_settings(body: NotificationSettingsIn, session: SessionDep,
-                 ctx: ApiReader) -> NotificationSettingsOut:
-    _member(ctx)
+                 ctx: ApiActiveMember) -> NotificationSettingsOut:
     p = prefs.save_preferences(session, ctx, [e.value for e in body.mail_events],
                                str(body.digest_minutes))
     return NotificationSettingsOut(mail_events=sorted(p.events), digest_minutes=p.digest_minutes)

@@ -1,7 +1,8 @@
 """Notification pages: the list, the bell, and each member's mail settings (HTML).
 
-Every member reads and marks their own notifications (viewers too); the account's
-low-credit threshold is an owner's setting.
+Every member reads and marks their own notifications (viewers too, and in a suspended
+account, which is there to be read); mail choices are each member's own, changed while
+the account is active; the low-credit threshold is an owner's setting.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from web4os.accounts.deps import CsrfDep, OwnerCtx, ReaderCtx
+from web4os.accounts.deps import CsrfDep, OwnerCtx, ReaderCtx, ViewerDep, refuse_if_suspended
 from web4os.accounts.models import Role
 from web4os.errors import DomainError
 from web4os.mail import mail_configured
@@ -85,8 +86,10 @@ def settings_page(request: Request, session: SessionDep, ctx: ReaderCtx) -> Resp
 
 
 @router.post("/notifications/settings", dependencies=[CsrfDep])
-def save_settings(request: Request, session: SessionDep, ctx: ReaderCtx, values: FormValues,
-                  lists: FormLists) -> Response:
+def save_settings(request: Request, session: SessionDep, ctx: ReaderCtx, viewer: ViewerDep,
+                  values: FormValues, lists: FormLists) -> Response:
+    assert viewer.account is not None  # ReaderCtx has checked it
+    refuse_if_suspended(request, viewer.account)
     try:
         check_form(values)
         prefs.save_preferences(session, ctx, lists.get("events", []), values.get("digest", ""))
