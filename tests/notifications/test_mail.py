@@ -19,7 +19,9 @@ from tests.factories import (
     PASSWORD,
     HeldQueue,
     Tenant,
+    add_member,
     csrf_from,
+    login,
     make_card_in_review,
     make_tenant,
 )
@@ -50,7 +52,8 @@ def test_a_card_in_review_mails_those_who_can_act(db: Session, tenant: Tenant, i
     [mail] = inbox.to(tenant.operator.email)
     assert task.title in mail["Subject"]
     body = Inbox.body(mail)
-    assert f"http://testserver/login?next=/goals/{task.goal_id}/tasks/{task.id}" in body
+    assert (f"http://testserver/login?next=/goals/{task.goal_id}/tasks/{task.id}"
+            f"&account={tenant.id}") in body
     assert "/notifications/settings" in body
 
 
@@ -199,7 +202,7 @@ def test_the_link_opens_the_card_after_sign_in(db: Session, tenant: Tenant, inbo
     assert carried and carried.group(1) == f"/goals/{task.goal_id}/tasks/{task.id}"
     resp = client.post("/login", data={"email": tenant.operator.email, "password": PASSWORD,
                                        "csrf_token": csrf_from(page.text),
-                                       "next": carried.group(1)},
+                                       "next": carried.group(1), "account": str(tenant.id)},
                        follow_redirects=False)
     assert resp.status_code == 303
     assert resp.headers["location"] == f"/goals/{task.goal_id}/tasks/{task.id}"
@@ -230,3 +233,36 @@ def test_sign_in_only_follows_a_path_of_this_site(client: TestClient, tenant: Te
                                            "csrf_token": csrf_from(page.text), "next": hostile},
                            follow_redirects=False)
         assert resp.status_code == 303 and resp.headers["location"] == "/", hostile
+
+
+def test_a_link_into_another_of_ones_accounts_asks_before_switching(
+        db: Session, tenant: Tenant, client: TestClient) -> None:
+    """Someone in two accounts follows a mailed link into the one they are not looking at:
+    signing in lands in it; already signed in, a page offers the switch (a GET never
+    switches), and the switch opens the card."""
+    home = make_tenant(db, "Home Co")
+    other = make_tenant(db, "Stranger Co")
+    add_member(db, tenant.account, home.owner, Role.OPERATOR)
+    db.commit()
+    task = make_card_in_review(db, tenant, "Their draft")
+    card = f"/goals/{task.goal_id}/tasks/{task.id}"
+    link = f"/login?next={card}&account={tenant.id}"
+    page = client.get(link)
+    resp = client.post("/login", data={"email": home.owner.email, "password": PASSWORD,
+                                       "csrf_token": csrf_from(page.text), "next": card,
+                                       "account": str(tenant.id)}, follow_redirects=False)
+    assert resp.headers["location"] == card
+    assert "Their draft" in client.get(card).text
+    client.cookies.clear()
+    login(client, home.owner)  # lands in the first account they joined: Home Co
+    assert client.get(card).status_code == 404
+    ask = client.get(link)
+    assert ask.status_code == 200 and "Switch to Acme Bakery and open it" in ask.text
+    assert client.get(card).status_code == 404  # looking did not switch
+    resp = client.post("/switch-account", data={
+        "csrf_token": csrf_from(ask.text), "account_id": str(tenant.id), "next": card},
+        follow_redirects=False)
+    assert resp.headers["location"] == card
+    assert "Their draft" in client.get(card).text
+    assert client.get(f"/login?next={card}&account={other.id}",
+                      follow_redirects=False).headers["location"] == card  # not theirs

@@ -228,11 +228,12 @@ def remember_base_url(base: str) -> None:
         _base_seen[:] = [base]
 
 
-def absolute(link: str) -> str:
-    """The link a mail carries: through sign-in, back to ``link`` (a path); opening it
-    only shows a page, it never acts."""
+def absolute(link: str, account_id: int) -> str:
+    """The link a mail carries: through sign-in (into ``account_id``, for someone in
+    several accounts), back to ``link`` (a path); opening it only shows a page, it
+    never acts."""
     base = (get_settings().public_url or (_base_seen[0] if _base_seen else "")).rstrip("/")
-    return f"{base}/login?next={quote(link or '/notifications', safe='/')}"
+    return f"{base}/login?next={quote(link or '/notifications', safe='/')}&account={account_id}"
 
 
 def compose(batch: Batch) -> tuple[str, str]:
@@ -243,7 +244,7 @@ def compose(batch: Batch) -> tuple[str, str]:
     else:
         subject = f"web4os: {len(notes)} updates in {batch.account_name}"
     parts = [_entry(n) for n in notes]
-    settings_link = absolute("/notifications/settings")
+    settings_link = absolute("/notifications/settings", notes[0].account_id)
     footer = (f"You get this as a member of {batch.account_name}. Choose which events "
               f"are mailed, and how often: {settings_link}\n")
     return subject, "\n\n".join(parts) + "\n\n-- \n" + footer
@@ -257,5 +258,5 @@ def _entry(n: Notification) -> str:
     lines = [f"{kind}: {n.title}"]
     if n.body:
         lines.append(n.body)
-    lines.append(f"Open: {absolute(n.link)}")
+    lines.append(f"Open: {absolute(n.link, n.account_id)}")
     return "\n".join(lines)
