@@ -46,7 +46,8 @@ log = logging.getLogger("web4os.notifications")
 
 SEND_JOB = "send_notification_mails"
 STALE_CLAIM = timedelta(minutes=10)  # a claim older than this was lost with its process
-MAX_TRIES = 5
+RETRY_AFTER = timedelta(minutes=2)  # after the mail server refused: ~20 minutes in all
+MAX_TRIES = 10
 MAX_PER_MAIL = 50
 _DUE = "web4os.notifications.due"
 
@@ -122,7 +123,7 @@ def send_mails(*, account_id: int, user_id: int) -> None:
 
 
 def _claim(s: Session, aid: AccountId, user_id: int, now: datetime) -> Batch | None:
-    member = s.execute(select(Membership.role, User.email, Account.name)
+    member = s.execute(select(User.email, Account.name).select_from(Membership)
                        .join(User, User.id == Membership.user_id)
                        .join(Account, Account.id == Membership.account_id)
                        .where(Membership.account_id == aid, Membership.user_id == user_id)).first()
@@ -132,7 +133,7 @@ def _claim(s: Session, aid: AccountId, user_id: int, now: datetime) -> Batch | N
         s.execute(update(NotificationMail).where(mine).values(state=MailState.FAILED)
                   .execution_options(synchronize_session=False))
         return None
-    _role, email, account_name = member
+    email, account_name = member
     if not _window_open(s, aid, user_id, now):
         return None
     token = secrets.token_hex(16)
@@ -205,7 +206,9 @@ def flush_mails(now: datetime | None = None) -> int:
             .outerjoin(NotificationSettings, and_(
                 NotificationSettings.account_id == NotificationMail.account_id,
                 NotificationSettings.user_id == NotificationMail.user_id))
-            .where(NotificationMail.state == MailState.PENDING)
+            .where(NotificationMail.state == MailState.PENDING, or_(
+                NotificationMail.claimed_at.is_(None),
+                NotificationMail.claimed_at < now - RETRY_AFTER))
             .group_by(NotificationMail.account_id, NotificationMail.user_id).limit(1000)).all()
     queue, sent = get_queue(), 0
     for account_id, user_id, oldest, digest, last in waiting:
