@@ -161,3 +161,15 @@ def test_a_threshold_of_zero_is_silent(db: Session, tenant: Tenant) -> None:
     assert credits.reserve(db, tenant.id, "t:1", 999, refs=Refs(), reason="hold")
     db.commit()
     assert _notes(db, tenant) == []
+
+
+def test_a_public_link_needs_an_address(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from web4os.config import get_settings
+    from web4os.notifications import mailing
+
+    monkeypatch.setattr(mailing, "_base_seen", [])
+    assert mailing.public_link("/goals/1") is None
+    monkeypatch.setenv("WEB4OS_PUBLIC_URL", "https://ops.example.com/")
+    get_settings.cache_clear()
+    assert mailing.public_link("/goals/1") == "https://ops.example.com/goals/1"
+    assert mailing.public_link("") is None

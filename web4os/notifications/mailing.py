@@ -231,12 +231,22 @@ def remember_base_url(base: str) -> None:
         _base_seen[:] = [base]
 
 
+def _base() -> str:
+    return (get_settings().public_url or (_base_seen[0] if _base_seen else "")).rstrip("/")
+
+
+def public_link(link: str) -> str | None:
+    """``link`` as an absolute URL (for webhooks' ``url``), or None without a link or a
+    known address."""
+    base = _base()
+    return f"{base}{link}" if link and base else None
+
+
 def absolute(link: str, account_id: int) -> str:
     """The link a mail carries: through sign-in (into ``account_id``, for someone in
     several accounts), back to ``link`` (a path); opening it only shows a page, it
     never acts."""
-    base = (get_settings().public_url or (_base_seen[0] if _base_seen else "")).rstrip("/")
-    return f"{base}/login?next={quote(link or '/notifications', safe='/')}&account={account_id}"
+    return f"{_base()}/login?next={quote(link or '/notifications', safe='/')}&account={account_id}"
 
 
 def compose(batch: Batch) -> tuple[str, str]:
