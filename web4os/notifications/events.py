@@ -31,6 +31,18 @@ LABELS: dict[Event, str] = {
     Event.BUDGET_WARNING: "A monthly budget nears its limit",
 }
 
+# The list's chip: a word or two.
+CHIPS: dict[Event, str] = {
+    Event.CARD_NEEDS_REVIEW: "review",
+    Event.TOOL_CALL_WAITING: "tool call",
+    Event.CARD_FAILED: "failed",
+    Event.GOAL_COMPLETED: "completed",
+    Event.WORK_BLOCKED: "stopped",
+    Event.ROUTINE_FAILED: "routine",
+    Event.CREDITS_LOW: "credits",
+    Event.BUDGET_WARNING: "budget",
+}
+
 # Events that ask someone to act on a card. A viewer cannot, so for viewers these are
 # news, not requests: they are listed, not counted on the bell, and not mailed unless
 # the viewer opts in.

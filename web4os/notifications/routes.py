@@ -18,7 +18,7 @@ from web4os.accounts.models import Role
 from web4os.errors import DomainError
 from web4os.mail import mail_configured
 from web4os.notifications import mailing, prefs, service
-from web4os.notifications.events import ACTIONABLE, LABELS, Event
+from web4os.notifications.events import ACTIONABLE, CHIPS, LABELS, Event
 from web4os.tenancy import AccountId, TenantContext
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
@@ -48,7 +48,7 @@ def _user(ctx: TenantContext) -> int:
 def notifications_page(request: Request, session: SessionDep, ctx: ReaderCtx) -> Response:
     listed = service.list_for(session, ctx.account_id, _user(ctx))
     return render(request, "notifications/list.html", {
-        "listed": listed, "labels": LABELS, "can_act": Role(ctx.role).at_least(Role.OPERATOR),
+        "listed": listed, "chips": CHIPS, "can_act": Role(ctx.role).at_least(Role.OPERATOR),
         "actionable": {str(e) for e in ACTIONABLE}})
 
 
