@@ -33,3 +33,20 @@ def test_the_bell_counts_and_the_list_marks_read(page: Page, db: Session,
     expect(page.locator("#bell-count")).to_be_hidden()
     page.locator(f"a[href='/goals/{task.goal_id}/tasks/{task.id}']").first.click()
     expect(page).to_have_url(re.compile(rf"/goals/{task.goal_id}/tasks/{task.id}$"))
+
+
+def test_the_settings_page_saves_choices(page: Page, tenant: Tenant) -> None:
+    page.goto("/login")
+    page.fill("#f-email", tenant.owner.email)
+    page.fill("#f-password", PASSWORD)
+    page.locator("form[action='/login'] button[type=submit]").click()
+    expect(page).not_to_have_url(re.compile(r"/login"))
+    page.goto("/notifications/settings")
+    expect(page.locator(".banner-info")).to_contain_text("Email is off")
+    page.get_by_label("A goal completed").uncheck()
+    page.select_option("#f-digest", "60")
+    page.locator("form[action='/notifications/settings'] button[type=submit]").click()
+    expect(page.locator(".banner-ok")).to_contain_text("Saved")
+    expect(page.get_by_label("A goal completed")).not_to_be_checked()
+    expect(page.locator("#f-digest")).to_have_value("60")
+    shot(page, "notifications-settings")
