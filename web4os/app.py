@@ -32,6 +32,7 @@ from web4os.api import accounts as api_accounts
 from web4os.api import budgets as api_budgets
 from web4os.api import docs as api_docs
 from web4os.api import files as api_files
+from web4os.api import notifications as notification_api
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.api import routines as api_routines
@@ -48,6 +49,7 @@ from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.goals.credit_warning import credit_warning_on_page
+from web4os.notifications import routes as notification_routes
 from web4os.onboarding import routes as onboarding_routes
 from web4os.routines import routes as routines_routes
 from web4os.tools import routes as tools_routes
@@ -71,7 +73,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            api_budgets.router, api_accounts.router, accountdata_routes.router,
            api_account_data.router, admin_data_routes.router, api_docs.router,
            webhooks_routes.router, api_webhooks.router, routines_routes.router,
-           api_routines.router, credits_routes.router)
+           api_routines.router, credits_routes.router,
+           notification_routes.router, notification_api.router)
 
 log = logging.getLogger("web4os.web")
 
@@ -272,6 +275,7 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
 
     page_value("needs_you", needs_you_on_page)
     page_value("credit_warning", credit_warning_on_page)
+    page_value("unread_notifications", notification_routes.unread_on_page)
     page_value("confirm_email", onboarding_routes.confirm_email_on_page)
     page_value("agent_work", agent_work_on_page)
     for router in ROUTERS:

@@ -14,6 +14,12 @@ from web4os.credits.models import CreditLedgerEntry
 from web4os.db import Base
 from web4os.files.models import StoredFile
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent
+from web4os.notifications.models import (
+    Notification,
+    NotificationMail,
+    NotificationRead,
+    NotificationSettings,
+)
 from web4os.routines.models import Routine, RoutineRun
 from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ToolCall
 from web4os.webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -31,6 +37,10 @@ __all__ = [
     "McpTool",
     "Membership",
     "Note",
+    "Notification",
+    "NotificationMail",
+    "NotificationRead",
+    "NotificationSettings",
     "RateEvent",
     "Routine",
     "RoutineRun",

@@ -34,6 +34,9 @@ from web4os.accounts.models import Membership, Role
 from web4os.agents.models import Note
 from web4os.files import service as files
 from web4os.goals.models import Task
+from web4os.notifications.events import Event
+from web4os.notifications.models import Notification
+from web4os.notifications.service import notify
 from web4os.routines import service as routines
 from web4os.routines.schemas import RoutineIn
 from web4os.tenancy import scoped
@@ -44,7 +47,11 @@ from web4os.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpo
 PUBLIC = ("/static", "/login", "/signup", "/healthz", "/api/docs", "/api/v1/openapi.json",
           "/docs/oauth2-redirect", "/invite/{token}", "/verify-email/{token}")
 # Mutating routes any logged-in person may use on themselves.
-SELF_SERVICE_POSTS = ("/logout", "/switch-account", "/verify-email/resend")
+SELF_SERVICE_POSTS = ("/logout", "/switch-account", "/verify-email/resend",
+                      # each member's own read marks and mail choices, viewers' too
+                      "/notifications/read-all", "/notifications/{notification_id}/read",
+                      "/notifications/settings")
+SELF_SERVICE_API = ("/api/v1/notifications/settings",)
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 # Non-id path parameters, per route, and the values to walk them with.
 FIXED: dict[tuple[str, str], list[str]] = {
@@ -100,6 +107,9 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
                                payload={"title": f"{label} event"}, last_error=f"{label} error")
     db.add(delivery)
     db.flush()
+    notify(db, t.id, Event.GOAL_COMPLETED, title=f"{label} goal done", link=f"/goals/{goal.id}")
+    notification = db.scalars(scoped(Notification, t.id)).first()
+    assert notification is not None
     attached = files.upload(db, t.ctx(), name=f"{label}.txt", data=f"{label} file".encode(),
                             goal=goal)
     routine = routines.save_routine(db, t.ctx(), RoutineIn(title=f"{label} routine"))
@@ -110,7 +120,7 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
                 "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id,
                 "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id,
                 "endpoint_id": endpoint.id, "delivery_id": delivery.id,
-                "routine_id": routine.id}
+                "routine_id": routine.id, "notification_id": notification.id}
     return Ids(by_param, agent.id)
 
 
@@ -293,7 +303,8 @@ def test_a_viewer_token_gets_403_on_every_mutating_api_route(client: TestClient,
     app = typing.cast(FastAPI, client.app)
     walked = 0
     for r in walk_routes(app):
-        if r.method not in MUTATING or not r.path.startswith("/api/") or _public(r.path):
+        if (r.method not in MUTATING or not r.path.startswith("/api/") or _public(r.path)
+                or r.path in SELF_SERVICE_API):
             continue
         for url in _fill(r.path, world.a_ids):
             resp = client.request(r.method, url, headers=headers,

@@ -57,6 +57,10 @@ EXEMPT: dict[str, str] = {
     "/login": "members of a suspended account log in to read it",
     "/logout": "ending one's own session changes nothing in the account",
     "/switch-account": "moves to another account the person belongs to",
+    "/notifications/read-all": "marks what the person has read; reading is what a "
+                               "suspended account is for",
+    "/notifications/{notification_id}/read": "marks one notification read for the person; "
+                                             "nothing in the account changes",
     "/verify-email/resend": "mails the person a link to confirm their own email address; "
                             "nothing in the account changes",
     "/invite/{token}": "the link is the authority, not the viewer's account; joining a "
@@ -245,6 +249,9 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
     post("/settings/data/delete/cancel", "/settings/data/delete/cancel")
     post("/switch-account", "/switch-account", account_id=str(t.account.id))
     post("/verify-email/resend", "/verify-email/resend")
+    post("/notifications/{notification_id}/read",
+         f"/notifications/{ids['notification_id']}/read")
+    post("/notifications/read-all", "/notifications/read-all")
     post("/logout", "/logout")
 
     client.cookies.clear()

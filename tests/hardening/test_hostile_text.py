@@ -116,6 +116,7 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/settings/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry",
                   "/routines/{routine_id}/archive", "/routines/{routine_id}/pause",
                   "/routines/{routine_id}/resume", "/routines/{routine_id}/run",
+                  "/notifications/read-all", "/notifications/{notification_id}/read",
                   # one select per tool (``policy_<id>``), each value checked against the
                   # three policies; the sweep cannot name fields made in a loop
                   "/tools/agents/{agent_id}"}

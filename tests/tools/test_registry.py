@@ -12,11 +12,12 @@ from tests.factories import Tenant, roster
 from tests.support.mcp_server import RunningServer
 from tests.support.threads import run_coroutine
 from tests.tools.conftest import TOKEN, bearer, mcp_only, stdio_config
+from web4os import sealing as secrets
 from web4os.accounts.models import Role
 from web4os.config import get_settings
 from web4os.errors import InvalidInput
 from web4os.tools import client as mcp_client
-from web4os.tools import secrets, service
+from web4os.tools import service
 from web4os.tools.models import McpServer
 
 pytestmark = pytest.mark.usefixtures("allow_loopback")

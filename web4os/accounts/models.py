@@ -52,6 +52,8 @@ class Account(Base):
     )
     # Kept equal to the sum of the ledger by the credits service (guarded UPDATE).
     credit_balance: Mapped[int] = mapped_column(Integer, default=0)
+    # Members hear once when the balance falls below this (0: never); see notifications.
+    low_credit_threshold: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
     plan_notes: Mapped[str] = mapped_column(Text, default="")
     # An IANA zone name: routines fire and monthly budgets reset on this clock.
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")

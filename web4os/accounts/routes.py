@@ -19,8 +19,10 @@ router = APIRouter()
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, never ``//evil.example``."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only same-site paths, never ``//evil.example`` (nor ``/\\evil.example`` or a path
+    with a tab or newline in it, which browsers turn into the same)."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and not any(ord(c) < 32 for c in target)):
         return target
     return "/"
 
@@ -34,13 +36,29 @@ def _landing(user: User, account_id: int | None, next_path: str | None) -> str:
     return target
 
 
+def _account_hint(raw: str | None) -> int | None:
+    """The account a mailed link points into (``account=``), if it is a number."""
+    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else None
+
+
 @router.get("/login")
-def login_page(request: Request, session: SessionDep, next: str = "/") -> Response:
+def login_page(request: Request, session: SessionDep, next: str = "/",
+               account: str | None = None) -> Response:
     viewer = optional_viewer(request, session)
+    hint = _account_hint(account)
     if viewer is not None:
+        # A link into another of the person's accounts asks before switching (a GET
+        # changes nothing, not even which account the session looks at).
+        member = (service.membership(session, viewer.user.id, hint)
+                  if hint is not None and viewer.account is not None
+                  and hint != viewer.account.id else None)
+        if member is not None:
+            return render(request, "accounts/switch_to.html",
+                          {"target": member.account, "next": _safe_next(next)})
         account_id = viewer.account.id if viewer.account else None
         return RedirectResponse(_landing(viewer.user, account_id, next), status_code=303)
-    return render(request, "accounts/login.html", {"values": {"next": next}, "errors": {}})
+    return render(request, "accounts/login.html",
+                  {"values": {"next": next, "account": str(hint or "")}, "errors": {}})
 
 
 @router.post("/login", dependencies=[CsrfDep])
@@ -56,7 +74,9 @@ def login(request: Request, session: SessionDep, values: FormValues) -> Response
         return with_retry_after(render(request, "accounts/login.html",
                                        {"values": values, "errors": field_errors(exc)},
                                        status_code=status), exc)
-    login = service.start_session(session, user)
+    hint = _account_hint(values.get("account"))
+    into = hint if hint is not None and service.membership(session, user.id, hint) else None
+    login = service.start_session(session, user, into)
     return logged_in(login.token, _landing(user, login.row.account_id, values.get("next")))
 
 
@@ -77,7 +97,7 @@ def switch_account(request: Request, viewer: ViewerDep, session: SessionDep,
     except ValueError:
         raise DomainError("Pick an account from the list.") from None
     service.switch_account(session, viewer.web_session, account_id)
-    return RedirectResponse("/", status_code=303)
+    return RedirectResponse(_safe_next(values.get("next")), status_code=303)
 
 
 # --- invites --------------------------------------------------------------------------

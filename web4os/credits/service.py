@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Account
+from web4os.credits import low
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.db import table_of, utcnow
 from web4os.errors import InsufficientCredits, InvalidInput
@@ -60,7 +61,7 @@ _ANY_KEY = select(_LEDGER.c.id).where(_key.in_(bindparam("keys", expanding=True)
 _KEY_AMOUNTS = select(_key, _LEDGER.c.amount).where(_key.in_(bindparam("keys", expanding=True)))
 _ADD = (update(_ACCOUNTS_T).where(_ACCOUNTS.id == bindparam("account_id"))
         .values(credit_balance=_ACCOUNTS.credit_balance + bindparam("amount"))
-        .returning(_ACCOUNTS.credit_balance))
+        .returning(_ACCOUNTS.credit_balance, _ACCOUNTS.low_credit_threshold))
 _GUARDED_ADD = _ADD.where(_ACCOUNTS.credit_balance >= bindparam("cost"))
 _INSERT_MANY = insert(_LEDGER)
 
@@ -144,15 +145,16 @@ def _move(
     A key already seen puts the balance back in the same transaction, so a
     redelivery moves nothing and the caller's transaction goes on.
     """
-    new_balance = session.execute(_GUARDED_ADD if guarded and amount < 0 else _ADD, {
-        "account_id": account_id, "amount": amount, "cost": -amount}).scalar_one_or_none()
-    if new_balance is None:
+    moved = session.execute(_GUARDED_ADD if guarded and amount < 0 else _ADD, {
+        "account_id": account_id, "amount": amount, "cost": -amount}).first()
+    if moved is None:
         if key is not None and has_entry(session, key):
             return None  # a repeat of a movement already made: nothing to pay
         raise InsufficientCredits(
             "Out of credits — top up or ask your admin. "
             f"This needs {-amount} credit(s)."
         )
+    new_balance, threshold = moved
     entry_id = session.execute(
         _ledger_insert(session.get_bind().dialect.name),
         _entry(account_id, kind, amount, new_balance, key, refs, actor, reason),
@@ -160,6 +162,8 @@ def _move(
     if entry_id is None:  # the key was seen: undo the balance change
         session.execute(_ADD, {"account_id": account_id, "amount": -amount})
         return None
+    low.after_debit(session, account_id, before=new_balance - amount, after=new_balance,
+                    threshold=threshold)
     return int(entry_id)
 
 
@@ -267,10 +271,13 @@ def take_many(session: Session, account_id: AccountId, holds: Sequence[Hold]) ->
     if not holds or session.scalar(_ANY_KEY, {"keys": keys}) is not None:
         return None
     total = sum(h.amount for h in holds)
-    new_balance = session.execute(_GUARDED_ADD, {"account_id": account_id, "amount": -total,
-                                                 "cost": total}).scalar_one_or_none()
-    if new_balance is None:
+    moved = session.execute(_GUARDED_ADD, {"account_id": account_id, "amount": -total,
+                                           "cost": total}).first()
+    if moved is None:
         return None
+    new_balance, threshold = moved
+    low.after_debit(session, account_id, before=new_balance + total, after=new_balance,
+                    threshold=threshold)
     return Taken(account_id, list(holds), int(new_balance))
 
 

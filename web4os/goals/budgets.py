@@ -26,6 +26,8 @@ from web4os.db import utcnow
 from web4os.errors import Forbidden, InvalidInput
 from web4os.goals.models import Task
 from web4os.goals.service import log_goal_event
+from web4os.notifications.events import Event
+from web4os.notifications.service import notify
 from web4os.tenancy import AccountId, TenantContext, account_id_of, get_owned, scoped
 
 
@@ -74,7 +76,7 @@ def over_budget(session: Session, task: Task, *, pending: int,
 def warn_after_hold(session: Session, task: Task, *,
                     now: datetime | None = None) -> list[BudgetUse]:
     """The budgets this card's hold took past their warning threshold, each reported
-    once per month (in the goal's history here; the caller may notify further)."""
+    once per month: in the goal's history and as a ``budget.warning`` notification."""
     account = _account(session, task)
     month = budgets.month_of(now or utcnow(), account.time_zone)
     crossed = []
@@ -89,13 +91,20 @@ def warn_after_hold(session: Session, task: Task, *,
     for u in crossed:
         log_goal_event(session, task.goal, kind="budget", actor="system", task_id=task.id,
                        message=warning_text(u))
+        notify(session, AccountId(account.id), Event.BUDGET_WARNING,
+               title=f"{u.percent}% of {_whose(u)} monthly budget used", body=warning_text(u),
+               link="/usage#budget", goal_id=task.goal_id, task_id=task.id,
+               once_key=f"budget:{u.scope}:{u.agent_id or 0}:{u.month}")
     return crossed
+
+
+def _whose(use: BudgetUse) -> str:
+    return "the account's" if use.scope == "account" else f"{use.name}'s"
 
 
 def warning_text(use: BudgetUse) -> str:
     """The warning in an owner's words: whose budget, how much is used, what happens next."""
-    whose = "the account's" if use.scope == "account" else f"{use.name}'s"
-    return (f"{use.percent}% of {whose} monthly budget is used: {use.used:,} of "
+    return (f"{use.percent}% of {_whose(use)} monthly budget is used: {use.used:,} of "
             f"{use.budget:,} credits this month. At the budget, work pauses until "
             f"{use.resets_on} or until an owner raises it.")
 

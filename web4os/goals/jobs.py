@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from web4os.goals import execution, planning, recovery, replanning, scheduling
+from web4os.notifications import mailing
 
 JOBS: dict[str, Callable[..., None]] = {
     "plan_goal": planning.plan_goal,
@@ -19,5 +20,6 @@ JOBS: dict[str, Callable[..., None]] = {
     "resume_account": recovery.resume_account,
     "replan_goal": replanning.replan_goal,
     "sweep": recovery.sweep,
+    mailing.SEND_JOB: mailing.send_mails,
 }
 CROSS_ACCOUNT = frozenset({"sweep"})  # the only job that names no account

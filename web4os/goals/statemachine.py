@@ -19,6 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from web4os.db import table_of, utcnow
 from web4os.errors import Conflict
+from web4os.goals.announce import card_moved, goal_moved
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 
@@ -128,6 +129,7 @@ def transition(
         raise StaleTransition("This card changed while you were looking; reload and try again.")
     for name, value in changes.items():
         set_committed_value(task, name, value)  # mirror the UPDATE without a reload
+    card_moved(session, task, task.status)
     rows = [event_row(account_id=task.account_id, goal_id=task.goal_id, task_id=task.id,
                       kind="status", from_status=src.value, to_status=to.value, actor=actor,
                       message=reason, data=data)]
@@ -158,6 +160,7 @@ def transition_many(session: Session, tasks: Sequence[Task], to: TaskStatus, *,
     for task in moved:
         for name, value in changes.items():
             set_committed_value(task, name, value)
+        card_moved(session, task, to)
     rows = [event_row(account_id=t.account_id, goal_id=t.goal_id, task_id=t.id, kind="status",
                       from_status=expect.value, to_status=to.value, actor=actor, message=reason)
             for t in moved]
@@ -233,6 +236,7 @@ def transition_goal(
         raise StaleTransition("This goal changed meanwhile; reload and try again.")
     for name, value in changes.items():
         set_committed_value(goal, name, value)
+    goal_moved(session, goal, to)
     write_events(session, [event_row(account_id=goal.account_id, goal_id=goal.id, task_id=None,
                                      kind="goal_status", from_status=src.value,
                                      to_status=to.value, actor=actor, message=reason)])

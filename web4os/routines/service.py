@@ -22,7 +22,7 @@ from web4os.errors import Conflict, InvalidInput, NotFound
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus
 from web4os.goals.schemas import GoalCreate
-from web4os.routines import schedule
+from web4os.routines import outcomes, schedule
 from web4os.routines.models import Routine, RoutineRun, RoutineStatus, RunOutcome
 from web4os.routines.schemas import RoutineIn
 from web4os.tenancy import AccountId, TenantContext, get_owned, of_account, scoped
@@ -188,7 +188,9 @@ def run_could_not_start(session: Session, routine: Routine, due_at: datetime, *,
     """THE place a due run ends without a goal for a reason the operator must hear about
     (no credits, a suspended account, a title the goal rules no longer accept). Recorded
     in the caller's transaction, which also holds the claim of the due time."""
-    return _run_row(session, routine, due_at, RunOutcome.FAILED, reason, message, manual=manual)
+    run = _run_row(session, routine, due_at, RunOutcome.FAILED, reason, message, manual=manual)
+    outcomes.could_not_start(session, routine, run)
+    return run
 
 
 def _run_row(session: Session, routine: Routine, due_at: datetime, outcome: RunOutcome,

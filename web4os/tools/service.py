@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from sqlalchemy import true
 from sqlalchemy.orm import Session
 
+from web4os import sealing as secrets
 from web4os.agents.models import Agent
 from web4os.config import get_settings
 from web4os.db import utcnow
 from web4os.errors import Conflict, DomainError, InvalidInput, NotFound
 from web4os.netguard import AddressRefused, check_public_url
 from web4os.tenancy import AccountId, get_owned, scoped
-from web4os.tools import builtin, client, secrets
+from web4os.tools import builtin, client
 from web4os.tools.models import AgentToolPolicy, McpServer, McpTool, ServerStatus, ToolPolicy
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")

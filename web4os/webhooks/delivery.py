@@ -22,13 +22,13 @@ import httpx
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from web4os import sealing as sealed
 from web4os.config import get_settings
 from web4os.db import utcnow
 from web4os.errors import DomainError
 from web4os.netguard import AddressRefused
 from web4os.nethttp import guarded_client
 from web4os.tenancy import AccountId, get_owned, in_account, tenant_session
-from web4os.tools import secrets as sealed
 from web4os.webhooks.events import TEST_EVENT
 from web4os.webhooks.models import WAITING, DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from web4os.webhooks.signing import signed_headers

@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from web4os import sealing as sealed
 from web4os.db import utcnow
 from web4os.errors import Conflict, InvalidInput, NotFound
 from web4os.netguard import AddressRefused, refusal_reason, resolve_public, split_http_url
 from web4os.tenancy import AccountId, get_owned, scoped
-from web4os.tools import secrets as sealed
 from web4os.webhooks import sender
 from web4os.webhooks.events import EVENTS, TEST_EVENT
 from web4os.webhooks.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint

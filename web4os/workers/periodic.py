@@ -15,6 +15,8 @@ from typing import Any
 
 from web4os.accountdata.retention import housekeeping
 from web4os.goals.recovery import sweep
+from web4os.notifications.mailing import flush_mails
+from web4os.routines.outcomes import report_failed_goals
 from web4os.routines.scheduler import fire_due
 from web4os.webhooks.sender import send_due
 
@@ -24,7 +26,9 @@ STEPS: tuple[tuple[str, Callable[[], Any]], ...] = (
     ("sweep", sweep),  # lost, stalled and budget-paused work
     ("account data", housekeeping),  # deletion after the grace period, retention
     ("webhooks", send_due),  # deliveries whose retry is due
+    ("notification mail", flush_mails),  # digests whose window is over, lost sends
     ("routines", fire_due),  # due routines, each due time claimed once (routines.scheduler)
+    ("routine results", report_failed_goals),  # a routine's goal that failed: routine.failed
 )
 
 

@@ -1,5 +1,5 @@
-"""MCP credentials at rest: encrypted with a key from the environment, read back only to
-connect to the server they belong to."""
+"""Secrets at rest (MCP credentials, webhook signing secrets): encrypted with a key from
+the environment, read back only to use them where they belong."""
 
 from __future__ import annotations
 
