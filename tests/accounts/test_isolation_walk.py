@@ -97,6 +97,10 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
                     idempotency_key=f"{label}-call-1", status=CallStatus.AWAITING)
     db.add(call)
     db.flush()
+    # notified before the endpoint exists: no delivery is sent while a walk runs
+    notify(db, t.id, Event.GOAL_COMPLETED, title=f"{label} goal done", link=f"/goals/{goal.id}")
+    notification = db.scalars(scoped(Notification, t.id)).first()
+    assert notification is not None
     endpoint = WebhookEndpoint(account_id=t.id, url=f"https://hooks.example.com/{label}",
                                events=["goal.completed"], secret_encrypted="",
                                secret_hint=f"whsec_…{label[-4:]}", description=f"{label} hook")
@@ -107,9 +111,6 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
                                payload={"title": f"{label} event"}, last_error=f"{label} error")
     db.add(delivery)
     db.flush()
-    notify(db, t.id, Event.GOAL_COMPLETED, title=f"{label} goal done", link=f"/goals/{goal.id}")
-    notification = db.scalars(scoped(Notification, t.id)).first()
-    assert notification is not None
     attached = files.upload(db, t.ctx(), name=f"{label}.txt", data=f"{label} file".encode(),
                             goal=goal)
     routine = routines.save_routine(db, t.ctx(), RoutineIn(title=f"{label} routine"))
