@@ -20,6 +20,7 @@ class GoalCreate(BaseModel):
     brief: Text = ""
     require_approval: bool = False
     credit_cap: int | None = Field(default=None, ge=1, le=10_000_000)
+    urgent: bool = False  # its cards go ahead of the account's other cards
 
     @field_validator("title")
     @classmethod
