@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     # Cards one account may have running at once, unless its admin page says otherwise.
     account_max_running: int = Field(default=16, ge=1, le=1000)
+    # Celery: jobs released to the broker at once, all accounts together (about the
+    # workers' threads in all); the rest wait in their accounts' lanes, in turn.
+    dispatch_in_flight: int = Field(default=256, ge=1, le=100_000)
     # Model calls waiting at once per process (threads that wait on a model do not count
     # against ``embedded_workers``): bounds memory, not throughput.
     model_calls_in_flight: int = Field(default=512, ge=1, le=4096)

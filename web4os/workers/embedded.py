@@ -37,7 +37,7 @@ from web4os import turns
 from web4os.config import get_settings
 from web4os.queue import lane_of
 from web4os.turns import STALL_SECONDS
-from web4os.workers.lanes import CROSS_ACCOUNT_LANE, FairLanes, Job
+from web4os.workers.lanes import FairLanes, Job, share_for
 
 SPARE_SECONDS = 30.0  # a thread beyond the pool's size ends after this long without work
 
@@ -124,7 +124,7 @@ class EmbeddedRunner:
     def _push(self, name: str, kwargs: dict[str, Any],
               timer: threading.Timer | None = None) -> None:
         account, _ = lane_of(kwargs)
-        cap, weight = _share(account)  # outside the lock: it may read the database
+        cap, weight = share_for(account)  # outside the lock: it may read the database
         with self._lock:
             if timer is not None:
                 if timer not in self._timers:
@@ -335,17 +335,3 @@ class EmbeddedRunner:
             if EmbeddedRunner._shared is self:
                 EmbeddedRunner._shared = None
 
-
-def _share(account: int) -> tuple[int, int]:
-    """The account's running cap and weight; the defaults if they cannot be read now (a
-    job is never lost to a database hiccup)."""
-    if account == CROSS_ACCOUNT_LANE:
-        return 1_000_000, 1
-    from web4os.accounts.shares import share_of
-
-    try:
-        share = share_of(account)
-    except Exception:
-        log.warning("could not read account %s's share; the defaults apply", account)
-        return get_settings().account_max_running, 1
-    return share.cap, share.weight

@@ -16,8 +16,13 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+from web4os.config import get_settings
+
+log = logging.getLogger("web4os.scheduler")
 
 Job = tuple[str, dict[str, Any]]
 CROSS_ACCOUNT_LANE = 0  # jobs that name no account (the sweep): no cap
@@ -100,3 +105,18 @@ class FairLanes:
     def running(self, account: int) -> int:
         lane = self._lanes.get(account)
         return lane.running if lane is not None else 0
+
+
+def share_for(account: int) -> tuple[int, int]:
+    """The account's running cap and weight; the defaults if they cannot be read now (a
+    job is never lost to a database hiccup)."""
+    if account == CROSS_ACCOUNT_LANE:
+        return 1_000_000, 1
+    from web4os.accounts.shares import share_of
+
+    try:
+        share = share_of(account)
+    except Exception:
+        log.warning("could not read account %s's share; the defaults apply", account)
+        return get_settings().account_max_running, 1
+    return share.cap, share.weight
