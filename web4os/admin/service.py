@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from web4os.accounts.invites import IssuedInvite, issue
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
 from web4os.accounts.schemas import check_account_name
+from web4os.accounts.shares import forget_shares
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.errors import InvalidInput, NotFound, invalid_input
@@ -122,6 +123,32 @@ def change_credits(session: Session, admin: User, account_id: int, *, amount: in
                       resume=True)
     else:
         credits.adjust(session, aid, amount, actor=actor, reason=reason)
+
+
+MAX_RUNNING, MAX_WEIGHT = 1000, 100
+
+
+def _whole(value: str, field: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise InvalidInput(f"Enter a whole number from {low} to {high}.", field=field) from None
+    if not low <= number <= high:
+        raise InvalidInput(f"Enter a whole number from {low} to {high}.", field=field)
+    return number
+
+
+def set_share(session: Session, account_id: int, *, max_running: str, weight: str) -> Account:
+    """The account's share of the workers: cards running at once (blank: the default) and
+    the weight of its turn among accounts with work waiting. The runners read it within
+    ``shares.TTL_SECONDS``."""
+    account = get_account(session, account_id)
+    account.max_running = (None if not max_running.strip()
+                           else _whole(max_running, "max_running", 1, MAX_RUNNING))
+    account.share_weight = _whole(weight or "1", "share_weight", 1, MAX_WEIGHT)
+    session.flush()
+    forget_shares()
+    return account
 
 
 def set_status(session: Session, account_id: int, status: AccountStatus) -> Account:

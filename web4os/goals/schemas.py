@@ -110,6 +110,12 @@ class TaskOut(BaseModel):
     updated_at: datetime
 
 
+class UrgentIn(BaseModel):
+    """Mark a goal urgent, or not."""
+
+    urgent: bool
+
+
 class GoalOut(BaseModel):
     """A goal with its progress, as the API returns it."""
 
@@ -122,6 +128,7 @@ class GoalOut(BaseModel):
     status_reason: str
     summary: str
     credits_spent: int
+    urgent: bool = False
     tasks_total: int
     tasks_done: int
     created_at: datetime
