@@ -42,7 +42,7 @@ class Settings(BaseSettings):
                                       description="A run older than this loses its lease.")
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     # Cards one account may have running at once, unless its admin page says otherwise.
-    account_max_running: int = Field(default=16, ge=1, le=1000)
+    account_max_running: int = Field(default=32, ge=1, le=1000)
     # Celery: jobs released to the broker at once, all accounts together (about the
     # workers' threads in all); the rest wait in their accounts' lanes, in turn.
     dispatch_in_flight: int = Field(default=256, ge=1, le=100_000)
