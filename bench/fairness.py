@@ -6,6 +6,7 @@ real ``web4os serve``, on the offline model at a fixed latency per call.
 - **Many accounts.** 200 accounts submit 2 goals each at once: when all are done, when
   the first is done, cards running at once at the peak (each waits on one model call
   at a time), how busy the machine was, queued → running per card, peak memory.
+- **Idle.** Goals one after another at 0 s per call: ready → running per card.
 
 Both modes: embedded (SQLite, the in-process runner of ``web4os serve``) and Celery
 (Postgres in a database of this run's own, a private ``redis-server`` on a free port,
@@ -275,8 +276,25 @@ def many_accounts(s: Stack, per_account: int) -> dict[str, object]:
             "rss": max(_peak_rss_mb(pid) for pid in s.pids)}
 
 
+def idle_latency(s: Stack, goals: int) -> dict[str, object]:
+    """Goals one after another on an idle system at 0 s per call: ready → running per card
+    (the last input done, or the goal running, to the card started)."""
+    account = next(iter(s.tokens))
+    ready: list[float] = []
+    for i in range(goals):
+        goal_id = s.submit(account, f"Idle goal {i + 1}")
+        _wait_all([goal_id], 120)
+        ready += c.task_times(goal_id).ready_to_running
+    return {"ready_p50": c.pct(ready, 50) * 1000, "ready_p99": c.pct(ready, 99) * 1000,
+            "cards": len(ready)}
+
+
 def run_mode(mode: str, args: argparse.Namespace) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
+    if "idle" in args.runs:
+        with stack(mode, 1, 0.0, args.workers) as s:
+            out["idle"] = idle_latency(s, args.idle_goals)
+            print(mode, "idle", out["idle"], flush=True)
     if "noisy" in args.runs:
         with stack(mode, 2, args.latency, args.workers) as s:
             out["noisy"] = noisy_neighbour(s, args.flood)
@@ -309,13 +327,17 @@ def _table(results: dict[str, dict[str, dict[str, object]]], args: argparse.Name
     row("card queued -> running p50 (s)", "many", "{wait_p50:.2f}", "wait_p50")
     row("card queued -> running p99 (s)", "many", "{wait_p99:.2f}", "wait_p99")
     row("peak memory of one process (MB)", "many", "{rss:.0f}", "rss")
+    row("idle, 0 s per call: ready -> running p50 (ms)", "idle", "{ready_p50:.0f}", "ready_p50")
+    row("idle, 0 s per call: ready -> running p99 (ms)", "idle", "{ready_p99:.0f}", "ready_p99")
     c.print_table(["", *modes], rows)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", default="embedded,celery")
-    parser.add_argument("--runs", default="noisy,many")
+    parser.add_argument("--runs", default="idle,noisy,many")
+    parser.add_argument("--idle-goals", type=int, default=20,
+                        help="goals one after another at 0 s, for ready -> running")
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per model call")
     parser.add_argument("--flood", type=int, default=100, help="account A's goals")
     parser.add_argument("--accounts", type=int, default=200)

@@ -202,11 +202,11 @@ class CeleryQueue:
         """A job may keep its next card only while no message waits in the broker's
         queue (every thread of every worker is busy: a chain would hold a thread that
         waiting work needs) and this worker is not shutting down
-        (``queue.handoff``). One ``LLEN``. Jobs of this process waiting for
-        their turn do not stop it: they get the turn as soon as the chain's card waits
-        on its model, or computes for longer than ``STALL_SECONDS``."""
-        if _shutting_down.is_set():
-            return False
+        (``queue.handoff``), and no job of this process waits for its turn: a chain
+        holds the turn from card to card, so a job waiting for it would start only past
+        ``STALL_SECONDS``. One ``LLEN``."""
+        if _shutting_down.is_set() or TURN.waiters:
+            return False  # a job of this process waits for the turn the chain would keep
         from web4os.workers.liveness import QUEUE_NAME
 
         broker = self._broker()
