@@ -12,7 +12,6 @@ from web4os.accounts.deps import AdminDep, CsrfDep
 from web4os.accounts.invites import IssuedInvite
 from web4os.accounts.models import AccountStatus
 from web4os.admin import service
-from web4os.config import get_settings
 from web4os.errors import DomainError
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
@@ -63,7 +62,7 @@ def _account_page(request: Request, session: SessionDep, account_id: int, *,
         "account": account, "owners": service.owners_of(session, account.id),
         "ledger": service.recent_ledger(session, account.id), "values": {}, "errors": {},
         "invite_link": None, "invite_email": None,
-        "default_max_running": get_settings().account_max_running,
+        "default_max_running": service.default_max_running(),
     }
     context.update(extra)
     return render(request, "admin/account.html", context, status_code=status_code)

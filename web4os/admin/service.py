@@ -17,6 +17,7 @@ from web4os.accounts.invites import IssuedInvite, issue
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
 from web4os.accounts.schemas import check_account_name
 from web4os.accounts.shares import forget_shares
+from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.errors import InvalidInput, NotFound, invalid_input
@@ -136,6 +137,11 @@ def _whole(value: str, field: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise InvalidInput(f"Enter a whole number from {low} to {high}.", field=field)
     return number
+
+
+def default_max_running() -> int:
+    """Cards an account may run at once when its admin page names no cap."""
+    return get_settings().account_max_running
 
 
 def set_share(session: Session, account_id: int, *, max_running: str, weight: str) -> Account:
