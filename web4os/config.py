@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(default=300, ge=5,
                                       description="A run older than this loses its lease.")
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    # Cards one account may have running at once, unless its admin page says otherwise.
+    account_max_running: int = Field(default=32, ge=1, le=1000)
+    # Celery: jobs released to the broker at once, all accounts together (about the
+    # workers' threads in all); the rest wait in their accounts' lanes, in turn.
+    dispatch_in_flight: int = Field(default=256, ge=1, le=100_000)
+    # Model calls waiting at once per process (threads that wait on a model do not count
+    # against ``embedded_workers``): bounds memory, not throughput.
+    model_calls_in_flight: int = Field(default=512, ge=1, le=4096)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_sweeper: bool = Field(default=True, description="Workers take turns sweeping.")
     db_pool_size: int = Field(default=10, ge=1, le=200)

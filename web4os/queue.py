@@ -67,6 +67,20 @@ def get_queue() -> JobQueue:
         return _queue
 
 
+RANK = "_rank"  # a job's place in its account's lane (lower first); runners strip it
+DEFAULT_RANK = 2 << 40  # an unranked job (a re-send): with goals under way, ahead of new ones
+
+
+def lane_of(kwargs: dict[str, Any]) -> tuple[int, int]:
+    """The account whose lane a job waits in (0: the sweep's), and its rank there."""
+    return int(kwargs.get("account_id") or 0), int(kwargs.get(RANK, DEFAULT_RANK))
+
+
+def job_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The job's own arguments, without the scheduler's rank."""
+    return {k: v for k, v in kwargs.items() if k != RANK} if RANK in kwargs else kwargs
+
+
 def enqueue(session: Session, name: str, countdown: float = 0.0, **kwargs: Any) -> None:
     """Send job ``name`` once ``session`` commits; dropped if it rolls back."""
     on_commit(session, lambda: _send(name, kwargs, countdown))

@@ -62,6 +62,7 @@ class Turn:
         self._cond = threading.Condition()
         self._busy = 0
         self._since = 0.0
+        self.waiters = 0  # jobs waiting for the turn (a chain of hand-offs ends for them)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
@@ -77,8 +78,12 @@ class Turn:
 
     def _take(self) -> None:
         with self._cond:
-            while self._busy and time.monotonic() - self._since <= STALL_SECONDS:
-                self._cond.wait(STALL_SECONDS)
+            self.waiters += 1
+            try:
+                while self._busy and time.monotonic() - self._since <= STALL_SECONDS:
+                    self._cond.wait(STALL_SECONDS)
+            finally:
+                self.waiters -= 1
             self._busy += 1
             self._since = time.monotonic()
 

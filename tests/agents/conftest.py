@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from tests.support.fake_openai import FakeOpenAI
+from web4os.agents.providers.cooldowns import COOLDOWNS
 from web4os.agents.providers.openai_compat import forget_json_modes
 from web4os.agents.providers.windows import forget_windows
 from web4os.config import get_settings
@@ -20,6 +21,7 @@ from web4os.workers.embedded import EmbeddedRunner
 def fake() -> Iterator[FakeOpenAI]:
     forget_json_modes()
     forget_windows()
+    COOLDOWNS.clear()  # a 429 of an earlier test's endpoint slows nobody here
     with FakeOpenAI() as f:
         yield f
         assert not f.server_errors, f.server_errors

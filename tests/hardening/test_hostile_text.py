@@ -106,7 +106,8 @@ FORM_ACTIONS = {re.sub(r"\{\{[^}]*\}\}", "{}", action) for action, _ in FORM_FIE
 # Page posts whose forms hold only the CSRF token (buttons).
 NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{account_id}/suspend",
                   "/agents/{agent_id}/{action}", "/goals/{goal_id}/cancel",
-                  "/goals/{goal_id}/plan-again", "/logout", "/notes/{note_id}/delete",
+                  "/goals/{goal_id}/plan-again", "/goals/{goal_id}/urgent",
+                  "/goals/{goal_id}/not-urgent", "/logout", "/notes/{note_id}/delete",
                   "/settings/invites/{invite_id}/revoke", "/settings/members/{membership_id}/remove",
                   "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
                   "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",

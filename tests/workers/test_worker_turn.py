@@ -91,3 +91,35 @@ def test_a_celery_worker_keeps_no_card_when_the_broker_is_unreachable() -> None:
 
     queue = CeleryQueue(make_celery("redis://127.0.0.1:9/0"))  # nothing listens on port 9
     assert queue.takes_handoffs() is False
+
+
+def test_a_job_waiting_for_the_turn_ends_a_chain_of_handoffs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chain holds the turn from card to card; a job of the same process waiting for it
+    would start only past ``STALL_SECONDS``, so the chain keeps no card while one waits."""
+    from web4os.workers import celery_app
+    from web4os.workers.celery_app import CeleryQueue, make_celery
+
+    monkeypatch.setattr(turns, "STALL_SECONDS", 5.0)  # a slow CI machine is no stall
+    turn = turns.Turn()
+    monkeypatch.setattr(celery_app, "TURN", turn)
+    queue = CeleryQueue(make_celery("memory://"))  # no Redis broker: nothing else says no
+    assert queue.takes_handoffs() is True
+    started = threading.Event()
+
+    def waiting_job() -> None:
+        started.set()
+        with turn.held():
+            pass
+
+    with turn.held():
+        other = threading.Thread(target=waiting_job)
+        other.start()
+        assert started.wait(5)
+        deadline = time.monotonic() + 2
+        while not turn.waiters and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert turn.waiters == 1
+        assert queue.takes_handoffs() is False
+    other.join(5)
+    assert turn.waiters == 0 and queue.takes_handoffs() is True

@@ -71,6 +71,10 @@ class Account(Base):
     # A self-serve account whose starting credits wait for its owner to verify their email.
     starting_credits_pending: Mapped[bool] = mapped_column(Boolean, default=False,
                                                            server_default=false())
+    # The scheduler's share: cards running at once (None: ``account_max_running``) and
+    # the weight of this account's turn among accounts with work waiting (admin-set).
+    max_running: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    share_weight: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="account")

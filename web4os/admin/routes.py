@@ -79,6 +79,7 @@ def _account_page(request: Request, session: SessionDep, account_id: int, *,
         "ledger": ledger.ledger_lines(session, account.id),
         "totals": ledger.totals(session, account.id), "values": {}, "errors": {},
         "invite_link": None, "invite_email": None,
+        "default_max_running": service.default_max_running(),
     }
     context.update(extra)
     return render(request, "admin/account.html", context, status_code=status_code)
@@ -108,6 +109,18 @@ def change_credits(request: Request, account_id: int, session: SessionDep,
         amount = service.parse_credits(values.get("amount", ""), allow_negative=True)
         service.change_credits(session, admin, account_id, amount=amount,
                                reason=values.get("reason", ""))
+    except DomainError as exc:
+        return _refused(request, session, account_id, values, exc)
+    return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)
+
+
+@router.post("/accounts/{account_id}/share", dependencies=[CsrfDep])
+def change_share(request: Request, account_id: int, session: SessionDep,
+                 admin: AdminDep, values: FormValues) -> Response:
+    try:
+        check_form(values)
+        service.set_share(session, account_id, max_running=values.get("max_running", ""),
+                          weight=values.get("share_weight", ""))
     except DomainError as exc:
         return _refused(request, session, account_id, values, exc)
     return RedirectResponse(f"/admin/accounts/{account_id}", status_code=303)

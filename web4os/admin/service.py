@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from web4os.accounts.invites import IssuedInvite, issue
 from web4os.accounts.models import Account, AccountKind, AccountStatus, Membership, Role, User
 from web4os.accounts.schemas import check_account_name
+from web4os.accounts.shares import forget_shares
+from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.errors import InvalidInput, NotFound, invalid_input
 from web4os.onboarding import service as onboarding
@@ -90,6 +92,35 @@ def members_of(session: Session, account_id: int) -> int:
     """How many people lose the right to start work when the account is suspended."""
     return int(session.scalar(select(func.count()).select_from(Membership)
                               .where(Membership.account_id == account_id)) or 0)
+MAX_RUNNING, MAX_WEIGHT = 1000, 100
+
+
+def _whole(value: str, field: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise InvalidInput(f"Enter a whole number from {low} to {high}.", field=field) from None
+    if not low <= number <= high:
+        raise InvalidInput(f"Enter a whole number from {low} to {high}.", field=field)
+    return number
+
+
+def default_max_running() -> int:
+    """Cards an account may run at once when its admin page names no cap."""
+    return get_settings().account_max_running
+
+
+def set_share(session: Session, account_id: int, *, max_running: str, weight: str) -> Account:
+    """The account's share of the workers: cards running at once (blank: the default) and
+    the weight of its turn among accounts with work waiting. The runners read it within
+    ``shares.TTL_SECONDS``."""
+    account = get_account(session, account_id)
+    account.max_running = (None if not max_running.strip()
+                           else _whole(max_running, "max_running", 1, MAX_RUNNING))
+    account.share_weight = _whole(weight or "1", "share_weight", 1, MAX_WEIGHT)
+    session.flush()
+    forget_shares()
+    return account
 
 
 def set_status(session: Session, account_id: int, status: AccountStatus) -> Account:

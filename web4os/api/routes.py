@@ -27,7 +27,7 @@ from web4os.credits.caps import parse_cap
 from web4os.credits.models import CreditLedgerEntry
 from web4os.goals import actions, caps, service, ways_on
 from web4os.goals.models import Goal, Task
-from web4os.goals.schemas import GoalCreate, GoalOut, TaskOut
+from web4os.goals.schemas import GoalCreate, GoalOut, TaskOut, UrgentIn
 from web4os.tenancy import AccountId, scoped
 from web4os.usage import service as usage
 from web4os.usage.schemas import CapIn
@@ -42,7 +42,8 @@ def _goal_out(session: Session, account_id: AccountId, goal: Goal,
     w = waiting or ways_on.waiting_goal(session, account_id, goal)
     return GoalOut(id=goal.id, title=goal.title, brief=goal.brief, status=goal.status.value,
                    status_reason=goal.status_reason, summary=goal.summary,
-                   credits_spent=goal.credits_spent, tasks_total=p.total, tasks_done=p.done,
+                   credits_spent=goal.credits_spent, urgent=goal.urgent,
+                   tasks_total=p.total, tasks_done=p.done,
                    created_at=goal.created_at, completed_at=goal.completed_at,
                    needs_you=w is not None, ways_on=list(ways_on.WAYS_ON) if w else [],
                    failed_attempts=w.failed_attempts if w else 0,
@@ -105,6 +106,13 @@ def cancel_goal(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
 def plan_again(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
     """A goal that waits for you: the CEO agent plans it again (a repeat changes nothing)."""
     return _goal_out(session, ctx.account_id, ways_on.plan_again(session, ctx, goal_id))
+
+
+@router.post("/goals/{goal_id}/urgent")
+def set_urgent(goal_id: int, body: UrgentIn, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+    """Urgent: the goal's cards go ahead of the account's other cards (or no longer)."""
+    goal = actions.set_urgent(session, ctx, goal_id, body.urgent)
+    return _goal_out(session, ctx.account_id, goal)
 
 
 @router.post("/goals/{goal_id}/edit")

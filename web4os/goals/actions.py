@@ -12,9 +12,10 @@ from web4os.credits import service as credits
 from web4os.errors import Conflict, InvalidInput
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
+from web4os.goals.ranks import rank_of
 from web4os.goals.scheduling import attempt_key, queue_task, refs_of
 from web4os.goals.statemachine import TERMINAL, transition, transition_goal, transition_many
-from web4os.queue import enqueue
+from web4os.queue import RANK, enqueue
 from web4os.tenancy import TenantContext, account_id_of
 
 MAX_FEEDBACK = 4000
@@ -205,4 +206,24 @@ def cancel_goal(session: Session, ctx: TenantContext, goal_id: int) -> Goal:
             _cancel_task(session, ctx, task)
     transition_goal(session, goal, GoalStatus.CANCELLED, actor=ctx.actor,
                     reason="Cancelled by the operator.")
+    return goal
+
+
+def set_urgent(session: Session, ctx: TenantContext, goal_id: int, urgent: bool) -> Goal:
+    """Mark a goal urgent (its cards go ahead of the account's others) or not. Its cards
+    already waiting are sent again at their new rank: the first delivery runs each one,
+    a later one finds it moved on."""
+    goal = goals.get_goal(session, ctx.account_id, goal_id)
+    if goal.urgent == urgent:
+        return goal
+    goal.urgent = urgent
+    goals.log_goal_event(session, goal, kind="goal", actor=ctx.actor,
+                         message="Marked urgent: its cards go first." if urgent
+                         else "No longer urgent.")
+    rank = rank_of(goal.id, urgent=urgent, first=False)
+    for task in goals.goal_tasks(session, ctx.account_id, goal_id):
+        if task.status == TaskStatus.QUEUED:
+            enqueue(session, "run_task", task_id=task.id, account_id=task.account_id,
+                    **{RANK: rank})
+    session.flush()
     return goal

@@ -361,8 +361,11 @@ def _waiting_reason(claim: Claim, result: Deliverable, review_error: Exception |
 def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None,
                     spent: dict[str, Any], history: list[dict[str, Any]]) -> None:
     max_attempts = get_settings().max_task_attempts
-    if isinstance(error, ModelError) and error.retryable and task.attempts < max_attempts:
-        wait = max(backoff(task.attempts), error.retry_after or 0.0)
+    limited = isinstance(error, ModelError) and error.status == 429  # slows, never fails
+    if isinstance(error, ModelError) and error.retryable and (
+            task.attempts < max_attempts or limited):
+        wait = (error.retry_after if limited and error.retry_after is not None
+                else max(backoff(task.attempts), error.retry_after or 0.0))
         write_events(s, history)
         history.clear()
         queue_task(s, task, actor="system", reason=f"{error} Retrying in {wait:.0f} s.",

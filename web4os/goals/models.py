@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -63,6 +64,8 @@ class Goal(Base):
     plan_rationale: Mapped[str] = mapped_column(Text, default="")
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     credit_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # An operator's "urgent": this goal's cards go ahead of the account's other cards.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     credits_spent: Mapped[int] = mapped_column(Integer, default=0)
     replans: Mapped[int] = mapped_column(Integer, default=0)
     # The operator's "plan again" grants one more re-plan to a goal that used its own.

@@ -99,7 +99,7 @@ def plan_goal(goal_id: int, *, account_id: int) -> None:
             if account_is_active(s, account_id):
                 queue_ready(s, goal, goals.tasks_by_ids(s, aid, [
                     task_id for spec, task_id in zip(plan.tasks, ids, strict=True)
-                    if not spec.depends_on]))
+                    if not spec.depends_on]), first=True)
         else:
             _planning_failed(s, goal, error, attempt, settings.max_task_attempts, charged)
 

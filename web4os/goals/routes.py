@@ -263,6 +263,18 @@ def cancel_goal(goal_id: int, session: SessionDep, ctx: OperatorCtx, htmx: HtmxD
     return RedirectResponse(f"/goals/{goal_id}", status_code=303)
 
 
+@router.post("/goals/{goal_id}/urgent", dependencies=[CsrfDep])
+def mark_urgent(goal_id: int, session: SessionDep, ctx: OperatorCtx) -> Response:
+    actions.set_urgent(session, ctx, goal_id, True)
+    return RedirectResponse(f"/goals/{goal_id}", status_code=303)
+
+
+@router.post("/goals/{goal_id}/not-urgent", dependencies=[CsrfDep])
+def mark_not_urgent(goal_id: int, session: SessionDep, ctx: OperatorCtx) -> Response:
+    actions.set_urgent(session, ctx, goal_id, False)
+    return RedirectResponse(f"/goals/{goal_id}", status_code=303)
+
+
 # --- ways on for a goal that waits (goals/ways_on.py) --------------------------------
 
 

@@ -26,6 +26,7 @@ from web4os.goals import service as goals
 from web4os.goals.caps import CapBreach
 from web4os.goals.history import write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
+from web4os.goals.ranks import rank_of
 from web4os.goals.statemachine import (
     TERMINAL,
     StaleTransition,
@@ -33,7 +34,7 @@ from web4os.goals.statemachine import (
     transition_goal,
     transition_many,
 )
-from web4os.queue import enqueue
+from web4os.queue import RANK, enqueue
 from web4os.tenancy import AccountId, account_id_of, in_account, scoped, tenant_session
 
 OUT_OF_CREDITS = ("Out of credits — top up or ask your admin. "
@@ -59,6 +60,7 @@ def queue_task(
     values: dict[str, Any] | None = None,
     countdown: float = 0.0,
     claim_token: str | None = None,
+    first: bool = False,
 ) -> bool:
     """Reserve credits for the next attempt and queue the task (True), or block it (False).
 
@@ -87,11 +89,13 @@ def queue_task(
         return False
     transition(session, task, TaskStatus.QUEUED, actor=actor, reason=reason, expect=expect,
                values=values, claim_token=claim_token)
-    enqueue(session, "run_task", countdown=countdown, task_id=task.id, account_id=task.account_id)
+    enqueue(session, "run_task", countdown=countdown, task_id=task.id, account_id=task.account_id,
+            **{RANK: rank_of(task.goal_id, urgent=task.goal.urgent, first=first)})
     return True
 
 
 def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: str,
+               urgent: bool, first: bool = False,
                history: list[dict[str, Any]] | None = None) -> bool:
     """Queue planned cards together: one hold for all, one UPDATE, one history INSERT.
 
@@ -108,6 +112,7 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
     locks, then finds them taken), and only the claimed cards' holds are written;
     what was taken for the others goes back.
     ``history``: add the cards' events there for the caller to write with its own.
+    ``urgent``, ``first``: the goal's, for the cards' rank (``rank_of``).
     """
     if not tasks:
         return True
@@ -124,7 +129,8 @@ def queue_many(session: Session, tasks: Sequence[Task], *, actor: str, reason: s
                              history=history)
     credits.keep_holds(session, taken, {holds[t.id].key for t in queued})
     for task in queued:
-        enqueue(session, "run_task", task_id=task.id, account_id=task.account_id)
+        enqueue(session, "run_task", task_id=task.id, account_id=task.account_id,
+                **{RANK: rank_of(task.goal_id, urgent=urgent, first=first)})
     return True
 
 
@@ -140,22 +146,24 @@ def backoff(attempt: int) -> float:
     return float(min(60, 2 ** attempt))
 
 
-def queue_ready(s: Any, goal: Goal, ready: list[Task]) -> None:
+def queue_ready(s: Any, goal: Goal, ready: list[Task], *, first: bool = False) -> None:
     """Queue each ready card (its credits reserved first); stop if a credit cap pauses the goal.
 
     Together in one go when no cap is set and the account can pay them all (the
     common case); else one by one, so each card that cannot start says why.
     """
-    if goal.credit_cap is None and queue_many(s, ready, actor="ceo", reason=READY):
+    if goal.credit_cap is None and queue_many(s, ready, actor="ceo", reason=READY,
+                                              urgent=goal.urgent, first=first):
         return
-    _queue_one_by_one(s, goal, ready)
+    _queue_one_by_one(s, goal, ready, first=first)
 
 
-def _queue_one_by_one(s: Any, goal: Goal, ready: list[Task]) -> None:
+def _queue_one_by_one(s: Any, goal: Goal, ready: list[Task], *, first: bool = False) -> None:
     for task in ready:
         try:
             with s.begin_nested():
-                queue_task(s, task, actor="ceo", reason=READY, expect=TaskStatus.PLANNED)
+                queue_task(s, task, actor="ceo", reason=READY, expect=TaskStatus.PLANNED,
+                           first=first)
         except StaleTransition:
             continue
         if goal.status != GoalStatus.RUNNING:
@@ -181,7 +189,7 @@ def advance_goal(goal_id: int, *, account_id: int) -> None:
             return
         tasks = goals.goal_tasks(s, aid, goal_id)
         deps = goals.dependency_map(s, aid, goal_id)
-        queue_ready(s, goal, ready_tasks(tasks, deps))
+        queue_ready(s, goal, ready_tasks(tasks, deps), first=not under_way(tasks))
         if goal.status != GoalStatus.RUNNING:  # a credit cap paused it
             return
         if goals.all_finished(tasks):
@@ -198,7 +206,7 @@ def advance_after_done(s: Any, task: Task, goal: goals.GoalState,
     aid = account_id_of(task)
     ready = ready_dependents(s, aid, task.id)
     queued = bool(ready) and goal.account_active and goal.credit_cap is None and queue_many(
-        s, ready, actor="ceo", reason=READY, history=history)
+        s, ready, actor="ceo", reason=READY, urgent=goal.urgent, history=history)
     write_events(s, history)
     if ready:
         if not queued and goal.account_active:
@@ -210,6 +218,12 @@ def advance_after_done(s: Any, task: Task, goal: goals.GoalState,
         _start_summary(s, task.goal)
     elif TaskStatus.FAILED in unfinished and not unfinished & IN_FLIGHT:
         enqueue(s, "advance_goal", goal_id=task.goal_id, account_id=task.account_id)  # re-plan?
+
+
+def under_way(tasks: list[Task]) -> bool:
+    """Some card of the goal has started (its next cards are not the goal's first)."""
+    return any(t.attempts or t.status not in (TaskStatus.PLANNED, TaskStatus.QUEUED)
+               for t in tasks)
 
 
 def ready_tasks(tasks: list[Task], deps: dict[int, list[int]]) -> list[Task]:

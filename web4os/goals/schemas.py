@@ -20,6 +20,7 @@ class GoalCreate(BaseModel):
     brief: Text = ""
     require_approval: bool = False
     credit_cap: int | None = Field(default=None, ge=1, le=10_000_000)
+    urgent: bool = False  # its cards go ahead of the account's other cards
 
     @field_validator("title")
     @classmethod
@@ -109,6 +110,12 @@ class TaskOut(BaseModel):
     updated_at: datetime
 
 
+class UrgentIn(BaseModel):
+    """Mark a goal urgent, or not."""
+
+    urgent: bool
+
+
 class GoalOut(BaseModel):
     """A goal with its progress, as the API returns it."""
 
@@ -121,6 +128,7 @@ class GoalOut(BaseModel):
     status_reason: str
     summary: str
     credits_spent: int
+    urgent: bool = False
     tasks_total: int
     tasks_done: int
     created_at: datetime

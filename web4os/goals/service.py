@@ -17,16 +17,18 @@ from web4os.errors import InvalidPlan
 from web4os.goals.history import event_row, write_events
 from web4os.goals.models import Goal, GoalStatus, Task, TaskDependency, TaskEvent, TaskStatus
 from web4os.goals.plans import validate_plan
+from web4os.goals.ranks import rank_of
 from web4os.goals.schemas import GoalCreate, Plan
 from web4os.goals.statemachine import TERMINAL
-from web4os.queue import enqueue
+from web4os.queue import RANK, enqueue
 from web4os.tenancy import AccountId, TenantContext, get_owned, in_account, of_account, scoped
 
 
 def create_goal(session: Session, ctx: TenantContext, data: GoalCreate) -> Goal:
     """Submit a goal: record it; the CEO agent plans it once the transaction commits."""
     goal = record_goal(session, ctx, data)
-    enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id)
+    enqueue(session, "plan_goal", goal_id=goal.id, account_id=ctx.account_id,
+            **{RANK: rank_of(goal.id, urgent=goal.urgent, first=True)})
     return goal
 
 
@@ -39,6 +41,7 @@ def record_goal(session: Session, ctx: TenantContext, data: GoalCreate) -> Goal:
         brief=data.brief,
         require_approval=data.require_approval,
         credit_cap=data.credit_cap,
+        urgent=data.urgent,
         created_by_id=ctx.user_id,
         status=GoalStatus.PLANNING,
     )
@@ -330,6 +333,7 @@ class GoalState:
     status: GoalStatus
     credit_cap: int | None
     account_active: bool
+    urgent: bool = False
 
 
 def add_goal_spend(session: Session, account_id: AccountId, goal_id: int,
@@ -349,7 +353,7 @@ def add_goal_spend(session: Session, account_id: AccountId, goal_id: int,
                                     "now": utcnow()}).first()
     if row is None:
         return None
-    return GoalState(GoalStatus(row[0]), row[1], row[2] == AccountStatus.ACTIVE)
+    return GoalState(GoalStatus(row[0]), row[1], row[2] == AccountStatus.ACTIVE, bool(row[3]))
 
 
 @functools.cache
@@ -361,4 +365,4 @@ def _spend_stmt() -> Any:
     return (update(goals_t).where(g.id == bindparam("goal_id"), in_account(goals_t))
             .values(credits_spent=g.credits_spent + bindparam("charged"),
                     updated_at=bindparam("now"))
-            .returning(g.status, g.credit_cap, account_status))
+            .returning(g.status, g.credit_cap, account_status, g.urgent))

@@ -29,7 +29,10 @@ from celery import Celery, signals
 
 from web4os.config import get_settings
 from web4os.goals.jobs import CROSS_ACCOUNT, JOBS
+from web4os.queue import lane_of
 from web4os.turns import Turn
+from web4os.workers.dispatch import SLOT, RedisLanes
+from web4os.workers.lanes import share_for
 
 log = logging.getLogger("web4os.celery")
 
@@ -135,15 +138,32 @@ def _register(name: str) -> None:
 
         if name not in CROSS_ACCOUNT and not kwargs.get("account_id"):
             raise ValueError(f"{name} refused: no account_id (fail closed, no default tenant)")
+        slot = kwargs.pop(SLOT, None)
         try:
             with TURN.held():  # one job of this process computes at a time (web4os.turns)
                 run_job(name, kwargs)
         except Exception as exc:  # database hiccups: retry with backoff, never lose the job
-            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries)) from exc
+            raise self.retry(exc=exc, countdown=min(60, 2 ** self.request.retries),
+                             kwargs=kwargs) from exc
+        finally:
+            if slot is not None:
+                _free_slot(kwargs, slot)
 
 
 for _name in JOBS:
     _register(_name)
+
+
+def _free_slot(kwargs: dict[str, Any], slot: str) -> None:
+    """The job's account has one job fewer in flight: release its next (``dispatch``)."""
+    from web4os.queue import get_queue
+
+    queue = get_queue()
+    if isinstance(queue, CeleryQueue):
+        try:
+            queue.lanes().finish(int(kwargs.get("account_id") or 0), slot)
+        except redis.RedisError:  # the slot times out instead
+            log.exception("could not free a slot of account %s", kwargs.get("account_id"))
 
 
 class CeleryQueue:
@@ -152,20 +172,41 @@ class CeleryQueue:
     def __init__(self, app: Celery | None = None) -> None:
         self.app = app or celery
         self._redis: redis.Redis | None = None  # the broker's client, made on first use
+        self._lanes: RedisLanes | None = None
 
     def submit(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
+        """Now: through the account's lane (``dispatch``); later: straight to the broker."""
+        if countdown > 0 or self._broker() is None:
+            self._send(name, kwargs, countdown)
+            return
+        account, rank = lane_of(kwargs)
+        cap, weight = share_for(account)
+        self.lanes().push(account, rank, name, kwargs, cap=cap, weight=weight)
+
+    def _send(self, name: str, kwargs: dict[str, Any], countdown: float = 0.0) -> None:
         self.app.send_task(f"web4os.{name}", kwargs=kwargs,
                            countdown=countdown if countdown > 0 else None)
+
+    def lanes(self) -> RedisLanes:
+        """The per-account lanes in the broker's Redis (made once)."""
+        if self._lanes is None:
+            broker = self._broker()
+            assert broker is not None, "lanes need a Redis broker"
+            settings = get_settings()
+            self._lanes = RedisLanes(broker, self._send,
+                                     slot_seconds=settings.task_soft_time_limit + 60,
+                                     total=settings.dispatch_in_flight)
+        return self._lanes
 
     def takes_handoffs(self) -> bool:
         """A job may keep its next card only while no message waits in the broker's
         queue (every thread of every worker is busy: a chain would hold a thread that
         waiting work needs) and this worker is not shutting down
-        (``queue.handoff``). One ``LLEN``. Jobs of this process waiting for
-        their turn do not stop it: they get the turn as soon as the chain's card waits
-        on its model, or computes for longer than ``STALL_SECONDS``."""
-        if _shutting_down.is_set():
-            return False
+        (``queue.handoff``), and no job of this process waits for its turn: a chain
+        holds the turn from card to card, so a job waiting for it would start only past
+        ``STALL_SECONDS``. One ``LLEN``."""
+        if _shutting_down.is_set() or TURN.waiters:
+            return False  # a job of this process waits for the turn the chain would keep
         from web4os.workers.liveness import QUEUE_NAME
 
         broker = self._broker()
@@ -181,7 +222,9 @@ class CeleryQueue:
         from web4os.workers.liveness import queue_depth
 
         broker = self._broker()
-        return queue_depth(broker)[0] if broker is not None else None
+        if broker is None:
+            return None
+        return queue_depth(broker)[0] + self.lanes().waiting()
 
     def _broker(self) -> redis.Redis | None:
         """A client of the broker, made once (None for brokers other than Redis)."""

@@ -12,6 +12,16 @@ thread and back, and a thread that wakes for a job meets the write lock. The wai
 overlap: a hundred cards wait on their models together. A job that computes for
 longer than ``STALL_SECONDS`` without waiting (a tool blocked on something else)
 does not hold the others up: past that, the next job starts beside it.
+
+**Fair share.** Waiting jobs sit in one lane per account (``workers.lanes``): accounts
+take turns by weight, each within its cap of running jobs, and within an account the
+urgent and the goals under way go first.
+
+**Waits cost no pool slot.** ``embedded_workers`` bounds the threads that compute or
+wait for a job; a thread waiting on its model does not count against it, so a new one
+starts for the next job. What bounds the waits is ``model_calls_in_flight``: past it, a
+job waits for a call to come back before it sends its own. Threads beyond the pool's
+size end after ``SPARE_SECONDS`` without work, so memory follows the load.
 """
 
 from __future__ import annotations
@@ -20,13 +30,16 @@ import contextlib
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
 from web4os import turns
 from web4os.config import get_settings
+from web4os.queue import lane_of
 from web4os.turns import STALL_SECONDS
+from web4os.workers.lanes import FairLanes, Job, share_for
+
+SPARE_SECONDS = 30.0  # a thread beyond the pool's size ends after this long without work
 
 log = logging.getLogger("web4os.embedded")
 
@@ -39,12 +52,16 @@ class EmbeddedRunner:
 
     def __init__(self, workers: int | None = None, *, sweep_interval: float | None = None) -> None:
         self.max_threads = workers or get_settings().embedded_workers
+        self.max_model_waits = get_settings().model_calls_in_flight
         self._lock = threading.Lock()
         self._work = threading.Condition(self._lock)  # idle threads wait for a job here
         self._turn = threading.Condition(self._lock)  # threads back from a wait, for a turn
         self._idle_cond = threading.Condition(self._lock)  # wait_idle
-        self._jobs: deque[tuple[str, dict[str, Any]]] = deque()
+        self._slot = threading.Condition(self._lock)  # jobs waiting to call their model
+        self._jobs = FairLanes()
         self._threads: list[threading.Thread] = []
+        self._model_waits = 0  # threads inside a model call (not counted against the pool)
+        self.peak_model_waits = 0
         self._idle = 0  # threads waiting for a job
         self._busy = 0  # threads computing now (one, or more past a stall)
         self._since = 0.0  # when the latest turn began (time.monotonic())
@@ -78,6 +95,7 @@ class EmbeddedRunner:
         with self._lock:
             pending, waiting, closed = self._pending, len(self._jobs), self._closed
         return {"threads": self.max_threads, "pending": pending, "waiting": waiting,
+                "model_waits": self._model_waits,
                 "sweeper_alive": bool(self._sweeper and self._sweeper.is_alive()),
                 "closed": closed}
 
@@ -105,6 +123,8 @@ class EmbeddedRunner:
 
     def _push(self, name: str, kwargs: dict[str, Any],
               timer: threading.Timer | None = None) -> None:
+        account, _ = lane_of(kwargs)
+        cap, weight = share_for(account)  # outside the lock: it may read the database
         with self._lock:
             if timer is not None:
                 if timer not in self._timers:
@@ -113,7 +133,10 @@ class EmbeddedRunner:
             if self._closed:
                 self._finished()
                 return
-            self._jobs.append((name, kwargs))
+            _, rank = lane_of(kwargs)
+            self._jobs.push(account, rank, (name, kwargs), cap=cap, weight=weight)
+            if not self._jobs.ready():
+                return  # its account is at its cap: a job of its ending starts it
             if self._turn_free() and not self._returning:
                 self._wake()  # nobody computes: start it now
             elif not self._watching:
@@ -133,14 +156,15 @@ class EmbeddedRunner:
         self._busy -= 1
         if self._returning:
             self._turn.notify()  # a job back from its model goes first
-        elif self._jobs:
+        elif self._jobs.ready():
             self._wake()
 
     def _wake(self) -> None:
-        """Get a thread to look at the queue: an idle one, else a new one (up to the cap)."""
+        """Get a thread to look at the queue: an idle one, else a new one (up to the pool's
+        size, not counting the threads that wait on a model)."""
         if self._idle:
             self._work.notify()
-        elif len(self._threads) < self.max_threads:
+        elif len(self._threads) - self._model_waits < self.max_threads:
             thread = threading.Thread(target=self._worker, daemon=True,
                                       name=f"web4os-job-{len(self._threads) + 1}")
             try:
@@ -159,49 +183,74 @@ class EmbeddedRunner:
         turns.install(self._waiting)
         with self._lock:
             while True:
-                if self._jobs and self._turn_free() and not self._returning:
-                    name, kwargs = self._jobs.popleft()
+                if self._turn_free() and not self._returning and (job := self._jobs.pop()):
                     self._take_turn()
-                    if self._jobs and not self._watching:
+                    if self._jobs.ready() and not self._watching:
                         self._wake()  # the jobs left behind need a thread watching for a stall
                     self._lock.release()
                     try:
-                        self._run(name, kwargs)
+                        self._run(*job)
                     finally:
                         self._lock.acquire()
                         self._busy -= 1
                         self._finished()
                         if self._returning:
                             self._turn.notify()
+                        if self._jobs.ready():
+                            self._wake()  # its account may have been at its cap
                         if self._closed and not self._jobs:
                             self._work.notify_all()  # idle threads: time to stop
                     continue
                 if self._closed and not self._jobs:
                     return
-                watch = bool(self._jobs) and not self._watching
-                self._watching = self._watching or watch
-                self._idle += 1
-                self._work.wait(STALL_SECONDS if watch else None)
-                self._idle -= 1
-                if watch:
-                    self._watching = False
+                if not self._idle_wait():
+                    self._threads.remove(threading.current_thread())
+                    return
+
+    def _idle_wait(self) -> bool:
+        """Wait for work; False when this thread is spare (beyond the pool) and had none."""
+        watch = self._jobs.ready() and not self._watching
+        self._watching = self._watching or watch
+        spare = len(self._threads) - self._model_waits > self.max_threads
+        self._idle += 1
+        woken = self._work.wait(STALL_SECONDS if watch else SPARE_SECONDS if spare else None)
+        self._idle -= 1
+        if watch:
+            self._watching = False
+        return woken or watch or not spare or self._jobs.ready()
+
+    def _run(self, account: int, job: Job) -> None:
+        try:
+            self._run_job(*job)
+        finally:
+            with self._lock:
+                self._jobs.done(account)
 
     @contextlib.contextmanager
     def _waiting(self) -> Iterator[None]:
-        """The handler behind ``turns.waiting()`` on this runner's threads."""
+        """The handler behind ``turns.waiting()`` on this runner's threads: the turn goes
+        to the next job, and so does this thread's place in the pool."""
         with self._lock:
             self._give_turn()
+            while self._model_waits >= self.max_model_waits:
+                self._slot.wait()
+            self._model_waits += 1
+            self.peak_model_waits = max(self.peak_model_waits, self._model_waits)
+            if self._jobs.ready() and not self._idle:
+                self._wake()  # the pool has room again: a job waiting may start
         try:
             yield
         finally:
             with self._lock:
+                self._model_waits -= 1
+                self._slot.notify()
                 self._returning += 1
                 while not self._turn_free():
                     self._turn.wait(STALL_SECONDS)
                 self._returning -= 1
                 self._take_turn()
 
-    def _run(self, name: str, kwargs: dict[str, Any]) -> None:
+    def _run_job(self, name: str, kwargs: dict[str, Any]) -> None:
         from web4os.workers.registry import run_job
 
         try:
@@ -254,7 +303,7 @@ class EmbeddedRunner:
         """A job may keep its next card only while the runner is open and no job waits,
         neither a new one nor one back from its model (``queue.handoff``)."""
         with self._lock:
-            return not self._closed and not self._jobs and not self._returning
+            return not self._closed and not self._jobs.ready() and not self._returning
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop taking jobs; ``wait``: finish the queued ones first, else drop them.
@@ -267,9 +316,8 @@ class EmbeddedRunner:
                 self._finished()
             self._timers.clear()
             if not wait:
-                for _ in range(len(self._jobs)):
+                for _ in range(self._jobs.clear()):
                     self._finished()
-                self._jobs.clear()
             self._work.notify_all()
             self._turn.notify_all()
         joined: set[threading.Thread] = {threading.current_thread()}
@@ -284,3 +332,4 @@ class EmbeddedRunner:
         with EmbeddedRunner._shared_lock:
             if EmbeddedRunner._shared is self:
                 EmbeddedRunner._shared = None
+

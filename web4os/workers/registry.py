@@ -7,7 +7,7 @@ from typing import Any
 
 from web4os.goals.jobs import CROSS_ACCOUNT, JOBS
 from web4os.goals.scheduling import backoff
-from web4os.queue import get_queue, handoff
+from web4os.queue import get_queue, handoff, job_kwargs
 
 log = logging.getLogger("web4os.jobs")
 
@@ -23,6 +23,7 @@ def run_job(name: str, kwargs: dict[str, Any]) -> None:
     if "account_id" not in kwargs and name not in CROSS_ACCOUNT:
         raise ValueError(f"Job {name} refused: no account_id (fail closed).")
     since: float | None = None  # when the chain of handed-off cards began
+    kwargs = job_kwargs(kwargs)
     while True:
         try:
             with handoff(since) as slot:
@@ -36,3 +37,4 @@ def run_job(name: str, kwargs: dict[str, Any]) -> None:
         if slot.job is None:
             return
         (name, kwargs), since = slot.job, slot.since
+        kwargs = job_kwargs(kwargs)

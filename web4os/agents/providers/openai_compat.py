@@ -33,6 +33,7 @@ from web4os.agents.providers.base import (
     ModelRequest,
     ToolCall,
 )
+from web4os.agents.providers.cooldowns import COOLDOWNS
 from web4os.agents.providers.windows import learn_window, window_of
 from web4os.turns import waiting
 
@@ -260,6 +261,7 @@ class OpenAICompatible:
                 kwargs["tool_choice"] = request.tool_choice
             try:
                 with waiting():  # the embedded runner computes other jobs meanwhile
+                    COOLDOWNS.wait(self.base_url or "openai")  # an endpoint that said 429
                     raw = self.client.chat.completions.with_raw_response.create(**kwargs)
                 response = raw.parse()
                 break
@@ -276,6 +278,8 @@ class OpenAICompatible:
                     learned = self._after_rejection(exc, request, learned)
                     self._learn(model, learned)
                     continue
+                if exc.status_code == 429:
+                    COOLDOWNS.hold(self.base_url or "openai", _retry_after(exc))
                 raise _as_model_error(exc, self.timeout) from exc
             except openai.OpenAIError as exc:
                 raise _as_model_error(exc, self.timeout) from exc
