@@ -85,8 +85,6 @@ class Settings(BaseSettings):
 
     # Credits.
     signup_credit_grant: int = Field(default=1000, ge=0)
-    # Pages warn that credits run low under this balance, and whenever work waits for credits.
-    low_credit_mark: int = Field(default=20, ge=0)
     # With verification on, a self-serve account's starting credits wait for its owner to
     # open the link mailed at signup (needs the SMTP settings below).
     signup_require_email_verification: bool = False

@@ -78,6 +78,14 @@ def test_accounts_are_searched_by_name_or_owner_email_and_filtered(
     assert "No account matches “rosa” among accounts low on credits" in _text(
         client.get("/admin?only=low&q=rosa").text)
     assert len(_listed(client.get("/admin?only=bogus").text)) == 3
+    # "low" is each account's own threshold, the one that warns its members
+    db.rollback()  # a fresh snapshot before writing: the app wrote meanwhile
+    db.execute(update(Account).where(Account.name == "Rosa's Bakery")
+               .values(low_credit_threshold=10**6))
+    db.execute(update(Account).where(Account.name == "Main Street Garage")
+               .values(low_credit_threshold=0))
+    db.commit()
+    assert _listed(client.get("/admin?only=low").text) == ["Rosa's Bakery"]
 
 
 def test_the_list_shows_last_activity_balance_and_spend(client: TestClient, db: Session,

@@ -182,7 +182,7 @@ def test_low_credits_warn_while_work_waits_or_under_the_low_mark(client: TestCli
 
     db.rollback()  # a fresh snapshot before writing: the app wrote meanwhile
     rich = make_tenant(db, "Rich", credits=1000)
-    quiet = make_tenant(db, "Quiet", credits=5)  # nothing waits, but under the mark (20)
+    quiet = make_tenant(db, "Quiet", credits=5)  # nothing waits, but under its threshold (100)
     db.commit()
     for who, low in ((rich, False), (quiet, True)):
         client.cookies.clear()

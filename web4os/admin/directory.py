@@ -22,9 +22,6 @@ from web4os.credits.models import CreditLedgerEntry, EntryKind
 from web4os.goals.models import Goal
 
 SPEND_KINDS = (EntryKind.RESERVATION, EntryKind.SETTLEMENT, EntryKind.REFUND)
-# Under this many credits an account's next cards may block; the admin's "low credits"
-# filter finds the accounts to top up before their owners notice.
-LOW_CREDITS = 100
 MAX_ROWS = 200
 
 
@@ -56,7 +53,8 @@ class AccountRow:
 
     @property
     def low_credits(self) -> bool:
-        return self.account.credit_balance < LOW_CREDITS
+        """Under the owner's own threshold: the mark that warns its members, too."""
+        return self.account.credit_balance < self.account.low_credit_threshold
 
 
 def _like(query: str) -> str:
@@ -124,7 +122,7 @@ def list_accounts(session: Session, *, query: str = "",
     if only == AccountFilter.SUSPENDED:
         stmt = stmt.where(Account.status == AccountStatus.SUSPENDED)
     elif only == AccountFilter.LOW_CREDITS:
-        stmt = stmt.where(Account.credit_balance < LOW_CREDITS)
+        stmt = stmt.where(Account.credit_balance < Account.low_credit_threshold)
     accounts = list(session.scalars(stmt.order_by(Account.id.desc()).limit(MAX_ROWS)))
     ids = [a.id for a in accounts]
     if not ids:

@@ -39,7 +39,7 @@ def index(request: Request, session: SessionDep, admin: AdminDep, q: str = "",
     return render(request, "admin/index.html", {
         "rows": [] if problem else directory.list_accounts(session, query=q, only=shown),
         "q": "" if problem else q, "search_error": problem, "only": shown.value,
-        "low_credits": directory.LOW_CREDITS, "near_limits": near_limits(session, utcnow()),
+        "near_limits": near_limits(session, utcnow()),
         "topups": topups.pending_requests(session)},
         status_code=422 if problem else 200)
 

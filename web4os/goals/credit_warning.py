@@ -9,7 +9,6 @@ from fastapi import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from web4os.config import get_settings
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.scheduling import OUT_OF_CREDITS
 from web4os.tenancy import AccountId, of_account
@@ -19,15 +18,17 @@ from web4os.tenancy import AccountId, of_account
 class CreditWarning:
     balance: int
     waiting: int  # cards blocked, and goals paused, until credits arrive
-    mark: int  # the configured low mark
+    mark: int  # the account's low-credit threshold (0: never low by balance alone)
 
     @property
     def low(self) -> bool:
         return self.waiting > 0 or self.balance < self.mark
 
 
-def credit_warning(session: Session, account_id: AccountId, balance: int) -> CreditWarning:
-    """``balance`` against the low mark, and how much work waits for credits (one query)."""
+def credit_warning(session: Session, account_id: AccountId, balance: int,
+                   mark: int) -> CreditWarning:
+    """``balance`` against the account's threshold, and how much work waits for credits
+    (one query). The same threshold notifies members and flags the account for admins."""
     cards = select(func.count()).select_from(Task).where(
         of_account(Task, account_id), Task.status == TaskStatus.BLOCKED,
         Task.status_reason == OUT_OF_CREDITS).scalar_subquery()
@@ -35,7 +36,7 @@ def credit_warning(session: Session, account_id: AccountId, balance: int) -> Cre
         of_account(Goal, account_id), Goal.status == GoalStatus.PAUSED,
         Goal.status_reason == OUT_OF_CREDITS).scalar_subquery()
     waiting = int(session.scalar(select(cards + goals)) or 0)
-    return CreditWarning(balance, waiting, get_settings().low_credit_mark)
+    return CreditWarning(balance, waiting, mark)
 
 
 def credit_warning_on_page(request: Request) -> CreditWarning | None:
@@ -43,4 +44,6 @@ def credit_warning_on_page(request: Request) -> CreditWarning | None:
     viewer, session = getattr(request.state, "viewer", None), getattr(request.state, "session", None)
     if viewer is None or viewer.account is None or session is None:
         return None
-    return credit_warning(session, AccountId(viewer.account.id), viewer.account.credit_balance)
+    account = viewer.account
+    return credit_warning(session, AccountId(account.id), account.credit_balance,
+                          account.low_credit_threshold)
