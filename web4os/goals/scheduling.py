@@ -194,6 +194,9 @@ def advance_goal(goal_id: int, *, account_id: int) -> None:
             return
         if goals.all_finished(tasks):
             _start_summary(s, goal)
+        elif goals.all_cancelled(tasks):
+            transition_goal(s, goal, GoalStatus.CANCELLED, actor="ceo",
+                            reason="Every card was cancelled, so nothing is left to do.")
         else:
             after_advance(s, goal, tasks, deps)
 

@@ -270,6 +270,11 @@ def all_finished(tasks: list[Task]) -> bool:
     )
 
 
+def all_cancelled(tasks: list[Task]) -> bool:
+    """The operator cancelled every card: the goal has nothing left to run or summarise."""
+    return bool(tasks) and all(t.status == TaskStatus.CANCELLED for t in tasks)
+
+
 @dataclass
 class GoalProgress:
     """Counts for progress bars."""
