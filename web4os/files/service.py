@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Role
 from web4os.config import get_settings
+from web4os.credits.service import lock_account
 from web4os.errors import Forbidden, InvalidInput, NotFound
 from web4os.files.detect import clean_name, detect
 from web4os.files.models import StoredFile
@@ -84,6 +85,11 @@ def store(session: Session, account_id: AccountId, *, name: str, data: bytes,
         raise InvalidInput("The file could not be stored right now; try again in a moment.",
                            field="file") from exc
     session.info.setdefault(_WRITTEN, []).append(key)
+    # The quota again under the account's row lock: two uploads that each fit alone must
+    # not both pass. The bytes went to the store first, so the lock waits on no upload;
+    # a refusal here rolls back and the store forgets them (``_WRITTEN``).
+    lock_account(session, account_id)
+    check_size(name, len(data), session, account_id)
     row = StoredFile(account_id=account_id, goal_id=goal_id, task_id=task_id, name=name,
                      kind=found.kind, content_type=found.content_type, size=len(data),
                      sha256=hashlib.sha256(data).hexdigest(), storage_key=key, text=found.text,
