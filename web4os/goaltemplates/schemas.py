@@ -35,7 +35,7 @@ class TemplateIn(BaseModel):
     brief: Text = ""
     require_approval: bool = False
     credit_cap: int | None = Field(default=None, ge=1, le=10_000_000)
-    attachments: list[int] = Field(default_factory=list, max_length=MAX_ATTACHMENTS,
+    attachments: list[int] = Field(default=[], max_length=MAX_ATTACHMENTS,
                                    description="Ids of the account's files to attach.")
 
     @field_validator("name")
