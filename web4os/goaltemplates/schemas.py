@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 
 from web4os.goals.schemas import GoalCreate
 from web4os.text import Text
@@ -50,8 +50,8 @@ class TemplateIn(BaseModel):
 
     @field_validator("title", "brief")
     @classmethod
-    def _goal_text(cls, v: str, info: Any) -> Any:
-        return as_goal_field(info.field_name, v)
+    def _goal_text(cls, v: str, info: ValidationInfo) -> Any:
+        return as_goal_field(str(info.field_name), v)
 
     @field_validator("attachments")
     @classmethod
@@ -60,7 +60,8 @@ class TemplateIn(BaseModel):
 
 
 class GoalFromTemplate(BaseModel):
-    """Changes for this one goal; a field left out is the template's."""
+    """Changes for this one goal; a field left out (or null) is the template's, except
+    ``credit_cap``, where an explicit null means no cap."""
 
     title: Text | None = None
     brief: Text | None = None

@@ -216,20 +216,12 @@ def attachable_files(session: Session, account_id: AccountId, *,
                      goal_id: int | None = None, chosen: list[int] | None = None
                      ) -> list[StoredFile]:
     """Files a template form offers: the knowledge files, a goal's attachments, and
-    the ones already chosen."""
-    query = scoped(StoredFile, account_id).where(StoredFile.goal_id.is_(None))
-    offered = {f.id: f for f in session.scalars(query.order_by(StoredFile.id))}
+    the ones already chosen (ids that are not the account's files are left out)."""
+    offered = {f.id: f for f in files.list_files(session, account_id, knowledge=True)}
     if goal_id is not None:
         offered.update((f.id, f) for f in files.list_files(session, account_id, goal_id=goal_id)
                        if f.task_id is None)
-    for f in check_attachments_quiet(session, account_id, chosen or []):
-        offered[f.id] = f
+    if chosen:
+        offered.update((f.id, f) for f in session.scalars(
+            scoped(StoredFile, account_id).where(StoredFile.id.in_(chosen))))
     return sorted(offered.values(), key=lambda f: f.id)
-
-
-def check_attachments_quiet(session: Session, account_id: AccountId,
-                            ids: list[int]) -> list[StoredFile]:
-    """The account's files among ``ids`` (others skipped: a form being re-rendered)."""
-    if not ids:
-        return []
-    return list(session.scalars(scoped(StoredFile, account_id).where(StoredFile.id.in_(ids))))
