@@ -186,7 +186,10 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = []
     for err in exc.errors()[:10]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        where = tuple(err.get("loc", ()))
+        if where and where[0] in ("body", "query", "path", "header"):
+            where = where[1:]  # where it came from, not a field (a field may be "body")
+        loc = ".".join(str(p) for p in where)
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     message = "; ".join(parts) or "The request is not valid."
     if _wants_json(request):
