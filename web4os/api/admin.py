@@ -42,8 +42,8 @@ IdempotencyKey = Annotated[str | None, Header(
 
 
 def _one(session: Session, account_id: int) -> AdminAccountOut:
-    return AdminAccountOut.of(directory.rows_for(session, [service.get_account(session,
-                                                                               account_id)])[0])
+    account = service.get_account(session, account_id)
+    return AdminAccountOut.of(directory.rows_for(session, [account])[0])
 
 
 def _invite_out(request: Request, issued: IssuedInvite) -> OwnerInviteOut:
