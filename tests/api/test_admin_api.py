@@ -4,8 +4,10 @@ the workers' share, archives and deletion; and the wall between the two kinds of
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -180,3 +182,23 @@ def test_archive_and_delete_now(client: TestClient, db: Session, tenant: Tenant)
     db.rollback()
     assert db.get(Account, account_id) is None
     assert client.get(base, headers=headers).status_code == 404
+
+
+def test_every_account_route_refuses_an_admin_token(client: TestClient, db: Session,
+                                                    tenant: Tenant) -> None:
+    """Walked from the app's routes, so an account route added later is covered."""
+    headers = bearer(admin_token(db))
+    walked = 0
+    for rc in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
+        path = rc.path_format or rc.path or ""
+        if (not isinstance(rc.original_route, APIRoute) or not path.startswith("/api/v1/")
+                or path.startswith("/api/v1/admin/") or path == "/api/v1/openapi.json"):
+            continue
+        url = re.sub(r"\{(\w+)\}", lambda m: "approve" if m.group(1) == "decision" else "1",
+                     path)
+        for method in sorted((rc.original_route.methods or set()) - {"HEAD"}):
+            resp = client.request(method, url, headers=headers)
+            assert resp.status_code == 403, f"{method} {url} → {resp.status_code}"
+            assert "admin token" in resp.json()["detail"]
+            walked += 1
+    assert walked >= 80
