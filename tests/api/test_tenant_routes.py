@@ -135,16 +135,18 @@ def test_another_accounts_ids_answer_404(client: TestClient, db: Session,
     assert agent is not None
     notification = db.scalars(select(Notification).where(
         Notification.account_id == other.id)).one()
+    # read while bound to the other account: row-level security hides them afterwards
+    agent_id, note_id, notification_id = agent.id, note.id, notification.id
     owner = bearer(role_tokens(db, tenant)["owner"])
     for method, path, body in (
-            ("GET", f"/api/v1/agents/{agent.id}", None),
-            ("PATCH", f"/api/v1/agents/{agent.id}", {"name": "Mine"}),
-            ("POST", f"/api/v1/agents/{agent.id}/disable", None),
-            ("POST", f"/api/v1/agents/{agent.id}/enable", None),
-            ("GET", f"/api/v1/notes/{note.id}", None),
-            ("PUT", f"/api/v1/notes/{note.id}", {"title": "Mine"}),
-            ("DELETE", f"/api/v1/notes/{note.id}", None),
-            ("POST", f"/api/v1/notifications/{notification.id}/read", None)):
+            ("GET", f"/api/v1/agents/{agent_id}", None),
+            ("PATCH", f"/api/v1/agents/{agent_id}", {"name": "Mine"}),
+            ("POST", f"/api/v1/agents/{agent_id}/disable", None),
+            ("POST", f"/api/v1/agents/{agent_id}/enable", None),
+            ("GET", f"/api/v1/notes/{note_id}", None),
+            ("PUT", f"/api/v1/notes/{note_id}", {"title": "Mine"}),
+            ("DELETE", f"/api/v1/notes/{note_id}", None),
+            ("POST", f"/api/v1/notifications/{notification_id}/read", None)):
         resp = client.request(method, path, headers=owner, json=body)
         assert resp.status_code == 404, (method, path, resp.text)
         assert "Secret" not in resp.text
