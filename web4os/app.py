@@ -24,15 +24,20 @@ from web4os.accounts import settings_routes
 from web4os.accounts.deps import READ_METHODS, SESSION_COOKIE, optional_viewer
 from web4os.accounts.security import new_token
 from web4os.admin import data_routes as admin_data_routes
-from web4os.admin import health
+from web4os.admin import health, token_routes
 from web4os.admin import routes as admin_routes
 from web4os.agents import routes as agents_routes
 from web4os.api import account_data as api_account_data
 from web4os.api import accounts as api_accounts
+from web4os.api import admin as api_admin
+from web4os.api import admin_tokens as api_admin_tokens
+from web4os.api import agents as api_agents
 from web4os.api import budgets as api_budgets
+from web4os.api import credits as api_credits
 from web4os.api import docs as api_docs
 from web4os.api import files as api_files
 from web4os.api import goal_templates as api_goal_templates
+from web4os.api import notes as api_notes
 from web4os.api import notifications as notification_api
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
@@ -68,7 +73,9 @@ from web4os.workers import install_queue
 from web4os.workers.embedded import EmbeddedRunner
 
 ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.router,
-           admin_routes.router, goals_routes.router, api_routes.router, usage_routes.router,
+           admin_routes.router, token_routes.router, goals_routes.router, api_routes.router,
+           api_routes.tasks_router, api_routes.me_router, api_agents.router, api_notes.router,
+           api_credits.router, api_admin.router, api_admin_tokens.router, usage_routes.router,
            health.router, agents_routes.router, tools_routes.router,
            api_tools.router, approval_routes.router, files_routes.router,
            goal_file_routes.router, api_files.router, report_routes.router, api_reports.router,
@@ -182,7 +189,10 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     parts = []
     for err in exc.errors()[:10]:
-        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        where = tuple(err.get("loc", ()))
+        if where and where[0] in ("body", "query", "path", "header"):
+            where = where[1:]  # where it came from, not a field (a field may be "body")
+        loc = ".".join(str(p) for p in where)
         parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
     message = "; ".join(parts) or "The request is not valid."
     if _wants_json(request):

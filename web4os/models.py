@@ -9,6 +9,7 @@ from web4os.accounts.models import (
     User,
     WebSession,
 )
+from web4os.admin.models import AdminToken
 from web4os.agents.models import Agent, Note
 from web4os.credits.models import CreditLedgerEntry
 from web4os.db import Base
@@ -27,6 +28,7 @@ from web4os.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
+    "AdminToken",
     "Agent",
     "AgentToolPolicy",
     "ApiToken",

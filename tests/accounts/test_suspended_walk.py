@@ -78,8 +78,12 @@ EXEMPT: dict[str, str] = {
                              "whatever its status",
     "/settings/data/delete/cancel": "withdraws that request: nothing else changes",
     "/api/v1/account/deletion": "the same request and its withdrawal, by API",
+    "/api/v1/notifications/read-all": "the person's own read marks, as its page form",
+    "/api/v1/notifications/{notification_id}/read": "one read mark, as its page form",
 }
-ADMIN = "/admin/"  # platform admins' console: the account's status doesn't bind them
+# Platform admins' console and API: the account's status doesn't bind them (an account's
+# token gets 403 on the API's admin routes whatever the status).
+ADMIN = ("/admin/", "/api/v1/admin/")
 
 # Logins belong to people, not to the account's work or set-up; a token's last use is
 # recorded on every call, reads included.
@@ -238,6 +242,12 @@ def test_the_exemptions_still_work_while_suspended(quiet_client: TestClient, db:
     assert resp.status_code == 202 and resp.json()["deletion_due_at"]
     assert client.delete("/api/v1/account/deletion", headers=api).status_code == 200
     used.add("/api/v1/account/deletion")
+    for route, url in (("/api/v1/notifications/{notification_id}/read",
+                        f"/api/v1/notifications/{ids['notification_id']}/read"),
+                       ("/api/v1/notifications/read-all", "/api/v1/notifications/read-all")):
+        resp = client.post(url, headers=api)
+        assert resp.status_code == 200, f"{url} → {resp.status_code}: {resp.text[:300]}"
+        used.add(route)
     login(client, t.owner)
     used.add("/login")
     csrf = _session_csrf(client)

@@ -28,6 +28,7 @@ from web4os.accounts import invites
 from web4os.accounts.models import Membership, Role, User
 from web4os.accounts.service import start_session
 from web4os.accounts.tokens import create_token
+from web4os.admin.tokens import create_admin_token
 from web4os.agents.models import Agent, Note
 from web4os.app import create_app
 from web4os.db import Base, get_engine, session_factory
@@ -113,6 +114,7 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/settings/invites/{invite_id}/revoke", "/settings/members/{membership_id}/remove",
                   "/settings/tokens/{token_id}/revoke", "/verify-email/resend",
                   "/tools/servers/{server_id}/delete", "/tools/servers/{server_id}/refresh",
+                  "/admin/tokens/{token_id}/revoke",
                   "/files/{file_id}/delete", "/settings/data/delete/cancel",
                   "/settings/webhooks/{endpoint_id}/delete", "/settings/webhooks/{endpoint_id}/rotate",
                   "/settings/webhooks/{endpoint_id}/test",
@@ -168,6 +170,10 @@ class World:
     user: User
     ids: dict[str, str]
     api_token: str
+    admin_token: str  # for /api/v1/admin paths
+
+    def token_for(self, path: str) -> str:
+        return self.admin_token if path.startswith("/api/v1/admin/") else self.api_token
 
     def login(self) -> str:
         with session_factory()() as s:
@@ -199,6 +205,7 @@ def world(db: Session, tenant: Tenant, runner: EmbeddedRunner) -> Iterator[World
     bind_account(db, tenant.id)
     invite = invites.create_invite(db, tenant.ctx(), email="new@example.com", role="viewer")
     secret = create_token(db, tenant.ctx(), name="sweep", role=Role.OWNER).secret
+    admin_secret = create_admin_token(db, tenant.owner, name="sweep").secret
     routine = routines.save_routine(db, tenant.ctx(), RoutineIn(title="Weekly summary"))
     template = templates.create_template(db, tenant.ctx(), TemplateIn(
         name="Weekly newsletter", title="Write the newsletter"))
@@ -216,7 +223,8 @@ def world(db: Session, tenant: Tenant, runner: EmbeddedRunner) -> Iterator[World
            # no such rows: the text rule answers before anything is looked up
            "tools": 2_000_000_000, "tool-calls": 2_000_000_000, "webhooks": 2_000_000_000}
     with TestClient(APP, raise_server_exceptions=False) as client:
-        yield World(client, tenant.owner, {k: str(v) for k, v in ids.items()}, secret)
+        yield World(client, tenant.owner, {k: str(v) for k, v in ids.items()}, secret,
+                    admin_secret)
 
 
 def stored() -> tuple[dict[str, int], list[str]]:
@@ -245,7 +253,8 @@ def test_json_text_fields_refuse_hostile_text(world: World, method: str, path: s
         # Sent as JSON escapes (\ud800), the way a client encodes a lone surrogate.
         resp = world.client.request(method, world.url(path),
                                     content=json.dumps({**valid, field: value}),
-                                    headers={"Authorization": f"Bearer {world.api_token}",
+                                    headers={"Authorization":
+                                             f"Bearer {world.token_for(path)}",
                                              "Content-Type": "application/json"})
         detail = resp.json().get("detail", "") if resp.status_code < 500 else resp.text
         if resp.status_code != 422 or f"{field}: " not in detail or REASONS[kind] not in detail:

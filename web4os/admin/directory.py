@@ -123,7 +123,12 @@ def list_accounts(session: Session, *, query: str = "",
         stmt = stmt.where(Account.status == AccountStatus.SUSPENDED)
     elif only == AccountFilter.LOW_CREDITS:
         stmt = stmt.where(Account.credit_balance < Account.low_credit_threshold)
-    accounts = list(session.scalars(stmt.order_by(Account.id.desc()).limit(MAX_ROWS)))
+    return rows_for(session, list(session.scalars(stmt.order_by(Account.id.desc())
+                                                  .limit(MAX_ROWS))))
+
+
+def rows_for(session: Session, accounts: list[Account]) -> list[AccountRow]:
+    """The list's rows for these accounts, in their order."""
     ids = [a.id for a in accounts]
     if not ids:
         return []

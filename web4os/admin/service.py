@@ -75,17 +75,24 @@ def invite_owner(session: Session, admin: User, account_id: int, email: str) -> 
 
 
 def change_credits(session: Session, admin: User, account_id: int, *, amount: int,
-                   reason: str) -> None:
-    """Top up (positive) or correct (negative) the balance; more credits resume blocked work."""
+                   reason: str, key: str | None = None) -> bool:
+    """Top up (positive) or correct (negative) the balance; more credits resume blocked work.
+
+    ``key`` (a client's idempotency key) makes a retry change nothing: False comes back
+    when a change with that key for this account was already made.
+    """
     account = get_account(session, account_id)
     aid = AccountId(account.id)
     reason = " ".join(reason.split())[:200]
     actor = f"admin:{admin.email}"
+    ledger_key = None if key is None else f"admin:{account.id}:{key}"
     if amount > 0:  # resume=True: blocked work carries on once this commits
-        credits.grant(session, aid, amount, actor=actor, reason=reason or "Granted by an admin",
-                      resume=True)
+        entry = credits.grant(session, aid, amount, actor=actor,
+                              reason=reason or "Granted by an admin", key=ledger_key,
+                              resume=True)
     else:
-        credits.adjust(session, aid, amount, actor=actor, reason=reason)
+        entry = credits.adjust(session, aid, amount, actor=actor, reason=reason, key=ledger_key)
+    return entry is not None
 
 
 def members_of(session: Session, account_id: int) -> int:

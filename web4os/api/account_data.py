@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
@@ -12,10 +11,11 @@ from web4os.accountdata import deletion, retention
 from web4os.accountdata.routes import download
 from web4os.api.accounts import ApiRevoke
 from web4os.api.deps import ApiOwner
+from web4os.api.openapi import api_router
 from web4os.text import Text
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1/account")
+router = api_router("account-data", prefix="/api/v1/account")
 
 
 class DeletionIn(BaseModel):
@@ -31,7 +31,9 @@ class RetentionIn(BaseModel):
 
 
 @router.get("/archive", operation_id="download_account_archive",
-            response_class=StreamingResponse)
+            response_class=StreamingResponse,
+            responses={200: {"content": {"application/zip": {}},
+                             "description": "The account's data as a zip."}})
 def api_archive(session: SessionDep, ctx: ApiOwner) -> Response:
     """A zip of everything the account holds (tables as JSON Lines, files, a manifest)."""
     return download(session, ctx)

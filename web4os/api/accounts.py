@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from web4os.accounts import invites, members, tokens
 from web4os.accounts.api_schemas import (
@@ -25,11 +25,12 @@ from web4os.accounts.api_schemas import (
 from web4os.accounts.invites import parse_role
 from web4os.accounts.models import Account
 from web4os.api.deps import ApiOwner, api_context
+from web4os.api.openapi import api_router
 from web4os.errors import Forbidden
 from web4os.tenancy import TenantContext
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = api_router(None)
 
 
 def _owner_even_if_suspended(
@@ -48,14 +49,14 @@ def _account_out(account: Account) -> AccountOut:
                       credit_balance=account.credit_balance, created_at=account.created_at)
 
 
-@router.get("/account", operation_id="get_account")
+@router.get("/account", tags=["account"], operation_id="get_account")
 def get_account(session: SessionDep, ctx: ApiOwner) -> AccountOut:
     account = session.get(Account, ctx.account_id)
     assert account is not None
     return _account_out(account)
 
 
-@router.patch("/account", operation_id="update_account")
+@router.patch("/account", tags=["account"], operation_id="update_account")
 def update_account(body: AccountIn, session: SessionDep, ctx: ApiOwner) -> AccountOut:
     """Rename the account or change its time zone."""
     account = session.get(Account, ctx.account_id)
@@ -64,31 +65,31 @@ def update_account(body: AccountIn, session: SessionDep, ctx: ApiOwner) -> Accou
         session, ctx, account.name if body.name is None else body.name, body.time_zone))
 
 
-@router.get("/members", operation_id="list_members")
+@router.get("/members", tags=["members"], operation_id="list_members")
 def list_members(session: SessionDep, ctx: ApiOwner) -> list[MemberOut]:
     return [MemberOut.of(m) for m in members.list_members(session, ctx.account_id)]
 
 
-@router.put("/members/{membership_id}/role", operation_id="change_member_role")
+@router.put("/members/{membership_id}/role", tags=["members"], operation_id="change_member_role")
 def change_role(membership_id: int, body: RoleIn, session: SessionDep,
                 ctx: ApiOwner) -> MemberOut:
     """The account's last owner stays an owner (409)."""
     return MemberOut.of(members.change_role(session, ctx, membership_id, body.role))
 
 
-@router.delete("/members/{membership_id}", status_code=204, operation_id="remove_member")
+@router.delete("/members/{membership_id}", tags=["members"], status_code=204, operation_id="remove_member")
 def remove_member(membership_id: int, session: SessionDep, ctx: ApiRevoke) -> Response:
     members.remove_member(session, ctx, membership_id)
     return Response(status_code=204)
 
 
-@router.get("/invites", operation_id="list_invites")
+@router.get("/invites", tags=["members"], operation_id="list_invites")
 def list_invites(session: SessionDep, ctx: ApiOwner) -> list[InviteOut]:
     """Invites not yet accepted, revoked or expired."""
     return [InviteOut.of(i) for i in invites.pending_invites(session, ctx.account_id)]
 
 
-@router.post("/invites", status_code=201, operation_id="create_invite")
+@router.post("/invites", tags=["members"], status_code=201, operation_id="create_invite")
 def create_invite(body: InviteIn, request: Request, session: SessionDep,
                   ctx: ApiOwner) -> InviteOut:
     """The link (``url``) is in this answer only; send it to the person yourself."""
@@ -96,25 +97,25 @@ def create_invite(body: InviteIn, request: Request, session: SessionDep,
     return InviteOut.of(issued.row, str(request.base_url).rstrip("/") + issued.path)
 
 
-@router.delete("/invites/{invite_id}", status_code=204, operation_id="revoke_invite")
+@router.delete("/invites/{invite_id}", tags=["members"], status_code=204, operation_id="revoke_invite")
 def revoke_invite(invite_id: int, session: SessionDep, ctx: ApiRevoke) -> Response:
     invites.revoke_invite(session, ctx, invite_id)
     return Response(status_code=204)
 
 
-@router.get("/tokens", operation_id="list_tokens")
+@router.get("/tokens", tags=["tokens"], operation_id="list_tokens")
 def list_tokens(session: SessionDep, ctx: ApiOwner) -> list[TokenOut]:
     return [TokenOut.of(t) for t in tokens.list_tokens(session, ctx.account_id)]
 
 
-@router.post("/tokens", status_code=201, operation_id="create_token")
+@router.post("/tokens", tags=["tokens"], status_code=201, operation_id="create_token")
 def create_token(body: TokenIn, session: SessionDep, ctx: ApiOwner) -> TokenOut:
     """The ``secret`` is in this answer only; it is never shown again."""
     issued = tokens.create_token(session, ctx, name=body.name, role=parse_role(body.role))
     return TokenOut.of(issued.row, issued.secret)
 
 
-@router.delete("/tokens/{token_id}", status_code=204, operation_id="revoke_token")
+@router.delete("/tokens/{token_id}", tags=["tokens"], status_code=204, operation_id="revoke_token")
 def revoke_token(token_id: int, session: SessionDep, ctx: ApiRevoke) -> Response:
     tokens.revoke_token(session, ctx, token_id)
     return Response(status_code=204)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from web4os.accounts.models import Account
 from web4os.api.deps import ApiOwner, ApiReader
+from web4os.api.openapi import api_router
 from web4os.credits import budgets as account_budgets
 from web4os.credits.budgets import BudgetUse
 from web4os.credits.caps import parse_cap
@@ -15,7 +15,7 @@ from web4os.goals import budgets
 from web4os.tenancy import AccountId
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["budgets"])
+router = api_router("budgets")
 
 
 class BudgetUseOut(BaseModel):

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import File, UploadFile
 from fastapi.responses import Response
 
 from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
+from web4os.api.openapi import api_router
 from web4os.files import service as files
 from web4os.files.routes import download
 from web4os.files.schemas import FileOut
 from web4os.goals import service as goals
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["files"])
+router = api_router("files")
 
 # Optional in the schema so the goal is looked up first (another account's goal is a 404
 # whatever the body) and a missing file gets the service's own message.

@@ -8,18 +8,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 
 from web4os.accounts.deps import refuse_if_suspended
-from web4os.api.deps import ApiReader
+from web4os.accounts.models import Role
+from web4os.api.deps import ApiOwner, ApiReader
+from web4os.api.openapi import api_router
 from web4os.errors import Forbidden
 from web4os.notifications import prefs, service
 from web4os.notifications.events import Event
 from web4os.tenancy import TenantContext
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["notifications"])
+router = api_router("notifications")
 
 
 class NotificationOut(BaseModel):
@@ -83,3 +85,44 @@ def put_settings(body: NotificationSettingsIn, session: SessionDep,
     p = prefs.save_preferences(session, ctx, [e.value for e in body.mail_events],
                                str(body.digest_minutes))
     return NotificationSettingsOut(mail_events=sorted(p.events), digest_minutes=p.digest_minutes)
+
+
+class ReadOut(BaseModel):
+    unread: int = Field(description="This member's notifications still unread.")
+
+
+class ThresholdIn(BaseModel):
+    low_credit_threshold: int = Field(description="Below this balance members hear that "
+                                                  "credits run low (0: never).")
+
+
+def _unread(session: SessionDep, ctx: TenantContext) -> ReadOut:
+    return ReadOut(unread=service.unread_count(session, ctx.account_id, _member(ctx),
+                                               Role(ctx.role)))
+
+
+@router.post("/notifications/read-all")
+def mark_all_notifications_read(session: SessionDep, ctx: ApiReader) -> ReadOut:
+    """Everything so far counts as read for the token's member (viewers too)."""
+    service.mark_all_read(session, ctx.account_id, _member(ctx))
+    return _unread(session, ctx)
+
+
+@router.post("/notifications/{notification_id}/read")
+def mark_notification_read(notification_id: int, session: SessionDep,
+                           ctx: ApiReader) -> ReadOut:
+    service.mark_read(session, ctx.account_id, _member(ctx), notification_id)
+    return _unread(session, ctx)
+
+
+@router.get("/notifications/low-credit-threshold")
+def get_low_credit_threshold(session: SessionDep, ctx: ApiReader) -> ThresholdIn:
+    return ThresholdIn(low_credit_threshold=prefs.low_credit_threshold(session, ctx.account_id))
+
+
+@router.put("/notifications/low-credit-threshold")
+def put_low_credit_threshold(body: ThresholdIn, session: SessionDep,
+                             ctx: ApiOwner) -> ThresholdIn:
+    """An owner's setting for the whole account."""
+    return ThresholdIn(low_credit_threshold=prefs.set_low_credit_threshold(
+        session, ctx, str(body.low_credit_threshold)))

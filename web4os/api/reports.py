@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
 
 from web4os.api.deps import ApiReader
+from web4os.api.openapi import api_router
 from web4os.files.routes import attachment
 from web4os.goals import report
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = api_router("reports")
 MARKDOWN = "text/markdown; charset=utf-8"
 _AS_MARKDOWN: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/markdown": {}}, "description": "A Markdown file."}}

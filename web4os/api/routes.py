@@ -2,38 +2,32 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from web4os.accounts.models import Account
-from web4os.agents import service as agents
-from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
+from web4os.api.deps import ApiOperator, ApiReader
+from web4os.api.openapi import api_router
 from web4os.api.schemas import (
-    AgentOut,
     ApprovedOut,
     ApproveSelectedIn,
     EditIn,
     EventOut,
     FeedbackIn,
     GoalEditIn,
-    LedgerOut,
     MeOut,
     ReassignIn,
     SimplePlanIn,
 )
 from web4os.config import get_settings
-from web4os.credits import service as credits
-from web4os.credits.caps import parse_cap
-from web4os.credits.models import CreditLedgerEntry
-from web4os.goals import actions, caps, service, ways_on
+from web4os.goals import actions, service, ways_on
 from web4os.goals.models import Goal, Task
 from web4os.goals.schemas import GoalCreate, GoalOut, TaskOut, UrgentIn
-from web4os.tenancy import AccountId, scoped
-from web4os.usage import service as usage
-from web4os.usage.schemas import CapIn
+from web4os.tenancy import AccountId
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = api_router("goals")
+tasks_router = api_router("tasks")
+me_router = api_router("account")
 
 
 def _goal_out(session: Session, account_id: AccountId, goal: Goal,
@@ -62,8 +56,8 @@ def _task_out(task: Task, deps: list[int]) -> TaskOut:
 
 # Each endpoint is one thin step (check the role, call the service, convert); they
 # look alike by that shape, each over its own service, so none is folded into another.
-@router.get("/me")
-def me(session: SessionDep, ctx: ApiReader) -> MeOut:
+@me_router.get("/me")
+def get_me(session: SessionDep, ctx: ApiReader) -> MeOut:
     account = session.get(Account, ctx.account_id)
     assert account is not None
     return MeOut(account_id=account.id, account_name=account.name, role=ctx.role,
@@ -90,7 +84,7 @@ def get_goal(goal_id: int, session: SessionDep, ctx: ApiReader) -> GoalOut:
 
 
 @router.get("/goals/{goal_id}/tasks")
-def goal_tasks(goal_id: int, session: SessionDep, ctx: ApiReader) -> list[TaskOut]:
+def list_goal_tasks(goal_id: int, session: SessionDep, ctx: ApiReader) -> list[TaskOut]:
     service.get_goal(session, ctx.account_id, goal_id)
     deps = service.dependency_map(session, ctx.account_id, goal_id)
     return [_task_out(t, deps.get(t.id, []))
@@ -103,13 +97,13 @@ def cancel_goal(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
 
 
 @router.post("/goals/{goal_id}/plan-again")
-def plan_again(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+def plan_goal_again(goal_id: int, session: SessionDep, ctx: ApiOperator) -> GoalOut:
     """A goal that waits for you: the CEO agent plans it again (a repeat changes nothing)."""
     return _goal_out(session, ctx.account_id, ways_on.plan_again(session, ctx, goal_id))
 
 
 @router.post("/goals/{goal_id}/urgent")
-def set_urgent(goal_id: int, body: UrgentIn, session: SessionDep, ctx: ApiOperator) -> GoalOut:
+def set_goal_urgent(goal_id: int, body: UrgentIn, session: SessionDep, ctx: ApiOperator) -> GoalOut:
     """Urgent: the goal's cards go ahead of the account's other cards (or no longer)."""
     goal = actions.set_urgent(session, ctx, goal_id, body.urgent)
     return _goal_out(session, ctx.account_id, goal)
@@ -123,7 +117,7 @@ def edit_goal(goal_id: int, body: GoalEditIn, session: SessionDep, ctx: ApiOpera
 
 
 @router.post("/goals/{goal_id}/simple-plan")
-def simple_plan(goal_id: int, body: SimplePlanIn, session: SessionDep,
+def simple_plan_goal(goal_id: int, body: SimplePlanIn, session: SessionDep,
                 ctx: ApiOperator) -> GoalOut:
     """A goal that waits for you: one card per chosen specialist, the brief as instructions."""
     goal = ways_on.simple_plan(session, ctx, goal_id, body.agent_ids)
@@ -135,88 +129,52 @@ def _one_task(session: Session, account_id: AccountId, task: Task) -> TaskOut:
     return _task_out(task, deps.get(task.id, []))
 
 
-@router.get("/tasks/{task_id}")
+@tasks_router.get("/tasks/{task_id}")
 def get_task(task_id: int, session: SessionDep, ctx: ApiReader) -> TaskOut:
     return _one_task(session, ctx.account_id, service.get_task(session, ctx.account_id, task_id))
 
 
-@router.get("/tasks/{task_id}/events")
-def task_events(task_id: int, session: SessionDep, ctx: ApiReader) -> list[EventOut]:
+@tasks_router.get("/tasks/{task_id}/events")
+def list_task_events(task_id: int, session: SessionDep, ctx: ApiReader) -> list[EventOut]:
     service.get_task(session, ctx.account_id, task_id)
     return [EventOut.model_validate(e) for e in service.task_events(session, ctx.account_id, task_id)]
 
 
-@router.post("/tasks/{task_id}/approve")
-def approve(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+@tasks_router.post("/tasks/{task_id}/approve")
+def approve_task(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     return _one_task(session, ctx.account_id, actions.approve(session, ctx, task_id))
 
 
-@router.post("/tasks/approve-selected")
-def approve_selected(body: ApproveSelectedIn, session: SessionDep,
+@tasks_router.post("/tasks/approve-selected")
+def approve_selected_tasks(body: ApproveSelectedIn, session: SessionDep,
                      ctx: ApiOperator) -> ApprovedOut:
     """Approve several results in one call; a card that moved on meanwhile is skipped."""
     moved = {t.id for t in actions.approve_many(session, ctx, body.task_ids)}
     return ApprovedOut(approved=sorted(moved), skipped=sorted(set(body.task_ids) - moved))
 
 
-@router.post("/tasks/{task_id}/reject")
-def reject(task_id: int, body: FeedbackIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+@tasks_router.post("/tasks/{task_id}/reject")
+def reject_task(task_id: int, body: FeedbackIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     return _one_task(session, ctx.account_id, actions.reject(session, ctx, task_id, body.feedback))
 
 
-@router.post("/tasks/{task_id}/retry")
-def retry(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+@tasks_router.post("/tasks/{task_id}/retry")
+def retry_task(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     return _one_task(session, ctx.account_id, actions.retry(session, ctx, task_id))
 
 
-@router.post("/tasks/{task_id}/reassign")
-def reassign(task_id: int, body: ReassignIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+@tasks_router.post("/tasks/{task_id}/reassign")
+def reassign_task(task_id: int, body: ReassignIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     return _one_task(session, ctx.account_id,
                      actions.reassign(session, ctx, task_id, body.agent_id))
 
 
-@router.post("/tasks/{task_id}/edit")
-def edit(task_id: int, body: EditIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+@tasks_router.post("/tasks/{task_id}/edit")
+def edit_task(task_id: int, body: EditIn, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     task = actions.edit(session, ctx, task_id, title=body.title, instructions=body.instructions)
     return _one_task(session, ctx.account_id, task)
 
 
-@router.post("/tasks/{task_id}/cancel")
-def cancel(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
+@tasks_router.post("/tasks/{task_id}/cancel")
+def cancel_task(task_id: int, session: SessionDep, ctx: ApiOperator) -> TaskOut:
     return _one_task(session, ctx.account_id, actions.cancel(session, ctx, task_id))
-
-
-@router.get("/agents")
-def list_agents(session: SessionDep, ctx: ApiReader) -> list[AgentOut]:
-    return [AgentOut.model_validate(a) for a in agents.list_agents(session, ctx.account_id)]
-
-
-@router.get("/credits/ledger")
-def ledger(session: SessionDep, ctx: ApiReader, limit: int = 100) -> list[LedgerOut]:
-    limit = max(1, min(limit, 1000))
-    rows = session.scalars(scoped(CreditLedgerEntry, ctx.account_id)
-                           .order_by(CreditLedgerEntry.id.desc()).limit(limit))
-    return [LedgerOut.model_validate(r) for r in rows]
-
-
-@router.get("/credits")
-def balance(session: SessionDep, ctx: ApiReader) -> dict[str, int]:
-    return {"balance": credits.balance(session, ctx.account_id)}
-
-
-@router.get("/credits/usage", tags=["credits"])
-def usage_json(session: SessionDep, ctx: ApiReader) -> usage.UsageSummary:
-    """Balance, held credits, spend per goal / agent / day (last 30 days)."""
-    return usage.usage_summary(session, ctx.account_id)
-
-
-@router.put("/goals/{goal_id}/credit-cap", tags=["credits"])
-def put_goal_cap(goal_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
-    goal = caps.set_goal_cap(session, ctx, goal_id, parse_cap(body.credit_cap))
-    return CapIn(credit_cap=goal.credit_cap)
-
-
-@router.put("/agents/{agent_id}/credit-cap", tags=["credits"])
-def put_agent_cap(agent_id: int, body: CapIn, session: SessionDep, ctx: ApiOwner) -> CapIn:
-    agent = caps.set_agent_cap(session, ctx, agent_id, parse_cap(body.credit_cap))
-    return CapIn(credit_cap=agent.credit_cap)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from sqlalchemy.orm import Session
 
 from web4os.api.deps import ApiOperator, ApiReader
+from web4os.api.openapi import api_router
 from web4os.routines import schedule, service
 from web4os.routines.models import Routine, RoutineRun
 from web4os.routines.schemas import RoutineIn, RoutineOut, RoutineRunOut
 from web4os.tenancy import AccountId
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1/routines", tags=["api"])
+router = api_router("routines", prefix="/api/v1/routines")
 
 
 def _run_out(run: RoutineRun, goal_status: str | None = None) -> RoutineRunOut:

@@ -57,8 +57,13 @@ class AgentOut(BaseModel):
     name: str
     role: str
     model: str
+    base_url: str
+    instructions: str
+    tools: list[str]
     enabled: bool
     is_ceo: bool
+    credit_cap: int | None
+    monthly_budget: int | None
 
 
 class EventOut(BaseModel):

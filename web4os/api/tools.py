@@ -3,9 +3,10 @@ fetch switch and policies, operators decide a card's waiting tool calls, everyon
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from web4os.api.deps import ApiOperator, ApiOwner, ApiReader
+from web4os.api.openapi import api_router
 from web4os.goals import approvals
 from web4os.goals import service as goals
 from web4os.goals.approvals import Decision
@@ -23,7 +24,7 @@ from web4os.tools.schemas import (
 )
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1", tags=["tools"])
+router = api_router("tools")
 
 
 @router.get("/mcp/servers")

@@ -3,9 +3,10 @@ deliveries; every member's token reads the endpoints (never a secret) and their 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from web4os.api.deps import ApiOwner, ApiReader
+from web4os.api.openapi import api_router
 from web4os.web.deps import SessionDep
 from web4os.webhooks import service
 from web4os.webhooks.schemas import (
@@ -16,7 +17,7 @@ from web4os.webhooks.schemas import (
     EndpointPatch,
 )
 
-router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
+router = api_router("webhooks", prefix="/api/v1/webhooks")
 
 
 @router.get("")

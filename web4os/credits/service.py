@@ -200,25 +200,27 @@ def schedule_resume(session: Session, account_id: AccountId) -> None:
 
 
 def adjust(
-    session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str
+    session: Session, account_id: AccountId, amount: int, *, actor: str, reason: str,
+    key: str | None = None,
 ) -> int | None:
     """An admin correction, up or down; a downward one cannot overdraw.
 
-    An upward one resumes blocked work, like a top-up.
+    An upward one resumes blocked work, like a top-up. ``key`` makes a retried request
+    harmless (``None`` comes back for a key already recorded).
     """
     if amount == 0:
         raise InvalidInput("An adjustment must change the balance.", field="amount")
     if not reason.strip():
         raise InvalidInput("Say why the balance is adjusted.", field="reason")
     try:
-        entry = _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=None,
+        entry = _move(session, account_id, amount, EntryKind.ADJUSTMENT, key=key,
                       refs=NO_REFS, actor=actor, reason=reason, guarded=True)
     except InsufficientCredits:  # said to the admin making it, not to an operator
         has = balance(session, account_id)
         raise InvalidInput(f"This account has {has:,} credit{'' if has == 1 else 's'}: an "
                            f"adjustment can take away at most that many, not {-amount:,}.",
                            field="amount") from None
-    if amount > 0:
+    if amount > 0 and entry is not None:
         schedule_resume(session, account_id)
     return entry
 
