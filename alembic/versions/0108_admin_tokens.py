@@ -1,7 +1,7 @@
 """admin API tokens: platform admins' bearer tokens for /api/v1/admin
 
 Revision ID: 0108_admin_tokens
-Revises: 0106_fair_share
+Revises: 0107_goal_templates
 Create Date: 2026-12-04 05:00:00
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0108_admin_tokens"
-down_revision: str | None = "0106_fair_share"
+down_revision: str | None = "0107_goal_templates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
