@@ -106,6 +106,11 @@ PARITY: dict[Action, list[Action]] = {
         [("POST", "/api/v1/routines/{routine_id}/resume")],
     ("POST", "/routines/{routine_id}/run"): [("POST", "/api/v1/routines/{routine_id}/run")],
     ("POST", "/routines/{routine_id}/archive"): [("DELETE", "/api/v1/routines/{routine_id}")],
+    ("POST", "/templates"): [("POST", "/api/v1/templates")],
+    ("POST", "/templates/{template_id}"): [("PUT", "/api/v1/templates/{template_id}")],
+    ("POST", "/templates/{template_id}/delete"): [("DELETE", "/api/v1/templates/{template_id}")],
+    ("POST", "/templates/{template_id}/start"):
+        [("POST", "/api/v1/templates/{template_id}/goals")],
     ("POST", "/notifications/read-all"): [("POST", "/api/v1/notifications/read-all")],
     ("POST", "/notifications/{notification_id}/read"):
         [("POST", "/api/v1/notifications/{notification_id}/read")],

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from sqlalchemy.orm import Session
 
 from web4os.api.deps import ApiOperator, ApiReader
+from web4os.api.openapi import PREFIX, api_router
 from web4os.api.routes import _goal_out as goal_out
 from web4os.goals.schemas import GoalOut
 from web4os.goaltemplates import service
@@ -19,7 +20,7 @@ from web4os.goaltemplates.schemas import (
 from web4os.tenancy import AccountId
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
+router = api_router("templates", prefix=f"{PREFIX}/templates")
 
 
 def _out(session: Session, account_id: AccountId, template: GoalTemplate) -> TemplateOut:
