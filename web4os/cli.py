@@ -17,6 +17,9 @@ from web4os import __version__
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from web4os.malloc import limit_arenas
+
+    limit_arenas()  # before the embedded runner's threads (``web4os.malloc``)
     import uvicorn
 
     from web4os.app import create_app
@@ -91,6 +94,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from web4os.malloc import limit_arenas
+
+    if args.pool == "threads":
+        limit_arenas()  # before the pool's threads (``web4os.malloc``)
     from web4os.workers.celery_app import run_worker
 
     code: int = run_worker(concurrency=args.concurrency, sweeper=not args.no_sweep,
