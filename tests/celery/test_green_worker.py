@@ -1,7 +1,9 @@
 """Waiting on a model costs no thread: a real worker on the gevent pool runs fifty
 one-second cards side by side on a handful of native threads. A worker with one thread
 per running card (the threads pool) would need fifty threads for that, and one with a
-few threads would run the cards a few at a time."""
+few threads would run the cards a few at a time. On that pool, a warm shutdown still lets
+the cards waiting on their models finish, and an endpoint's 429s slow a card without
+failing it."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import make_planned_goal, make_tenant, plan_of
+from tests.agents.test_goal_on_endpoint import ACCEPT, deliverable, plan_json
+from tests.factories import make_goal, make_planned_goal, make_tenant, plan_of
 from tests.support.celery_worker import CeleryStack, wait_for
+from tests.support.fake_openai import FakeOpenAI
 from web4os.accounts.models import Account
+from web4os.config import get_settings
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 
 CARDS = 50
@@ -89,3 +94,34 @@ def test_a_warm_shutdown_lets_the_waiting_cards_finish(pg: Session, stack: Celer
     statuses = dict(pg.execute(select(Task.id, Task.status).where(Task.id.in_(started))).all())
     assert set(statuses.values()) == {TaskStatus.DONE}, (
         f"cards running at the shutdown did not finish: {statuses}")
+
+
+def test_an_endpoints_429s_slow_a_green_workers_card_without_failing_it(
+        pg: Session, stack: CeleryStack) -> None:
+    tenant = make_tenant(pg, "Limited Bakery", credits=10_000)
+    goal = make_goal(pg, tenant, "Launch a bakery newsletter")
+    pg.commit()
+    limits = get_settings().max_task_attempts + 2
+    with FakeOpenAI() as fake:
+        fake.reply_json(plan_json(("research", "researcher", [])))
+        for _ in range(limits):
+            fake.error(429, "Slow down", headers={"retry-after-ms": "20"})
+        fake.reply_json(deliverable("Research"))
+        fake.reply_json(ACCEPT)
+        fake.reply_json({"summary": "Done."})
+        stack.start_worker(concurrency=8, env={
+            "WEB4OS_OPENAI_BASE_URL": fake.base_url, "WEB4OS_OPENAI_API_KEY": "sk-test",
+            "WEB4OS_OPENAI_MODEL": "fake-model", "WEB4OS_MODEL_MAX_RETRIES": "0"})
+        stack.queue().submit("plan_goal", {"goal_id": goal.id, "account_id": tenant.id})
+
+        def ended() -> GoalStatus | None:
+            pg.rollback()
+            status = pg.scalar(select(Goal.status).where(Goal.id == goal.id))
+            return status if status in (GoalStatus.COMPLETED, GoalStatus.FAILED) else None
+
+        assert wait_for(ended, timeout=120, what="the limited goal to end") == \
+            GoalStatus.COMPLETED
+        card = pg.scalars(select(Task).where(Task.goal_id == goal.id)).one()
+        assert card.status == TaskStatus.DONE
+        assert card.attempts == limits + 1  # past max_task_attempts, and none failed it
+        fake.assert_all_used()
