@@ -323,9 +323,10 @@ def install_model_from_env() -> None:
 @contextmanager
 def celery_worker(concurrency: int = 32, redis_url: str = DEFAULT_REDIS,
                   processes: int = 1) -> Iterator[None]:
-    """``processes`` real ``web4os worker`` subprocesses (threads pool, ``concurrency``
-    threads each) on this process's database and the bench's model, as production
-    runs them (``docker compose up --scale worker=N``). The broker's db is flushed first.
+    """``processes`` real ``web4os worker`` subprocesses (``concurrency`` jobs each, on
+    the pool ``WEB4OS_BENCH_POOL`` names, else the default gevent) on this process's
+    database and the bench's model, as production runs them (``docker compose up --scale
+    worker=N``). The broker's db is flushed first.
     """
     from tests.support.celery_worker import CeleryStack
     from web4os.config import get_settings
@@ -336,7 +337,8 @@ def celery_worker(concurrency: int = 32, redis_url: str = DEFAULT_REDIS,
     stack.flush_redis()
     try:
         for _ in range(processes):
-            stack.start_worker(concurrency=concurrency)
+            stack.start_worker(concurrency=concurrency,
+                               pool=os.environ.get("WEB4OS_BENCH_POOL") or None)
         yield
     finally:
         for worker in stack.workers:

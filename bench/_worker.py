@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import sys
 
-from bench._common import install_model_from_env
+from web4os.cli import prepare  # the standard library only: a gevent worker patches first
 
 
 def main() -> int:
-    install_model_from_env()
-    from web4os.cli import main as web4os_main
+    args = prepare(sys.argv[1:])
+    from bench._common import install_model_from_env
 
-    return web4os_main(sys.argv[1:])
+    install_model_from_env()
+    code: int = args.fn(args)
+    return code
 
 
 if __name__ == "__main__":

@@ -111,7 +111,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def stack(mode: str, accounts: int, latency: float, workers: int) -> Iterator[Stack]:
+def stack(mode: str, accounts: int, latency: float, workers: int,
+          concurrency: int, pool: str | None = None) -> Iterator[Stack]:
     """A fresh database, ``accounts`` accounts, a server (and 2 Celery workers)."""
     from tests.support.celery_worker import drop_database
     from tests.support.private_redis import private_redis
@@ -149,7 +150,7 @@ def stack(mode: str, accounts: int, latency: float, workers: int) -> Iterator[St
         _wait_http(base, proc, log)
         pids = [proc.pid]
         if redis_url is not None:
-            pids += stop.enter_context(_celery_workers(redis_url, workers))
+            pids += stop.enter_context(_celery_workers(redis_url, concurrency, pool))
         yield Stack(base, pids, tokens)
 
 
@@ -166,14 +167,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def _celery_workers(redis_url: str, concurrency: int) -> Iterator[list[int]]:
+def _celery_workers(redis_url: str, concurrency: int,
+                    pool: str | None) -> Iterator[list[int]]:
     from tests.support.celery_worker import CeleryStack
     from web4os.config import get_settings
 
     workers = CeleryStack(get_settings().resolved_database_url, redis_url,
                           Path(tempfile.mkdtemp(prefix="web4os-bench-worker-")), env={})
     try:
-        yield [workers.start_worker(concurrency=concurrency).pid for _ in range(2)]
+        yield [workers.start_worker(concurrency=concurrency, pool=pool).pid for _ in range(2)]
     finally:
         for worker in workers.workers:
             worker.stop()
@@ -292,15 +294,18 @@ def idle_latency(s: Stack, goals: int) -> dict[str, object]:
 def run_mode(mode: str, args: argparse.Namespace) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {}
     if "idle" in args.runs:
-        with stack(mode, 1, 0.0, args.workers) as s:
+        with stack(mode, 1, 0.0, args.workers, args.concurrency,
+                   args.pool) as s:
             out["idle"] = idle_latency(s, args.idle_goals)
             print(mode, "idle", out["idle"], flush=True)
     if "noisy" in args.runs:
-        with stack(mode, 2, args.latency, args.workers) as s:
+        with stack(mode, 2, args.latency, args.workers, args.concurrency,
+                   args.pool) as s:
             out["noisy"] = noisy_neighbour(s, args.flood)
             print(mode, "noisy neighbour", out["noisy"], flush=True)
     if "many" in args.runs:
-        with stack(mode, args.accounts + 2, args.latency, args.workers) as s:
+        with stack(mode, args.accounts + 2, args.latency, args.workers, args.concurrency,
+                   args.pool) as s:
             out["many"] = many_accounts(s, args.goals)
             print(mode, "many accounts", out["many"], flush=True)
     return out
@@ -343,7 +348,11 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--goals", type=int, default=2, help="goals per account")
     parser.add_argument("--workers", type=int, default=64,
-                        help="threads: the embedded runner's, each Celery worker's")
+                        help="the embedded runner's pool of threads")
+    parser.add_argument("--concurrency", type=int, default=256,
+                        help="jobs at once in each Celery worker")
+    parser.add_argument("--pool", choices=("gevent", "threads"), default=None,
+                        help="the Celery workers' pool (default: web4os worker's, gevent)")
     args = parser.parse_args()
     print(c.machine(), flush=True)
     print(f"nproc {os.cpu_count()} · load {' '.join(f'{x:.2f}' for x in os.getloadavg())} · "

@@ -7,17 +7,23 @@ import contextlib
 import getpass
 import os
 import sys
-import threading
 import time
 
 from web4os import __version__
-from web4os.config import get_settings
+
+# Nothing above may create a lock, a socket or a thread: ``web4os worker`` on the gevent
+# pool patches the standard library first (``_green_if_asked``), before the rest of
+# web4os and its libraries are imported.
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from web4os.malloc import limit_arenas
+
+    limit_arenas()  # before the embedded runner's threads (``web4os.malloc``)
     import uvicorn
 
     from web4os.app import create_app
+    from web4os.config import get_settings
     from web4os.migrate import upgrade
     from web4os.web.access_log import log_config
 
@@ -46,6 +52,7 @@ def _safe_url(url: str) -> str:
 
 
 def _migrate(_args: argparse.Namespace) -> int:
+    from web4os.config import get_settings
     from web4os.migrate import upgrade
 
     upgrade()
@@ -78,6 +85,7 @@ def _create_admin(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from web4os.config import get_settings
     from web4os.demo import run_demo
 
     code = run_demo(args.goal, timeout=args.timeout)
@@ -86,11 +94,25 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    from web4os.malloc import limit_arenas
+
+    if args.pool == "threads":
+        limit_arenas()  # before the pool's threads (``web4os.malloc``)
     from web4os.workers.celery_app import run_worker
 
     code: int = run_worker(concurrency=args.concurrency, sweeper=not args.no_sweep,
-                           hostname=args.hostname)
+                           hostname=args.hostname, pool=args.pool)
     return code
+
+
+def _green_if_asked(args: argparse.Namespace) -> None:
+    """``web4os worker`` on the gevent pool: patch the standard library (sockets, locks,
+    threads, sleeps) before anything else is imported, so every wait of a job (its
+    model, the database, Redis, a mail server) yields to the other jobs."""
+    if args.command == "worker" and args.pool == "gevent":
+        from web4os.green import patch
+
+        patch()
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -126,6 +148,8 @@ def _local_model(args: argparse.Namespace) -> int:
               f"({args.slots} slots of {args.ctx // args.slots} tokens). In another terminal:\n"
               f"  WEB4OS_OPENAI_BASE_URL={base_url} WEB4OS_OPENAI_MODEL={MODEL_ALIAS} "
               "web4os serve\nStop with Ctrl+C.", flush=True)
+        import threading
+
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
@@ -133,7 +157,7 @@ def _local_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="web4os", description="An agentic operating system "
                                      "for people who run a business.")
     parser.add_argument("--version", action="version", version=f"web4os {__version__}")
@@ -157,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-sweep", "--no-beat", dest="no_sweep", action="store_true",
                    help="never sweep from this worker (others still take turns)")
     p.add_argument("--hostname", default=None, help="worker name, e.g. web4os-1@%%h")
+    p.add_argument("--pool", choices=("gevent", "threads"), default="gevent",
+                   help="gevent (default): a job waiting on its model costs no thread; "
+                   "threads: one thread per running job")
     p.set_defaults(fn=_worker)
     p = sub.add_parser("health", help="check the database, broker and workers (JSON)")
     p.add_argument("--worker", action="store_true",
@@ -169,7 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slots", type=int, default=4, help="requests served at once")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     p.set_defaults(fn=_local_model)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def prepare(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line and, for a gevent worker, patch the standard library: the
+    first thing any entry point does (``bench._worker`` calls it before its own imports)."""
+    args = _parser().parse_args(argv)
+    _green_if_asked(args)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = prepare(argv)
     started = time.monotonic()
     code: int = args.fn(args)
     if args.command == "demo":

@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"
     result_backend: str = ""
     embedded_workers: int = Field(default=64, ge=1, le=256)
-    worker_concurrency: int = Field(default=64, ge=1, le=512)
+    # Jobs one ``web4os worker`` process runs at once: greenlets on the gevent pool (the
+    # default), so it also bounds that process's model calls in flight; threads on
+    # ``--pool threads``.
+    worker_concurrency: int = Field(default=256, ge=1, le=4096)
     task_lease_seconds: int = Field(default=120, ge=5)
     task_soft_time_limit: int = Field(default=300, ge=5,
                                       description="A run older than this loses its lease.")
@@ -44,10 +47,10 @@ class Settings(BaseSettings):
     # Cards one account may have running at once, unless its admin page says otherwise.
     account_max_running: int = Field(default=32, ge=1, le=1000)
     # Celery: jobs released to the broker at once, all accounts together (about the
-    # workers' threads in all); the rest wait in their accounts' lanes, in turn.
-    dispatch_in_flight: int = Field(default=256, ge=1, le=100_000)
-    # Model calls waiting at once per process (threads that wait on a model do not count
-    # against ``embedded_workers``): bounds memory, not throughput.
+    # workers' concurrency in all); the rest wait in their accounts' lanes, in turn.
+    dispatch_in_flight: int = Field(default=512, ge=1, le=100_000)
+    # Embedded runner: model calls waiting at once (threads that wait on a model do not
+    # count against ``embedded_workers``): bounds memory, not throughput.
     model_calls_in_flight: int = Field(default=512, ge=1, le=4096)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_sweeper: bool = Field(default=True, description="Workers take turns sweeping.")

@@ -246,9 +246,8 @@ def _sqlite_pool_args() -> dict[str, Any]:
     coldest cache. With the pool as large as the thread count and LIFO order,
     a busy embedded runner stops reconnecting.
     """
-    s = get_settings()
-    threads = max(s.worker_concurrency, s.embedded_workers)
-    return {"pool_size": threads + 4, "max_overflow": 8, "pool_timeout": 60,
+    s = get_settings()  # SQLite is the embedded runner's: its threads, not a worker's jobs
+    return {"pool_size": s.embedded_workers + 4, "max_overflow": 8, "pool_timeout": 60,
             "pool_use_lifo": True}
 
 

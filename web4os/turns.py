@@ -45,15 +45,17 @@ STALL_SECONDS = 0.25  # a turn held longer than this without a wait lets the nex
 
 
 class Turn:
-    """One job of this process computes at a time (Celery's threads pool).
+    """One job of this process computes at a time (a Celery worker, either pool).
 
     A job holds the turn while it runs (``held``) and gives it up while it waits on
-    its model (``waiting``), so dozens of jobs still wait together. Unlike the embedded
+    its model (``waiting``), so hundreds of jobs still wait together. Unlike the embedded
     runner, which schedules its own threads, this one cannot put a job back from its
-    model ahead of a new one: Celery's pool picks the threads. Why: jobs computing
-    side by side only take turns on the GIL in slow motion, and on Postgres a job
-    that loses the GIL while it holds the account's row lock makes every other
-    process's jobs wait for that lock too. A job that keeps its turn longer than
+    model ahead of a new one: Celery's pool picks the jobs. Why: with threads, jobs
+    computing side by side only take turns on the GIL in slow motion; with greenlets,
+    every database round trip would switch to another job's queries. Either way a job's
+    database work stretches out, and on Postgres a job that is switched out while it
+    holds the account's row lock makes every other process's jobs wait for that lock
+    too; each job in its database work also holds a connection. A job that keeps its turn longer than
     ``STALL_SECONDS`` without a wait (a lock held by another process, a slow query)
     does not hold the others up: past that, the next one starts beside it.
     """

@@ -195,8 +195,10 @@ class CeleryStack:
         return env
 
     def start_worker(self, *, concurrency: int = 16, env: dict[str, str] | None = None,
-                     sweeper: bool = True, ready_timeout: float = 60.0) -> WorkerProcess:
-        """Start ``web4os worker`` and wait for its first heartbeat."""
+                     sweeper: bool = True, ready_timeout: float = 60.0,
+                     pool: str | None = None) -> WorkerProcess:
+        """Start ``web4os worker`` (on its default pool unless ``pool``: gevent, threads)
+        and wait for its first heartbeat."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         hostname = f"w{next(_seq)}-{uuid.uuid4().hex[:6]}@web4os-test"
         log_path = self.data_dir / f"{hostname.split('@')[0]}.log"
@@ -205,6 +207,8 @@ class CeleryStack:
                 f"--hostname={hostname}"]
         if not sweeper:
             argv.append("--no-sweep")
+        if pool:
+            argv.append(f"--pool={pool}")
         proc = subprocess.Popen(argv, env=self.worker_env(env), cwd=self.data_dir, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         worker = WorkerProcess(proc, hostname, log_path, log)

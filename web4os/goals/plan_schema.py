@@ -72,8 +72,13 @@ def plan_schema(shape: PlanShape, roster: Sequence[str], keys: Sequence[str],
                 done: Sequence[str] = ()) -> dict[str, Any]:
     """The schema of a plan of up to ``len(keys)`` tasks, named ``keys`` in order, assigned
     to the ``roster``'s specialists, depending on earlier tasks or ``done`` ones."""
-    defs = {key: _task(shape, roster, [*done, *keys[:i]]) for i, key in enumerate(keys)}
-    shapes = [closed_object({key: {"$ref": f"#/$defs/{key}"} for key in keys[:n]})
+    earlier = [*done, *keys]
+    defs = {key: _task(shape, roster, earlier[:len(done) + i]) for i, key in enumerate(keys)}
+    # One reference object per slot, shared by every ``anyOf`` branch: the branches grow
+    # with the square of the slots (a plan of 200 tasks would otherwise take megabytes
+    # for each plan call waiting on its model).
+    refs = {key: {"$ref": f"#/$defs/{key}"} for key in keys}
+    shapes = [closed_object({key: refs[key] for key in keys[:n]})
               for n in range(1, len(keys) + 1)]
     schema = closed_object({
         "rationale": text_field(RATIONALE_CHARS, about="Why this plan, in a sentence or two."),

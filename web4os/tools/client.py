@@ -25,6 +25,7 @@ from mcp.types import PaginatedRequestParams
 
 from web4os.config import get_settings
 from web4os.errors import DomainError, InvalidInput
+from web4os.green import is_green, run_apart
 from web4os.netguard import check_public_url
 from web4os.tools.pinned import pinned_client
 
@@ -151,7 +152,11 @@ def _explain(exc: BaseException) -> str:
 
 def _run(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """Run the SDK's coroutine to its end from sync code; on a thread of its own when this
-    thread already runs an event loop (an async route, a test driving a browser)."""
+    thread already runs an event loop (an async route, a test driving a browser), or in a
+    gevent worker, where the job's greenlet shares its thread with other jobs' loops."""
+    if is_green():
+        result: T = run_apart(anyio.run, fn, *args)
+        return result
     try:
         asyncio.get_running_loop()
     except RuntimeError:

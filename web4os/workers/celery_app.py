@@ -6,12 +6,14 @@ worker killed mid-task leaves its message to be redelivered; the jobs are
 idempotent and the lease sweeper catches anything the broker lost (a card a job
 had handed to itself, ``queue``, comes back when its lease lapses).
 
-Workers use the threads pool: model calls are I/O bound, so one process runs
-dozens at once; its jobs take turns computing (``web4os.turns.Turn``). That pool
-does not enforce Celery's ``time_limit`` or ``soft_time_limit`` (only prefork
-does); the lease does instead: a run stops renewing its lease after
-``task_soft_time_limit`` seconds, the sweeper requeues the task, and the late
-result is discarded when it finally arrives.
+Workers run their jobs as greenlets (Celery's gevent pool; ``web4os worker --pool
+threads`` keeps one thread per job instead): a job waiting on its model, the database or
+Redis yields to the others, so ``worker_concurrency`` jobs wait at once on a few
+native threads. Its jobs take turns computing (``web4os.turns.Turn``). A run is bounded
+by its lease: it stops renewing the lease after ``task_soft_time_limit`` seconds, the
+sweeper requeues the task, and the late result is discarded when it finally arrives
+(the threads pool enforces no time limit; the gevent pool also ends a job at
+``task_time_limit``, a minute later).
 
 There is no celery beat: each worker's housekeeping thread (``liveness.py``)
 writes its heartbeat and takes a Redis lock before sweeping, so however many
@@ -29,6 +31,7 @@ from celery import Celery, signals
 
 from web4os.config import get_settings
 from web4os.goals.jobs import CROSS_ACCOUNT, JOBS
+from web4os.green import is_green
 from web4os.queue import lane_of
 from web4os.turns import Turn
 from web4os.workers.dispatch import SLOT, RedisLanes
@@ -46,10 +49,10 @@ def make_celery(broker_url: str | None = None) -> Celery:
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
-        # Threads x 1 messages in hand: enough to keep every thread busy, and fair
+        # Concurrency x 1 messages in hand: enough to keep every job slot busy, and fair
         # between workers when model calls are slow.
         worker_prefetch_multiplier=1,
-        # Enforced by prefork only; with threads the lease bounds a run (see above).
+        # The lease bounds a run first (see above).
         task_soft_time_limit=settings.task_soft_time_limit,
         task_time_limit=settings.task_soft_time_limit + 60,
         task_ignore_result=True,
@@ -200,7 +203,7 @@ class CeleryQueue:
 
     def takes_handoffs(self) -> bool:
         """A job may keep its next card only while no message waits in the broker's
-        queue (every thread of every worker is busy: a chain would hold a thread that
+        queue (every job slot of every worker is busy: a chain would hold a slot that
         waiting work needs) and this worker is not shutting down
         (``queue.handoff``), and no job of this process waits for its turn: a chain
         holds the turn from card to card, so a job waiting for it would start only past
@@ -239,12 +242,15 @@ class CeleryQueue:
 
 
 def run_worker(*, concurrency: int | None = None, sweeper: bool = True,
-               hostname: str | None = None) -> int:
-    """``web4os worker``: a threaded worker (model calls are I/O bound) with the sweeper."""
+               hostname: str | None = None, pool: str = "gevent") -> int:
+    """``web4os worker``: ``concurrency`` jobs at once, as greenlets (``pool`` gevent: the
+    caller patched the standard library, ``web4os.green``) or threads, with the sweeper."""
     global _sweeper_wanted
     settings = get_settings()
     _sweeper_wanted = sweeper and settings.worker_sweeper
-    argv = ["worker", "--loglevel=INFO", "--pool=threads", "--without-mingle",
+    if pool == "gevent" and not is_green():
+        raise RuntimeError("the gevent pool needs web4os.green.patch() before other imports")
+    argv = ["worker", "--loglevel=INFO", f"--pool={pool}", "--without-mingle",
             "--without-gossip", f"--concurrency={concurrency or settings.worker_concurrency}"]
     if hostname:
         argv.append(f"--hostname={hostname}")

@@ -6,7 +6,7 @@ job sent now goes to its account's lane (a sorted set by rank, as in
 ``workers.lanes``), and a release (one Lua script, atomic however many processes
 run it) moves jobs to the broker, taking accounts by stride scheduling, until each
 account with work has ``cap`` jobs in flight, or all of them together have
-``dispatch_in_flight`` (about the workers' threads: past that, a released job would only
+``dispatch_in_flight`` (about the workers' concurrency: past that, a released job would only
 wait in the broker, where it can no longer be overtaken). A job in flight carries its slot
 (``SLOT``); when it ends, the worker frees the slot and releases again. So the broker
 holds at most ``cap`` jobs of any one account, and another account's job never waits
