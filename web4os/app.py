@@ -51,6 +51,8 @@ from web4os.goals.board import needs_you_on_page
 from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.notifications import routes as notification_routes
 from web4os.onboarding import routes as onboarding_routes
+from web4os.playbooks import api as playbooks_api
+from web4os.playbooks import routes as playbooks_routes
 from web4os.routines import routes as routines_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
@@ -74,7 +76,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            api_account_data.router, admin_data_routes.router, api_docs.router,
            webhooks_routes.router, api_webhooks.router, routines_routes.router,
            api_routines.router, credits_routes.router,
-           notification_routes.router, notification_api.router)
+           notification_routes.router, notification_api.router,
+           playbooks_routes.router, playbooks_api.router)
 
 log = logging.getLogger("web4os.web")
 
