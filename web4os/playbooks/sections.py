@@ -40,7 +40,7 @@ def _account(session: Session, account_id: AccountId) -> Account:
 def import_settings(run: Run) -> None:
     """Time zone, low-credit threshold and the monthly budget: kept under ``skip``."""
     pb, account = run.doc.playbook, _account(run.session, run.ctx.account_id)
-    zone = run.check(("account", "time_zone"), lambda: parse_time_zone(pb.account.time_zone))
+    zone = run.check(("account",), lambda: parse_time_zone(pb.account.time_zone))
     if zone is None:
         return
     changes = [(what, new) for what, old, new in (
