@@ -154,3 +154,14 @@ def test_free_names_number_like_a_person_would() -> None:
     assert free_name("Writer (2)", {"Writer", "Writer (2)"}, limit=80) == "Writer (3)"
     assert free_handle("writer", {"writer", "writer-2"}) == "writer-3"
     assert free_file_name("prices.pdf", {"prices.pdf"}) == "prices (2).pdf"
+
+
+def test_the_readme_excerpt_is_from_the_starter() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    section = readme[readme.index("## Playbooks"):]
+    excerpt = section[section.index("```yaml\n") + 8:section.index("```\n", section.index("```yaml"))]
+    starter = next(s for s in service.starters() if s.key == "local-shop").text
+    assert all(line in starter.splitlines() for line in excerpt.splitlines()), excerpt
+    loader.load(excerpt)
