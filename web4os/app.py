@@ -32,6 +32,7 @@ from web4os.api import accounts as api_accounts
 from web4os.api import budgets as api_budgets
 from web4os.api import docs as api_docs
 from web4os.api import files as api_files
+from web4os.api import goal_templates as api_goal_templates
 from web4os.api import notifications as notification_api
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
@@ -49,6 +50,7 @@ from web4os.goals import file_routes as goal_file_routes
 from web4os.goals import routes as goals_routes
 from web4os.goals.board import needs_you_on_page
 from web4os.goals.credit_warning import credit_warning_on_page
+from web4os.goaltemplates import routes as goaltemplates_routes
 from web4os.notifications import routes as notification_routes
 from web4os.onboarding import routes as onboarding_routes
 from web4os.playbooks import api as playbooks_api
@@ -77,6 +79,7 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            webhooks_routes.router, api_webhooks.router, routines_routes.router,
            api_routines.router, credits_routes.router,
            notification_routes.router, notification_api.router,
+           goaltemplates_routes.router, api_goal_templates.router,
            playbooks_routes.router, playbooks_api.router)
 
 log = logging.getLogger("web4os.web")

@@ -14,6 +14,7 @@ from web4os.credits.models import CreditLedgerEntry
 from web4os.db import Base
 from web4os.files.models import StoredFile
 from web4os.goals.models import Goal, Task, TaskDependency, TaskEvent
+from web4os.goaltemplates.models import GoalTemplate
 from web4os.notifications.models import (
     Notification,
     NotificationMail,
@@ -32,6 +33,7 @@ __all__ = [
     "Base",
     "CreditLedgerEntry",
     "Goal",
+    "GoalTemplate",
     "Invite",
     "McpServer",
     "McpTool",

@@ -34,6 +34,8 @@ from web4os.accounts.models import Membership, Role
 from web4os.agents.models import Note
 from web4os.files import service as files
 from web4os.goals.models import Task
+from web4os.goaltemplates import service as templates
+from web4os.goaltemplates.schemas import TemplateIn
 from web4os.notifications.events import Event
 from web4os.notifications.models import Notification
 from web4os.notifications.service import notify
@@ -116,12 +118,15 @@ def _ids(db: Session, t: Tenant, label: str) -> Ids:
     routine = routines.save_routine(db, t.ctx(), RoutineIn(title=f"{label} routine"))
     routines.record_skip(db, routine, routine.next_run_at or goal.created_at, reason="overlap",
                          message=f"{label} run skipped")
+    template = templates.create_template(db, t.ctx(), TemplateIn(
+        name=f"{label} template", title=f"{label} templated goal", attachments=[attached.id]))
     by_param = {"file_id": attached.id, "goal_id": goal.id, "task_id": task.id, "agent_id": agent.id,
                 "membership_id": member.id, "member_id": member.id, "invite_id": invite.row.id,
                 "token_id": token.row.id, "note_id": note.id, "account_id": t.account.id,
                 "server_id": server.id, "tool_id": server.tools[0].id, "call_id": call.id,
                 "endpoint_id": endpoint.id, "delivery_id": delivery.id,
-                "routine_id": routine.id, "notification_id": notification.id}
+                "routine_id": routine.id, "notification_id": notification.id,
+                "template_id": template.id}
     return Ids(by_param, agent.id)
 
 

@@ -25,9 +25,9 @@ def _links(nav: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("role", "expected"), [
-    (Role.OWNER, ["/", "/inbox", "/routines", "/agents", "/usage", "/settings"]),
-    (Role.OPERATOR, ["/", "/inbox", "/routines", "/agents", "/usage"]),
-    (Role.VIEWER, ["/", "/inbox", "/routines", "/agents", "/usage"]),
+    (Role.OWNER, ["/", "/inbox", "/routines", "/templates", "/agents", "/usage", "/settings"]),
+    (Role.OPERATOR, ["/", "/inbox", "/routines", "/templates", "/agents", "/usage"]),
+    (Role.VIEWER, ["/", "/inbox", "/routines", "/templates", "/agents", "/usage"]),
 ])
 def test_every_link_in_the_navigation_opens_for_that_role(
         client: TestClient, tenant: Tenant, role: Role, expected: list[str]) -> None:

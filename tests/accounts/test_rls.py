@@ -156,7 +156,8 @@ def test_the_policy_reads_the_bound_account_once_per_statement(db: Session) -> N
     # every policy, both clauses: USING and WITH CHECK, own_memberships too
     rows = db.execute(text("SELECT tablename, policyname, qual, with_check FROM pg_policies "
                            "WHERE schemaname = current_schema()")).all()
-    assert len(rows) == 25  # 16 + webhooks (2), routines (2), topup_requests, notifications (4)
+    # 16 + webhooks (2), routines (2), topup_requests, notifications (4), goal_templates
+    assert len(rows) == 26
     per_row = [(table, name) for table, name, *clauses in rows
                for clause in clauses if clause and "current_setting" in clause
                and "SELECT" not in clause]

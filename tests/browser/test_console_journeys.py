@@ -179,7 +179,7 @@ def test_invited_operator_and_viewer_see_what_they_may_do(
     expect(operator.get_by_role("button", name="Plan it")).to_be_enabled()
     links = _nav_links(operator, size)
     assert [re.sub(r"\s*\d+$", "", t) for t in links] == ["Goals", "Needs you", "Routines",
-                                                          "Agents", "Usage"]
+                                                          "Templates", "Agents", "Usage"]
     assert links[1].endswith("1"), links  # the card waiting for review
     screenshot(operator, f"invitees-{size}-2-operator-home")
     operator.goto(f"/goals/{task.goal_id}")
@@ -198,7 +198,8 @@ def test_invited_operator_and_viewer_see_what_they_may_do(
     _accept(viewer, viewer_link, "Vic", name)
     expect(viewer.locator(".topbar .who .role")).to_have_text("viewer")
     expect(viewer.get_by_role("button", name="Plan it")).to_have_count(0)
-    assert _nav_links(viewer, size) == ["Goals", "Needs you", "Routines", "Agents", "Usage"]
+    assert _nav_links(viewer, size) == ["Goals", "Needs you", "Routines", "Templates",
+                                        "Agents", "Usage"]
     expect(viewer.locator(".count:visible")).to_have_count(0)  # nothing nags a viewer
     screenshot(viewer, f"invitees-{size}-5-viewer-home")
     viewer.goto(f"/goals/{task.goal_id}/tasks/{task.id}")

@@ -31,6 +31,8 @@ from web4os.accounts.tokens import create_token
 from web4os.agents.models import Agent, Note
 from web4os.app import create_app
 from web4os.db import Base, get_engine, session_factory
+from web4os.goaltemplates import service as templates
+from web4os.goaltemplates.schemas import TemplateIn
 from web4os.routines import service as routines
 from web4os.routines.schemas import RoutineIn
 from web4os.tenancy import bind_account
@@ -118,6 +120,7 @@ NO_TEXT_FIELDS = {"/admin/accounts/{account_id}/reactivate", "/admin/accounts/{a
                   "/routines/{routine_id}/archive", "/routines/{routine_id}/pause",
                   "/routines/{routine_id}/resume", "/routines/{routine_id}/run",
                   "/notifications/read-all", "/notifications/{notification_id}/read",
+                  "/templates/{template_id}/delete",
                   # one select per tool (``policy_<id>``), each value checked against the
                   # three policies; the sweep cannot name fields made in a loop
                   "/tools/agents/{agent_id}"}
@@ -197,6 +200,8 @@ def world(db: Session, tenant: Tenant, runner: EmbeddedRunner) -> Iterator[World
     invite = invites.create_invite(db, tenant.ctx(), email="new@example.com", role="viewer")
     secret = create_token(db, tenant.ctx(), name="sweep", role=Role.OWNER).secret
     routine = routines.save_routine(db, tenant.ctx(), RoutineIn(title="Weekly summary"))
+    template = templates.create_template(db, tenant.ctx(), TemplateIn(
+        name="Weekly newsletter", title="Write the newsletter"))
     db.commit()
     agent = db.scalars(select(Agent).where(Agent.account_id == tenant.id,
                                            Agent.is_ceo.is_(False))).first()
@@ -207,6 +212,7 @@ def world(db: Session, tenant: Tenant, runner: EmbeddedRunner) -> Iterator[World
     ids = {"tasks": task.id, "goals": task.goal_id, "agents": agent.id, "notes": note.id,
            "accounts": tenant.id, "members": member.id, "invites": invite.row.id,
            "invite": invite.path.rsplit("/", 1)[1], "routines": routine.id,
+           "templates": template.id,
            # no such rows: the text rule answers before anything is looked up
            "tools": 2_000_000_000, "tool-calls": 2_000_000_000, "webhooks": 2_000_000_000}
     with TestClient(APP, raise_server_exceptions=False) as client:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from tests.factories import Tenant, login, make_planned_goal, plan_of
 from web4os.agents.models import Agent
 from web4os.goals.models import Task, TaskEvent, TaskStatus
+from web4os.goaltemplates.models import GoalTemplate
 
 PAYLOADS = (
     "<script>alert(1)</script>",
@@ -138,3 +139,19 @@ def test_inspector_catches_live_markup() -> None:
     ok = _Inspector()
     ok.feed('<script src="/static/htmx.min.js"></script><a href="https://example.com">x</a>')
     assert not ok.problems
+
+
+def test_hostile_text_in_a_template_is_rendered_inert(client: TestClient, db: Session,
+                                                      tenant: Tenant) -> None:
+    goal_id, _ = _hostile_goal(db, tenant)
+    template = GoalTemplate(account_id=tenant.id, name=PAYLOADS[1], title=PAYLOADS[0],
+                            brief=ALL, attachments=[])
+    db.add(template)
+    db.commit()
+    login(client, tenant.owner)
+    for path in ("/templates", f"/templates/{template.id}", f"/templates/{template.id}/edit",
+                 f"/templates/{template.id}/start", f"/goals/{goal_id}/save-template"):
+        resp = client.get(path)
+        assert resp.status_code == 200, (path, resp.status_code)
+        assert_inert(resp.text, f"GET {path}")
+    assert "&lt;img src=x onerror=alert(2)&gt;" in client.get("/templates").text

@@ -27,6 +27,7 @@ def _out(routine: Routine, last: RoutineRun | None) -> RoutineOut:
     return RoutineOut(
         id=routine.id, title=routine.title, brief=routine.brief,
         require_approval=routine.require_approval, credit_cap=routine.credit_cap,
+        template_id=routine.template_id,
         preset=routine.preset, cron=routine.cron, schedule=schedule.describe(sched),
         time_zone=routine.time_zone, missed_policy=routine.missed_policy.value,
         overlap_policy=routine.overlap_policy.value, status=routine.status.value,

@@ -51,6 +51,10 @@ class Routine(Base):
     brief: Mapped[str] = mapped_column(Text, default="")
     require_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     credit_cap: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Each run starts its goal from this template's current content (the fields above
+    # then only name the routine); a deleted template fails the run with a reason.
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("goal_templates.id"),
+                                                    nullable=True, index=True)
     preset: Mapped[str] = mapped_column(String(20), default="cron")
     cron: Mapped[str] = mapped_column(String(120))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")

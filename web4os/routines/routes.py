@@ -15,8 +15,10 @@ from web4os.accounts.models import Account
 from web4os.accounts.zones import known_zones, zone_of
 from web4os.credits.caps import parse_cap
 from web4os.db import utcnow
-from web4os.errors import DomainError
+from web4os.errors import DomainError, InvalidInput, NotFound
 from web4os.goals import service as goals
+from web4os.goaltemplates import service as templates
+from web4os.goaltemplates.models import GoalTemplate
 from web4os.routines import schedule, service
 from web4os.routines.models import Routine
 from web4os.routines.schemas import RoutineIn
@@ -46,7 +48,19 @@ def routine_in(values: dict[str, str]) -> RoutineIn:
     return RoutineIn.model_validate({
         **{k: values[k] for k in fields if k in values},
         "require_approval": values.get("require_approval") == "on",
-        "credit_cap": parse_cap(values.get("credit_cap"))})
+        "credit_cap": parse_cap(values.get("credit_cap")),
+        "template_id": _template_choice(values.get("template_id", ""))})
+
+
+def _template_choice(raw: str) -> int | None:
+    """The “From template” select: empty for none, else a template's id."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput("There is no such template; pick one from the list.",
+                           field="template_id")
+    return int(raw)
 
 
 def preview(session: Session, account_id: AccountId,
@@ -75,6 +89,7 @@ def _form_page(request: Request, session: Session, ctx: TenantContext,
         "values": values, "errors": errors, "routine": routine,
         "presets": schedule.PRESETS, "zones": known_zones(),
         "account_zone": _account_zone(session, ctx.account_id),
+        "goal_templates": templates.list_templates(session, ctx.account_id),
         **preview(session, ctx.account_id, values)}, status_code=status_code)
 
 
@@ -85,7 +100,8 @@ def _values_of(routine: Routine) -> dict[str, str]:
             "at": schedule.at_of(routine.cron) or "09:00",
             "cron": routine.cron, "time_zone": routine.time_zone,
             "missed_policy": routine.missed_policy.value,
-            "overlap_policy": routine.overlap_policy.value}
+            "overlap_policy": routine.overlap_policy.value,
+            "template_id": str(routine.template_id or "")}
 
 
 @router.get("/routines")
@@ -151,7 +167,18 @@ def routine_page(request: Request, routine_id: int, session: SessionDep,
         "upcoming": [local_time(t, routine.time_zone) for t in upcoming],
         "next_run": local_time(routine.next_run_at, routine.time_zone),
         "goal_status": service.goal_statuses(session, ctx.account_id, runs),
-        "local_time": local_time})
+        "template": _live_template(session, ctx.account_id, routine), "local_time": local_time})
+
+
+def _live_template(session: Session, account_id: AccountId,
+                   routine: Routine) -> GoalTemplate | None:
+    """The template the routine runs, unless there is none or it was deleted."""
+    if routine.template_id is None:
+        return None
+    try:
+        return templates.get_template(session, account_id, routine.template_id)
+    except NotFound:
+        return None
 
 
 @router.get("/routines/{routine_id}/edit")

@@ -13,9 +13,11 @@ from web4os.text import Text
 class RoutineIn(BaseModel):
     """A routine as submitted. The schedule is a preset at a time of day (``at``, HH:MM)
     or ``preset="cron"`` with a cron expression; ``time_zone`` empty = the account's.
+    With ``template_id`` each run starts the goal from that template's current content,
+    and ``title`` (the template's title when empty) only names the routine.
     Checked by the service, which names the field at fault."""
 
-    title: Text
+    title: Text = ""
     brief: Text = ""
     require_approval: bool = False
     credit_cap: int | None = Field(default=None, ge=1, le=10_000_000)
@@ -25,6 +27,7 @@ class RoutineIn(BaseModel):
     time_zone: Text = ""
     missed_policy: MissedPolicy = MissedPolicy.SKIP
     overlap_policy: OverlapPolicy = OverlapPolicy.SKIP
+    template_id: int | None = None
 
 
 class RoutineRunOut(BaseModel):
@@ -45,6 +48,7 @@ class RoutineOut(BaseModel):
     brief: str
     require_approval: bool
     credit_cap: int | None
+    template_id: int | None
     preset: str
     cron: str
     schedule: str

@@ -22,6 +22,7 @@ from web4os.errors import Conflict, InvalidInput, NotFound
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus
 from web4os.goals.schemas import GoalCreate
+from web4os.goaltemplates import service as templates
 from web4os.routines import outcomes, schedule
 from web4os.routines.models import Routine, RoutineRun, RoutineStatus, RunOutcome
 from web4os.routines.schemas import RoutineIn
@@ -56,11 +57,27 @@ def saved_schedule(routine: Routine) -> schedule.Schedule:
                              time_zone=routine.time_zone)
 
 
+def _template_of(session: Session, account_id: AccountId, data: RoutineIn) -> RoutineIn:
+    """With a template, the routine's fields are its (the title may name the routine
+    otherwise); the runs read the template afresh each time."""
+    if data.template_id is None:
+        return data
+    try:
+        template = templates.get_template(session, account_id, data.template_id)
+    except NotFound:
+        raise InvalidInput("There is no such template; pick one from the list.",
+                           field="template_id") from None
+    return data.model_copy(update={
+        "title": data.title.strip() or template.title, "brief": template.brief,
+        "require_approval": template.require_approval, "credit_cap": template.credit_cap})
+
+
 def save_routine(session: Session, ctx: TenantContext, data: RoutineIn, *,
                  routine_id: int | None = None, now: datetime | None = None) -> Routine:
     """Create a routine, or change one; its next run is worked out afresh from now."""
     now = now or utcnow()
     existing = None if routine_id is None else get_routine(session, ctx.account_id, routine_id)
+    data = _template_of(session, ctx.account_id, data)
     goal = _goal_fields(data)
     sched = schedule_of(session, ctx.account_id, data, now)
     routine = existing or Routine(account_id=ctx.account_id, created_by_id=ctx.user_id,
@@ -69,6 +86,7 @@ def save_routine(session: Session, ctx: TenantContext, data: RoutineIn, *,
         session.add(routine)
     routine.title, routine.brief = goal.title, goal.brief
     routine.require_approval, routine.credit_cap = goal.require_approval, goal.credit_cap
+    routine.template_id = data.template_id
     routine.preset, routine.cron, routine.time_zone = sched.preset, sched.cron, sched.time_zone
     routine.missed_policy, routine.overlap_policy = data.missed_policy, data.overlap_policy
     if routine.status == RoutineStatus.ACTIVE:
@@ -216,14 +234,21 @@ def start_run(session: Session, routine: Routine, due_at: datetime, *, manual: b
         return run_could_not_start(session, routine, due_at, reason="credits", manual=manual,
                                    message="No credits left: the run did not start. "
                                            "Top up to let the next one start.")
+    ctx = TenantContext(account_id=aid, user_id=routine.created_by_id, role="operator",
+                        actor=f"routine:{routine.id}")
     try:
-        data = _goal_fields_of(routine)
+        start = (None if routine.template_id is None
+                 else templates.prepare_start(session, ctx, routine.template_id))
+        data = _goal_fields_of(routine) if start is None else start.goal
+    except templates.TemplateNotFound:
+        return run_could_not_start(session, routine, due_at, reason="template", manual=manual,
+                                   message="The template this routine starts its goal from "
+                                           "was deleted: edit the routine to pick another.")
     except InvalidInput as exc:
         return run_could_not_start(session, routine, due_at, reason="invalid", manual=manual,
                                    message=f"The routine's goal is not valid: {exc.message}")
-    ctx = TenantContext(account_id=aid, user_id=routine.created_by_id, role="operator",
-                        actor=f"routine:{routine.id}")
-    goal = goals.create_goal(session, ctx, data)
+    goal = (goals.create_goal(session, ctx, data) if start is None
+            else templates.start_prepared(session, ctx, start))
     goals.log_goal_event(session, goal, kind="goal", actor=ctx.actor,
                          message=f"Started by routine “{routine.title}”."
                                  + (f" {note}" if note else ""))
