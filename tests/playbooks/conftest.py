@@ -13,6 +13,8 @@ from web4os.agents import service as agents
 from web4os.config import get_settings
 from web4os.files import service as files
 from web4os.goals import budgets
+from web4os.goaltemplates import service as templates
+from web4os.goaltemplates.schemas import TemplateIn
 from web4os.routines import service as routines
 from web4os.routines.schemas import RoutineIn
 from web4os.tools import builtin
@@ -65,10 +67,16 @@ def full_tenant(db: Session, fake_dns: FakeDNS, monkeypatch: pytest.MonkeyPatch)
     tools.set_policy(db, t.id, writer.id, state.tool_id, "allowed")
     budgets.set_account_budget(db, ctx, 4000, 70)
     notes.save_note(db, ctx, title="Opening hours", body="Tue to Sat, 8 to 17 (Sundays: ask)")
-    files.store(db, t.id, name="prices.txt", data=b"Sourdough 4.20\nRye 3.80\n", goal_id=None)
+    prices = files.store(db, t.id, name="prices.txt", data=b"Sourdough 4.20\nRye 3.80\n",
+                         goal_id=None)
     routines.save_routine(db, ctx, RoutineIn(title="Weekly specials", brief="Draft the post",
                                              preset="mondays", at="08:00",
                                              time_zone="Europe/London"))
+    flyer = templates.create_template(db, ctx, TemplateIn(
+        name="Market flyer", title="Draft the market-day flyer", brief="Prices from the list.",
+        require_approval=True, credit_cap=120, attachments=[prices.id]))
+    routines.save_routine(db, ctx, RoutineIn(title="Flyer every Friday", preset="cron",
+                                             cron="0 7 * * 5", template_id=flyer.id))
     webhooks.create_endpoint(db, t.id, url="https://hooks.example.test/in",
                              events=["goal.completed", "card.failed"], description="Zapier")
     db.commit()

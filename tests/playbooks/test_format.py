@@ -143,7 +143,7 @@ def test_each_starter_is_a_valid_playbook_with_real_content() -> None:
         assert pb.name and pb.description and pb.budgets.monthly
         assert sum(a.ceo for a in pb.roster) == 1 and len(pb.roster) >= 3
         assert all(len(a.instructions) > 150 for a in pb.roster)
-        assert len(pb.notes) >= 3 and len(pb.routines) >= 2
+        assert len(pb.notes) >= 3 and len(pb.routines) >= 2 and len(pb.templates) >= 2
         assert not pb.webhooks and not pb.mcp_servers  # nothing to fill in at signup
 
 

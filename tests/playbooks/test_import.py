@@ -13,7 +13,7 @@ from web4os.agents import notes
 from web4os.agents import service as agents
 from web4os.agents.models import Agent, Note
 from web4os.files.models import StoredFile
-from web4os.playbooks import export, service
+from web4os.playbooks import export, loader, service
 from web4os.playbooks.loader import PlaybookInvalid
 from web4os.playbooks.plan import OnCollision
 from web4os.routines.models import Routine, RoutineStatus
@@ -51,6 +51,11 @@ def test_round_trip_gives_the_same_document_and_no_secret(db: Session,
     baker = next(a for a in doc["roster"] if a["handle"] == "baker")
     assert baker["tool_policies"] == {"crm.find_customer": "ask", "web4os.web_fetch": "allowed"}
     assert (baker["credit_cap"], baker["monthly_budget"]) == (250, 900)
+    assert doc["templates"] == [{"name": "Market flyer", "title": "Draft the market-day flyer",
+                                 "brief": "Prices from the list.", "require_approval": True,
+                                 "credit_cap": 120, "attachments": ["prices.txt"]}]
+    flyer = next(r for r in doc["routines"] if r["title"] == "Flyer every Friday")
+    assert flyer["template"] == "Market flyer" and flyer["cron"] == "0 7 * * 5"
 
 
 def test_imported_routines_start_paused(db: Session, full_tenant: Tenant) -> None:
@@ -60,7 +65,8 @@ def test_imported_routines_start_paused(db: Session, full_tenant: Tenant) -> Non
     service.import_playbook(db, fresh.ctx(), text, OnCollision.RENAME)
     db.commit()
     made = db.scalars(select(Routine).where(Routine.account_id == fresh.id)).all()
-    assert [(r.title, r.status, r.next_run_at) for r in made] == [
+    assert sorted((r.title, r.status, r.next_run_at) for r in made) == [
+        ("Flyer every Friday", RoutineStatus.PAUSED, None),
         ("Weekly specials", RoutineStatus.PAUSED, None)]
 
 
@@ -71,6 +77,7 @@ def test_a_file_by_reference_is_listed_to_upload(db: Session, full_tenant: Tenan
     db.commit()
     plan = service.import_playbook(db, fresh.ctx(), text, OnCollision.RENAME)
     assert any(line.startswith("file prices.txt: upload it") for line in plan.to_fill_in)
+    assert "template Market flyer: attach “prices.txt” once it is uploaded" in plan.to_fill_in
     assert _counts(db, fresh)["StoredFile"] == 0
 
 
@@ -152,3 +159,35 @@ def test_a_roster_of_the_default_team_changes_nothing(db: Session, tenant: Tenan
     assert not roster.create and not roster.change and len(roster.skip) == 6
     skipped = service.preview(db, tenant.ctx(), text, OnCollision.SKIP)
     assert not any(s.create or s.change for s in skipped.sections)
+
+
+def test_a_renamed_file_is_the_one_its_template_attaches(db: Session, tenant: Tenant) -> None:
+    from web4os.files import service as files
+    from web4os.goaltemplates import service as templates
+
+    files.store(db, tenant.id, name="menu.txt", data=b"old menu", goal_id=None)
+    db.commit()
+    text = export.dump(loader.load(
+        "playbook: 1\nfiles:\n  - name: menu.txt\n    size: 8\n    sha256: "
+        "6d5ad2ba9a0a0f0b3e7bd6ae0fbb76e85daa4b0c8c5cd6dfd4c9b5b1f7f4ba62\n"
+        "templates:\n  - name: Menu card\n    title: Print the menu\n"
+        "    attachments: [menu.txt]\n").playbook)
+    with pytest.raises(PlaybookInvalid):  # the sha256 does not match: refused, not imported
+        service.import_playbook(db, tenant.ctx(), text.replace(
+            "sha256:", "content_base64: bmV3IG1lbnUh\n  sha256:"), OnCollision.RENAME)
+    import base64
+    import hashlib
+    data = b"new menu"
+    good = (f"playbook: 1\nfiles:\n  - name: menu.txt\n    size: {len(data)}\n"
+            f"    sha256: {hashlib.sha256(data).hexdigest()}\n"
+            f"    content_base64: {base64.b64encode(data).decode()}\n"
+            "templates:\n  - name: Menu card\n    title: Print the menu\n"
+            "    attachments: [menu.txt]\nroutines:\n  - title: Menu monthly\n"
+            "    template: Menu card\n    preset: monthly\n")
+    service.import_playbook(db, tenant.ctx(), good, OnCollision.RENAME)
+    db.commit()
+    card = templates.find_by_name(db, tenant.id, "Menu card")
+    assert card is not None
+    assert [f.name for f in templates.attached_files(db, tenant.id, card)] == ["menu (2).txt"]
+    routine = db.scalars(select(Routine).where(Routine.account_id == tenant.id)).one()
+    assert routine.template_id == card.id and routine.status == RoutineStatus.PAUSED

@@ -18,6 +18,7 @@ from web4os.accounts.models import Account
 from web4os.agents import notes as notes_service
 from web4os.agents.service import list_agents
 from web4os.files import service as files
+from web4os.goaltemplates import service as templates
 from web4os.playbooks.schemas import (
     AccountSettings,
     AgentEntry,
@@ -28,6 +29,7 @@ from web4os.playbooks.schemas import (
     NoteEntry,
     Playbook,
     RoutineEntry,
+    TemplateEntry,
     WebFetch,
     WebhookEntry,
 )
@@ -87,9 +89,25 @@ def _files(session: Session, account_id: AccountId, choice: FilesChoice) -> list
                       if choice == "embed" else None) for f in rows]
 
 
+def _templates(session: Session, account_id: AccountId) -> tuple[list[TemplateEntry], list[str]]:
+    """The live templates, attaching knowledge files by name; a goal's file a template
+    attaches is not carried (it is listed)."""
+    out, left = [], []
+    for t in templates.list_templates(session, account_id):
+        attached = templates.attached_files(session, account_id, t)
+        left += [f"template {t.name}: attach “{f.name}” (a goal's file, not in the playbook)"
+                 for f in attached if not f.is_knowledge]
+        out.append(TemplateEntry(name=t.name, title=t.title, brief=t.brief,
+                                 require_approval=t.require_approval, credit_cap=t.credit_cap,
+                                 attachments=[f.name for f in attached if f.is_knowledge]))
+    return out, left
+
+
 def _routines(session: Session, account_id: AccountId) -> list[RoutineEntry]:
+    names = {t.id: t.name for t in templates.list_templates(session, account_id)}
     return [RoutineEntry(
-        title=r.title, brief=r.brief, preset=r.preset,
+        title=r.title, template=names.get(r.template_id or 0, ""), brief=r.brief,
+        preset=r.preset,
         at=schedule.at_of(r.cron) if r.preset != "cron" else "09:00",
         cron=r.cron if r.preset == "cron" else "", time_zone=r.time_zone,
         require_approval=r.require_approval, credit_cap=r.credit_cap,
@@ -102,6 +120,7 @@ def build(session: Session, account_id: AccountId, *, files_choice: FilesChoice 
     """The account's setup as a playbook (no secret in it)."""
     account = session.get(Account, account_id)
     assert account is not None
+    template_entries, left_out = _templates(session, account_id)
     playbook = Playbook(
         playbook=1, name=account.name,
         account=AccountSettings(time_zone=account.time_zone,
@@ -112,11 +131,11 @@ def build(session: Session, account_id: AccountId, *, files_choice: FilesChoice 
         web_fetch=WebFetch(enabled=builtin.web_fetch_state(session, account_id).enabled),
         notes=[NoteEntry(title=n.title, body=n.body) for n in sorted(
             notes_service.list_notes(session, account_id), key=lambda n: (n.title, n.id))],
-        files=_files(session, account_id, files_choice),
+        files=_files(session, account_id, files_choice), templates=template_entries,
         routines=_routines(session, account_id),
         webhooks=[WebhookEntry(url=w.url, events=list(w.events), description=w.description,
                                enabled=w.enabled) for w in list_endpoints(session, account_id)])
-    playbook.to_fill_in = to_fill_in(playbook)
+    playbook.to_fill_in = to_fill_in(playbook) + left_out
     return playbook
 
 

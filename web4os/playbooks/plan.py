@@ -22,7 +22,7 @@ from web4os.tenancy import TenantContext
 
 T = TypeVar("T")
 SECTIONS = ("account", "budgets", "mcp_servers", "web_fetch", "roster", "notes", "files",
-            "routines", "webhooks")
+            "templates", "routines", "webhooks")
 
 
 class OnCollision(enum.StrEnum):
@@ -76,7 +76,10 @@ class Run:
     problems: list[Problem] = field(default_factory=list)
     fill: list[str] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
-    server_names: dict[str, str] = field(default_factory=dict)  # playbook's → account's
+    # Names as the playbook gives them → as the account has them (an item may be renamed).
+    server_names: dict[str, str] = field(default_factory=dict)
+    file_names: dict[str, str] = field(default_factory=dict)
+    template_names: dict[str, str] = field(default_factory=dict)
 
     def add(self, section: str, name: str, action: Action, detail: str = "") -> None:
         self.items.append(PlanItem(section=section, name=name, action=action, detail=detail))

@@ -107,11 +107,25 @@ class FileEntry(Section):
     content_base64: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/=\s]*$")
 
 
+class TemplateEntry(Section):
+    """A goal template; ``attachments`` name knowledge files (of this playbook or the
+    account)."""
+
+    name: Text = Field(max_length=120)
+    title: Text = Field(max_length=200)
+    brief: Text = Field(default="", max_length=20_000)
+    require_approval: bool = False
+    credit_cap: Credits | None = None
+    attachments: list[Text] = Field(default_factory=list, max_length=20)
+
+
 class RoutineEntry(Section):
     """A routine; imported routines start paused. ``preset`` is weekdays, daily, mondays,
-    monthly (at ``at``) or cron (``cron``); ``time_zone`` empty: the account's."""
+    monthly (at ``at``) or cron (``cron``); ``time_zone`` empty: the account's. With
+    ``template`` (a template's name) each run starts its goal from that template."""
 
     title: Text = Field(max_length=200)
+    template: Text = Field(default="", max_length=120)
     brief: Text = Field(default="", max_length=20_000)
     preset: Text = Field(default="weekdays", max_length=20)
     at: Text = Field(default="09:00", max_length=5)
@@ -147,6 +161,7 @@ class Playbook(Section):
     web_fetch: WebFetch = Field(default_factory=WebFetch)
     notes: list[NoteEntry] = Field(default_factory=list, max_length=1000)
     files: list[FileEntry] = Field(default_factory=list, max_length=200)
+    templates: list[TemplateEntry] = Field(default_factory=list, max_length=200)
     routines: list[RoutineEntry] = Field(default_factory=list, max_length=200)
     webhooks: list[WebhookEntry] = Field(default_factory=list, max_length=50)
     to_fill_in: list[Text] = Field(

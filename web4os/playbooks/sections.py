@@ -21,6 +21,7 @@ from web4os.files import service as files
 from web4os.files.detect import clean_name
 from web4os.goals import budgets
 from web4os.goals.schemas import GoalCreate
+from web4os.goaltemplates import service as templates
 from web4os.playbooks.plan import Action, OnCollision, Run, free_file_name, free_name
 from web4os.playbooks.schemas import FileEntry, RoutineEntry
 from web4os.routines import schedule
@@ -119,6 +120,8 @@ def import_files(run: Run) -> None:
         found = by_name.get(name.lower())
         if (found is not None and found.sha256 == entry.sha256) or (
                 found is None and entry.sha256 in hashes):
+            same = found or next(f for f in current if f.sha256 == entry.sha256)
+            run.file_names[entry.name] = same.name
             run.add("files", name, Action.SKIP, "already in the account")
             continue
         if entry.content_base64 is None:
@@ -132,6 +135,7 @@ def import_files(run: Run) -> None:
         replace = found is not None and run.policy == OnCollision.REPLACE
         target = name if replace else free_file_name(name, names)
         names.add(target)
+        run.file_names[entry.name] = target
         if not run.ok(("files", i), lambda n=target, d=data: files.check_size(  # type: ignore[misc]
                 n, len(d), run.session, run.ctx.account_id)):
             continue
@@ -144,12 +148,30 @@ def import_files(run: Run) -> None:
                         created_by_id=run.ctx.user_id)
 
 
+def _template_id(run: Run, i: int, entry: RoutineEntry) -> int | None:
+    """The id of the template the routine runs (None: none, or not made yet in a preview)."""
+    if not entry.template:
+        return None
+    name = run.template_names.get(entry.template)
+    if name is None:
+        found = templates.find_by_name(run.session, run.ctx.account_id, entry.template)
+        if found is None:
+            run.problems.append(run.doc.problem(
+                ("routines", i, "template"),
+                f"There is no template “{entry.template}” in the playbook or the account."))
+            return None
+        return found.id
+    found = templates.find_by_name(run.session, run.ctx.account_id, name)
+    return found.id if found is not None else None
+
+
 def _routine_in(run: Run, i: int, entry: RoutineEntry, now: datetime) -> RoutineIn | None:
     path = ("routines", i)
     data = RoutineIn(title=entry.title, brief=entry.brief, require_approval=entry.require_approval,
                      credit_cap=entry.credit_cap, preset=entry.preset, at=entry.at,
                      cron=entry.cron, time_zone=entry.time_zone,
-                     missed_policy=entry.missed_policy, overlap_policy=entry.overlap_policy)
+                     missed_policy=entry.missed_policy, overlap_policy=entry.overlap_policy,
+                     template_id=_template_id(run, i, entry))
     try:
         GoalCreate(title=data.title, brief=data.brief, require_approval=data.require_approval,
                    credit_cap=data.credit_cap)

@@ -16,17 +16,17 @@ from importlib.resources import files as package_files
 from sqlalchemy.orm import Session
 
 from web4os.errors import DomainError, InvalidInput
-from web4os.playbooks import loader, roster, sections
+from web4os.playbooks import goal_templates, loader, roster, sections
 from web4os.playbooks.loader import Document, PlaybookInvalid, Problem
 from web4os.playbooks.plan import OnCollision, PlanOut, Run
 from web4os.tenancy import AccountId, TenantContext
 
 STEPS = (sections.import_settings, roster.import_servers, roster.import_web_fetch,
          roster.import_roster, sections.import_notes, sections.import_files,
-         sections.import_routines, sections.import_webhooks)
+         goal_templates.import_templates, sections.import_routines, sections.import_webhooks)
 SECTION_OF = {s.__name__: n for s, n in zip(STEPS, (
-    "account", "mcp_servers", "web_fetch", "roster", "notes", "files", "routines", "webhooks"),
-    strict=True)}
+    "account", "mcp_servers", "web_fetch", "roster", "notes", "files", "templates", "routines",
+    "webhooks"), strict=True)}
 
 
 def parse_policy(raw: str) -> OnCollision:
