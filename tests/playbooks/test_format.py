@@ -46,6 +46,8 @@ def _problems(text: str | bytes) -> list[str]:
     ("playbook: 1\nroster:\n  - handle: x\n    name: 12\n    role: [1]\n",
      "line 4, roster[0].name: Input should be a valid string"),
     ("playbook: 1\nbudgets:\n  monthly: lots\n", "line 3, budgets.monthly:"),
+    ("playbook: 1\nfiles: 5\nroster: {a: 1}\n", "line 2, files: Input should be a valid list"),
+    ("playbook: true\n", "This server reads playbook version 1"),
     ("playbook: 1\nroster:\n  - handle: x\n    nmae: A\n    role: B\n",
      "line 4, roster[0].nmae: Unknown field"),
     ("playbook: 1\nroster:\n  - handle: x\n    role: B\n",

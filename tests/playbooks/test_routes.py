@@ -205,3 +205,17 @@ def test_the_admin_picks_the_clients_playbook(client: TestClient, db: Session) -
     names = {a.name for a in db.scalars(select(Agent).where(Agent.account_id == account.id))}
     assert {"Engagement Lead", "Proposal Writer", "Project Coordinator"} <= names
     assert account.credit_balance == 2000
+
+
+def test_a_held_preview_goes_with_the_account(db: Session, tenant: Tenant) -> None:
+    from web4os.accountdata.deletion import delete_account
+    from web4os.files import held
+    from web4os.files.storage import get_storage
+    from web4os.tenancy import bind_system
+
+    held.keep(tenant.id, "playbook", DOC.encode())
+    assert get_storage().exists(held.held_key(tenant.id, "playbook"))
+    bind_system(db)
+    delete_account(db, tenant.id)
+    db.commit()
+    assert not get_storage().exists(held.held_key(tenant.id, "playbook"))

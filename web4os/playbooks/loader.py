@@ -167,11 +167,12 @@ def load(raw: str | bytes) -> Document:
         raise _refuse("A playbook is a map of sections starting with “playbook: 1”.", 1)
     if "playbook" not in data:
         raise _refuse("Start the playbook with its version: “playbook: 1”.", 1)
-    if data["playbook"] != VERSION:
+    if type(data["playbook"]) is not int or data["playbook"] != VERSION:
         raise _refuse(f"This server reads playbook version {VERSION}, not "
                       f"“{str(data['playbook'])[:20]}”.", lines.get(("playbook",)))
-    embedded = sum(len(str(f.get("content_base64") or "")) for f in data.get("files") or []
-                   if isinstance(f, dict))
+    listed = data.get("files")
+    embedded = sum(len(str(f.get("content_base64") or "")) for f in listed
+                   if isinstance(f, dict)) if isinstance(listed, list) else 0
     if len(raw) - embedded > MAX_TEXT_BYTES:
         raise _refuse(f"The playbook is too large (at most {MAX_TEXT_BYTES // 1_000_000} MB "
                       "besides embedded files).")

@@ -1,16 +1,10 @@
-"""The Playbook page (/playbook, linked from Settings): export, and import with a preview.
-Owners only, as for the roster. Thin: parse, call the service, render.
-
-Between preview and confirm the document waits in the file store under the account's own
-prefix (one per account, replaced by the next preview, removed by the import), and the
-preview's id is the document's hash: a confirm imports exactly what was previewed,
-checked again, and another account's id is not found under this account's prefix.
+"""The Playbook page (/playbook, linked from Settings): export, and import with a preview
+(the document waits for the confirm in ``files.held``). Owners only, as for the
+roster. Thin: parse, call the service, render.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,37 +12,19 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from web4os.accounts.deps import CsrfDep, OwnerCtx
-from web4os.errors import InvalidInput, NotFound
+from web4os.errors import InvalidInput
+from web4os.files import held
 from web4os.files.routes import attachment
-from web4os.files.storage import StorageError, get_storage
 from web4os.playbooks import export, service
 from web4os.playbooks.loader import PlaybookInvalid, Problem
 from web4os.playbooks.plan import OnCollision, PlanOut
-from web4os.tenancy import AccountId
 from web4os.text import check_form
 from web4os.web.deps import SessionDep
 from web4os.web.forms import FormValues, UploadForm
 from web4os.web.templating import render
 
 router = APIRouter()
-_SLOT = hashlib.sha256(b"web4os playbook preview").hexdigest()[:32]
-
-
-def _key(account_id: AccountId) -> str:
-    return f"{int(account_id)}/{_SLOT}"
-
-
-def _pending(account_id: AccountId, preview_id: str) -> bytes:
-    """The previewed document, if ``preview_id`` is this account's pending one."""
-    try:
-        data = get_storage().get(_key(account_id))
-    except (StorageError, OSError, KeyError):
-        raise NotFound("No such preview: upload the playbook again.") from None
-    if hashlib.sha256(data).hexdigest() != preview_id:
-        raise NotFound("No such preview: upload the playbook again.")
-    return data
-
-
+HELD = "playbook"
 def _page(request: Request, *, values: dict[str, str] | None = None,
           problems: list[Problem] | None = None, status_code: int = 200) -> Response:
     return render(request, "playbooks/index.html", {
@@ -98,13 +74,8 @@ def preview(request: Request, upload: UploadForm, session: SessionDep,
         plan = service.preview(session, ctx, data, policy)
     except PlaybookInvalid as exc:
         return _refused(request, session, values, exc)
-    try:
-        get_storage().put(_key(ctx.account_id), data)
-    except (StorageError, OSError) as exc:
-        raise InvalidInput("The playbook could not be kept for the next step; try again.",
-                           field="document") from exc
     return render(request, "playbooks/preview.html", {
-        "plan": plan, "preview_id": hashlib.sha256(data).hexdigest(), **_shown(plan)})
+        "plan": plan, "preview_id": held.keep(ctx.account_id, HELD, data), **_shown(plan)})
 
 
 def _shown(plan: PlanOut) -> dict[str, Any]:
@@ -115,13 +86,12 @@ def _shown(plan: PlanOut) -> dict[str, Any]:
 def confirm_import(request: Request, values: FormValues, session: SessionDep,
                    ctx: OwnerCtx) -> Response:
     check_form(values)
-    data = _pending(ctx.account_id, values.get("preview_id", ""))
+    data = held.take(ctx.account_id, HELD, values.get("preview_id", ""))
     try:
         policy = service.parse_policy(values.get("on_collision", "rename"))
         plan = service.import_playbook(session, ctx, data, policy)
     except PlaybookInvalid as exc:
         return _refused(request, session, {"on_collision": values.get("on_collision", "")}, exc)
-    with contextlib.suppress(StorageError, OSError):  # else the next preview replaces it
-        get_storage().delete(_key(ctx.account_id))
+    held.drop(ctx.account_id, HELD)
     return render(request, "playbooks/result.html", {"plan": plan, **_shown(plan)})
 
