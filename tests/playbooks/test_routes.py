@@ -90,6 +90,8 @@ def test_api_roles_owner_only(client: TestClient, db: Session, tenant: Tenant) -
 def test_the_schema_is_published(client: TestClient) -> None:
     schema = client.get("/api/v1/playbooks/schema").json()
     assert schema["title"] == "web4os playbook" and "roster" in schema["properties"]
+    starters = client.get("/api/v1/playbooks/starters").json()
+    assert [s["key"] for s in starters] == ["consulting-onboarding", "local-shop", "online-store"]
     ops = client.get("/api/v1/openapi.json").json()["paths"]
     assert ops["/api/v1/playbooks/import"]["post"]["operationId"] == "import_playbook"
     assert ops["/api/v1/playbooks/preview"]["post"]["tags"] == ["playbooks"]

@@ -61,6 +61,20 @@ def playbook_schema() -> dict[str, Any]:
     return json_schema()
 
 
+class StarterOut(BaseModel):
+    key: str
+    name: str
+    description: str
+
+
+@router.get("/starters", operation_id="list_starter_playbooks")
+def list_starters() -> list[StarterOut]:
+    """The starter playbooks shipped with the product: the keys signup and concierge
+    creation take (``blank`` is the default team, without a playbook)."""
+    return [StarterOut(key=s.key, name=s.name, description=s.description)
+            for s in service.starters()]
+
+
 @router.get("/export", operation_id="export_playbook", response_class=Response,
             responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}},
                              "description": "The account's playbook, without secrets."}})

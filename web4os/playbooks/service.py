@@ -11,6 +11,7 @@ playbook.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from importlib.resources import files as package_files
 
 from sqlalchemy.orm import Session
@@ -88,6 +89,12 @@ class Starter:
 
 def starters() -> list[Starter]:
     """The starter playbooks shipped in ``web4os/playbooks/starters/``, by name."""
+    return list(_shipped())
+
+
+@cache
+def _shipped() -> tuple[Starter, ...]:
+    """Read and checked once per process: the files ship with the package."""
     folder = package_files("web4os.playbooks").joinpath("starters")
     found = []
     for item in folder.iterdir():
@@ -96,7 +103,7 @@ def starters() -> list[Starter]:
             doc = loader.load(text).playbook
             found.append(Starter(item.name.removesuffix(".yaml"), doc.name, doc.description,
                                  text))
-    return sorted(found, key=lambda s: s.name)
+    return tuple(sorted(found, key=lambda s: s.name))
 
 
 def starter_choices() -> list[tuple[str, str]]:
