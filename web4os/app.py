@@ -58,6 +58,8 @@ from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.goaltemplates import routes as goaltemplates_routes
 from web4os.notifications import routes as notification_routes
 from web4os.onboarding import routes as onboarding_routes
+from web4os.playbooks import api as playbooks_api
+from web4os.playbooks import routes as playbooks_routes
 from web4os.routines import routes as routines_routes
 from web4os.tools import routes as tools_routes
 from web4os.usage import routes as usage_routes
@@ -84,7 +86,8 @@ ROUTERS = (accounts_routes.router, settings_routes.router, onboarding_routes.rou
            webhooks_routes.router, api_webhooks.router, routines_routes.router,
            api_routines.router, credits_routes.router,
            notification_routes.router, notification_api.router,
-           goaltemplates_routes.router, api_goal_templates.router)
+           goaltemplates_routes.router, api_goal_templates.router,
+           playbooks_routes.router, playbooks_api.router)
 
 log = logging.getLogger("web4os.web")
 

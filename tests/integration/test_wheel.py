@@ -52,6 +52,14 @@ def test_the_wheel_holds_every_template_static_file_and_migration(wheel: Path) -
     assert stray == [], stray
 
 
+def test_the_wheel_holds_the_playbook_schema_and_starters(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    starters = {f"web4os/playbooks/starters/{p.name}"
+                for p in (REPO / "web4os/playbooks/starters").glob("*.yaml")}
+    assert len(starters) == 3 and starters <= names
+    assert "web4os/playbooks/schema.json" in names
+
+
 def test_an_unpacked_wheel_finds_its_files_inside_the_package(wheel: Path, tmp_path: Path) -> None:
     """Imported from the wheel's files alone (ahead of the checkout on the path), the
     package answers with its own directories, and the templates and migrations load."""

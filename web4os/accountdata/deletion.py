@@ -17,6 +17,7 @@ from web4os.accounts.models import Account, Membership, User
 from web4os.config import get_settings
 from web4os.db import Base, utcnow
 from web4os.errors import InvalidInput
+from web4os.files.held import PURPOSES, held_key
 from web4os.files.storage import get_storage
 from web4os.tenancy import AccountId, TenantContext
 
@@ -78,7 +79,8 @@ def delete_account(session: Session, account_id: int) -> dict[str, int]:
         _forget_users(session, lonely)
     removed["users"] = len(lonely)
     storage = get_storage()
-    for key in keys:
+    held = [held_key(account_id, purpose) for purpose in PURPOSES]  # e.g. a playbook's preview
+    for key in [*keys, *held]:
         storage.delete(key)
     session.flush()
     return removed

@@ -16,6 +16,7 @@ from web4os.admin.limits import near_limits
 from web4os.credits import topups
 from web4os.db import utcnow
 from web4os.errors import DomainError
+from web4os.playbooks.service import starter_choices
 from web4os.text import check_form, refusal
 from web4os.web.deps import SessionDep
 from web4os.web.forms import FormValues, field_errors
@@ -47,7 +48,8 @@ def index(request: Request, session: SessionDep, admin: AdminDep, q: str = "",
 @router.get("/accounts/new")
 def new_account_page(request: Request, admin: AdminDep) -> Response:
     return render(request, "admin/new_account.html",
-                  {"values": {"credit_allowance": "5000"}, "errors": {}})
+                  {"values": {"credit_allowance": "5000"}, "errors": {},
+                   "starters": starter_choices()})
 
 
 @router.post("/accounts", dependencies=[CsrfDep])
@@ -59,11 +61,13 @@ def create_account(request: Request, session: SessionDep, admin: AdminDep,
                                           field="credit_allowance")
         account, issued = service.create_concierge(
             session, admin, name=values.get("name", ""), owner_email=values.get("email", ""),
-            credit_allowance=allowance, plan_notes=values.get("plan_notes", ""))
+            credit_allowance=allowance, plan_notes=values.get("plan_notes", ""),
+            starter=values.get("starter", ""))
     except DomainError as exc:
         session.rollback()
         return render(request, "admin/new_account.html",
-                      {"values": values, "errors": field_errors(exc)},
+                      {"values": values, "errors": field_errors(exc),
+                       "starters": starter_choices()},
                       status_code=exc.status_code)
     page = _account_page(request, session, account.id, invite_link=_link(request, issued),
                          invite_email=issued.row.email)

@@ -19,6 +19,7 @@ from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.errors import InvalidInput, NotFound, invalid_input
 from web4os.onboarding import service as onboarding
+from web4os.playbooks.service import BLANK, apply_starter, check_starter
 from web4os.queue import enqueue
 from web4os.tenancy import AccountId
 
@@ -53,8 +54,11 @@ def parse_credits(value: str, *, allow_negative: bool = False, field: str = "amo
 
 
 def create_concierge(session: Session, admin: User, *, name: str, owner_email: str,
-                     credit_allowance: int, plan_notes: str) -> tuple[Account, IssuedInvite]:
-    """A hand-onboarded account with its roster and credits, and an owner invite link."""
+                     credit_allowance: int, plan_notes: str,
+                     starter: str = BLANK) -> tuple[Account, IssuedInvite]:
+    """A hand-onboarded account with its roster and credits, and an owner invite link;
+    ``starter`` names the starter playbook the client begins from (``blank``: none)."""
+    starter = check_starter(starter)
     with invalid_input("name"):
         name = check_account_name(name, "Name the customer's business.")
     if len(plan_notes) > 5000:
@@ -62,6 +66,7 @@ def create_concierge(session: Session, admin: User, *, name: str, owner_email: s
     account = onboarding.create_account(session, name=name, kind=AccountKind.CONCIERGE,
                                       credit_grant=credit_allowance,
                                       actor=f"admin:{admin.email}", plan_notes=plan_notes.strip())
+    apply_starter(session, AccountId(account.id), starter, actor=f"admin:{admin.email}")
     invite = issue(session, AccountId(account.id), email=owner_email, role=Role.OWNER,
                    created_by=admin.id)
     return account, invite

@@ -18,9 +18,8 @@ def get_note(session: Session, account_id: AccountId, note_id: int) -> Note:
     return get_owned(session, Note, note_id, account_id)
 
 
-def save_note(session: Session, ctx: TenantContext, *, title: str, body: str,
-              note_id: int | None = None) -> Note:
-    """Create or edit a note the agents will read."""
+def check_note(title: str, body: str) -> tuple[str, str]:
+    """A note's title and body trimmed, or the refusal that names the field."""
     title, body = title.strip(), body.strip()
     if not title:
         raise InvalidInput("Give the note a title.", field="title")
@@ -28,6 +27,13 @@ def save_note(session: Session, ctx: TenantContext, *, title: str, body: str,
         raise InvalidInput("Keep the title under 200 characters.", field="title")
     if len(body) > 20_000:
         raise InvalidInput("Keep a note under 20,000 characters.", field="body")
+    return title, body
+
+
+def save_note(session: Session, ctx: TenantContext, *, title: str, body: str,
+              note_id: int | None = None) -> Note:
+    """Create or edit a note the agents will read."""
+    title, body = check_note(title, body)
     if note_id is None:
         note = Note(account_id=ctx.account_id, title=title, body=body, created_by_id=ctx.user_id)
         session.add(note)

@@ -16,7 +16,7 @@ from web4os.tenancy import AccountId, get_owned, in_account, of_account, scoped
 DEFAULT_TOOLS = ("read_goal_outputs", "notes")
 
 
-def _tools(names: list[str]) -> list[str]:
+def check_tools(names: list[str]) -> list[str]:
     """Known tool names, each once, in a stable order."""
     from web4os.agents.tools import CATALOGUE as TOOLS
 
@@ -67,6 +67,33 @@ def get_agent(session: Session, account_id: AccountId, agent_id: int) -> Agent:
 
 
 _SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# A tag or comment of markup: agents' words are plain text, shown escaped and sent to
+# models as written, so markup in them is a paste gone wrong or an injection attempt.
+_MARKUP_RE = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?\s*>|<!--")
+
+
+def check_slug(slug: str) -> str:
+    """A handle as typed, lower-cased, or the refusal that names the field."""
+    slug = slug.strip().lower()
+    if not _SLUG_RE.match(slug):
+        raise InvalidInput("Use lower-case letters, digits, - or _ for the handle (max 40).",
+                           field="slug")
+    return slug
+
+
+def _no_markup(text: str, field: str) -> None:
+    found = _MARKUP_RE.search(text)
+    if found is not None:
+        raise InvalidInput(f"Write plain text, without HTML: remove “{found.group()[:40]}”.",
+                           field=field)
+
+
+def check_agent_fields(name: str, role: str, instructions: str, model: str,
+                       base_url: str) -> None:
+    """The agent form's rules, for every way an agent is made (form, API, playbook)."""
+    _clean(name, role, instructions, model, base_url)
+    for field, text in (("name", name), ("role", role), ("instructions", instructions)):
+        _no_markup(text, field)
 
 
 def _clean(name: str, role: str, instructions: str, model: str, base_url: str) -> None:
@@ -96,18 +123,15 @@ def create_agent(
     tools: list[str] | None = None,
 ) -> Agent:
     """Add a specialist to the roster (with every tool unless ``tools`` says otherwise)."""
-    slug = slug.strip().lower()
-    if not _SLUG_RE.match(slug):
-        raise InvalidInput("Use lower-case letters, digits, - or _ for the handle (max 40).",
-                           field="slug")
-    _clean(name, role, instructions, model, base_url)
+    slug = check_slug(slug)
+    check_agent_fields(name, role, instructions, model, base_url)
     exists = session.scalar(scoped(Agent, account_id).where(Agent.slug == slug))
     if exists is not None:
         raise Conflict(f"An agent called “{slug}” already exists.", field="slug")
     agent = Agent(account_id=account_id, slug=slug, name=name.strip(), role=role.strip(),
                   instructions=instructions.strip(), model=model.strip(),
                   base_url=base_url.strip(),
-                  tools=_tools(tools) if tools is not None else list(DEFAULT_TOOLS))
+                  tools=check_tools(tools) if tools is not None else list(DEFAULT_TOOLS))
     session.add(agent)
     session.flush()
     return agent
@@ -122,14 +146,14 @@ def update_agent(
 
     ``tools`` None keeps the agent's tools as they are."""
     agent = get_agent(session, account_id, agent_id)
-    _clean(name, role, instructions, model, base_url)
+    check_agent_fields(name, role, instructions, model, base_url)
     if agent.is_ceo and not enabled:
         raise InvalidInput("The CEO agent plans every goal and cannot be disabled.",
                            field="enabled")
     if credit_cap is not None and credit_cap < 1:
         raise InvalidInput("A credit cap must be at least 1 (or empty for none).",
                            field="credit_cap")
-    new_tools = _tools(tools) if tools is not None else list(agent.tools or [])
+    new_tools = check_tools(tools) if tools is not None else list(agent.tools or [])
     agent.name, agent.role = name.strip(), role.strip()
     agent.instructions, agent.model, agent.base_url = instructions.strip(), model.strip(), base_url.strip()
     agent.enabled = enabled

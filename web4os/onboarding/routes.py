@@ -15,7 +15,8 @@ from web4os.config import get_settings
 from web4os.errors import DomainError
 from web4os.mail import MailNotSent, OutgoingMail
 from web4os.onboarding import service, verification
-from web4os.tenancy import bind_system
+from web4os.playbooks import service as playbooks
+from web4os.tenancy import AccountId, bind_system
 from web4os.text import check_form
 from web4os.web.deps import SessionDep, client_address
 from web4os.web.forms import FormValues, field_errors, with_retry_after
@@ -29,7 +30,8 @@ def _signup_page(request: Request, values: dict[str, str], errors: dict[str, str
     settings = get_settings()
     return render(request, "accounts/signup.html", {
         "values": values, "errors": errors, "grant": settings.signup_credit_grant,
-        "verify": settings.signup_require_email_verification}, status_code=status_code)
+        "verify": settings.signup_require_email_verification,
+        "starters": playbooks.starter_choices()}, status_code=status_code)
 
 
 @router.get("/signup")
@@ -48,7 +50,10 @@ def signup(request: Request, session: SessionDep, values: FormValues) -> Respons
         form = SignupForm(email=values.get("email", ""), password=values.get("password", ""),
                           account_name=values.get("account_name", ""),
                           display_name=values.get("display_name", ""))
+        starter = playbooks.check_starter(values.get("starter", ""))
         user, account = service.signup(session, form, address)
+        playbooks.apply_starter(session, AccountId(account.id), starter, user_id=user.id,
+                                actor=f"signup:{user.email}")
         if get_settings().signup_require_email_verification:
             mail = verification.verification_mail(session, user, account.id, address=address,
                                                   base_url=str(request.base_url))

@@ -78,10 +78,8 @@ def _credential_header(auth_header: str, credential: str) -> tuple[str, str]:
     return header, value
 
 
-def add_server(session: Session, account_id: AccountId, *, name: str, url: str = "",
-               auth_header: str = "", credential: str = "", stdio_name: str = "") -> McpServer:
-    """Register a server. An account gives a streamable-HTTP URL (it must pass the address
-    guard); a stdio server can only be one the server admin configured."""
+def check_server_name(name: str) -> str:
+    """A server's name as typed, lower-cased, or the refusal that names the field."""
     name = name.strip().lower()
     if not _NAME_RE.match(name):
         raise InvalidInput("Name it with lowercase letters, digits, - or _ (up to 40).",
@@ -89,6 +87,14 @@ def add_server(session: Session, account_id: AccountId, *, name: str, url: str =
     if name == builtin.SERVER_NAME:
         raise InvalidInput(f"“{name}” is the name of web4os's built-in tools; choose another.",
                            field="name")
+    return name
+
+
+def add_server(session: Session, account_id: AccountId, *, name: str, url: str = "",
+               auth_header: str = "", credential: str = "", stdio_name: str = "") -> McpServer:
+    """Register a server. An account gives a streamable-HTTP URL (it must pass the address
+    guard); a stdio server can only be one the server admin configured."""
+    name = check_server_name(name)
     if session.scalars(scoped(McpServer, account_id).where(McpServer.name == name)).first():
         raise Conflict(f"This account already has a server called “{name}”.", field="name")
     server = McpServer(account_id=account_id, name=name)

@@ -21,10 +21,17 @@ MAX_BODY_BYTES = 1_000_000
 FILES_PER_FORM = 5  # files one upload form may carry at full size
 # Where files are uploaded (multipart only): the goal form, a goal's files, knowledge.
 UPLOAD_PATHS = re.compile(r"^(/api/v1)?/(goals|goals/[0-9]+/files|knowledge)$")
+# Where a playbook is sent (as YAML to the API, or a form's file): room for embedded files.
+PLAYBOOK_PATHS = re.compile(r"^/api/v1/playbooks/(preview|import)$")
+PLAYBOOK_UPLOAD = "/playbook/preview"
+PLAYBOOK_BYTES = 23_000_000  # the loader's own limit (22 MB) and a form's envelope
 
 
 def body_limit(path: str, content_type: str) -> int:
     """The most bytes a request may send: 1 MB, or room for files where they are uploaded."""
+    multipart = content_type.startswith("multipart/form-data")
+    if PLAYBOOK_PATHS.match(path) or (multipart and path == PLAYBOOK_UPLOAD):
+        return PLAYBOOK_BYTES
     if content_type.startswith("multipart/form-data") and UPLOAD_PATHS.match(path):
         return get_settings().max_file_bytes * FILES_PER_FORM + MAX_BODY_BYTES
     return MAX_BODY_BYTES
@@ -34,6 +41,8 @@ def too_large(limit: int) -> str:
     """The refusal's words for a body over ``limit``."""
     if limit == MAX_BODY_BYTES:
         return TOO_LARGE
+    if limit == PLAYBOOK_BYTES:
+        return "That playbook is too large (the limit is 22 MB with embedded files)."
     return (f"That upload is too large: files can be at most "
             f"{filesize(get_settings().max_file_bytes)} each.")
 
