@@ -39,6 +39,7 @@ from web4os.api import files as api_files
 from web4os.api import goal_templates as api_goal_templates
 from web4os.api import notes as api_notes
 from web4os.api import notifications as notification_api
+from web4os.api import playbooks as playbooks_api
 from web4os.api import reports as api_reports
 from web4os.api import routes as api_routes
 from web4os.api import routines as api_routines
@@ -58,7 +59,6 @@ from web4os.goals.credit_warning import credit_warning_on_page
 from web4os.goaltemplates import routes as goaltemplates_routes
 from web4os.notifications import routes as notification_routes
 from web4os.onboarding import routes as onboarding_routes
-from web4os.playbooks import api as playbooks_api
 from web4os.playbooks import routes as playbooks_routes
 from web4os.routines import routes as routines_routes
 from web4os.tools import routes as tools_routes

@@ -16,7 +16,9 @@ from tests.api.helpers import admin_token, bearer, make_admin, role_tokens
 from tests.factories import Tenant, csrf_from, login
 from web4os.accounts.models import Account, AccountStatus
 from web4os.admin.models import AdminToken
+from web4os.agents import service as agents
 from web4os.credits.models import CreditLedgerEntry
+from web4os.tenancy import AccountId
 
 
 def test_an_admin_token_is_refused_on_every_tenant_route(client: TestClient, db: Session,
@@ -125,6 +127,26 @@ def test_create_a_concierge_account_with_its_owner_link(client: TestClient,
     assert again.status_code == 201 and "/invite/" in again.json()["url"]
 
 
+def test_a_concierge_account_starts_from_the_playbook_the_admin_picks(
+        client: TestClient, db: Session) -> None:
+    headers = bearer(admin_token(db))
+    keys = [s["key"] for s in client.get("/api/v1/playbooks/starters").json()]
+    assert "local-shop" in keys
+    made = client.post("/api/v1/admin/accounts", headers=headers, json={
+        "name": "Corner Shop", "email": "corner@example.com", "starter": "local-shop"})
+    assert made.status_code == 201, made.text
+    account_id = made.json()["account"]["id"]
+    db.rollback()
+    names = {a.name for a in agents.list_agents(db, AccountId(account_id))}
+    blank = {a.name for a in agents.list_agents(db, AccountId(client.post(
+        "/api/v1/admin/accounts", headers=headers,
+        json={"name": "Plain", "email": "plain@example.com"}).json()["account"]["id"]))}
+    assert names - blank, "the starter's team is not in the new account"
+    refused = client.post("/api/v1/admin/accounts", headers=headers, json={
+        "name": "Odd", "email": "odd@example.com", "starter": "no-such-playbook"})
+    assert refused.status_code == 422 and refused.json()["field"] == "starter"
+
+
 def test_a_retried_grant_is_applied_once(client: TestClient, db: Session,
                                          tenant: Tenant) -> None:
     headers = {**bearer(admin_token(db)), "Idempotency-Key": "grant-2026-12-04"}
@@ -184,6 +206,11 @@ def test_archive_and_delete_now(client: TestClient, db: Session, tenant: Tenant)
     assert client.get(base, headers=headers).status_code == 404
 
 
+# Published for anyone (no token): the API's description, the playbook format and the
+# starter playbooks the product ships.
+PUBLIC = {"/api/v1/openapi.json", "/api/v1/playbooks/schema", "/api/v1/playbooks/starters"}
+
+
 def test_every_account_route_refuses_an_admin_token(client: TestClient, db: Session,
                                                     tenant: Tenant) -> None:
     """Walked from the app's routes, so an account route added later is covered."""
@@ -192,7 +219,7 @@ def test_every_account_route_refuses_an_admin_token(client: TestClient, db: Sess
     for rc in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         path = rc.path_format or rc.path or ""
         if (not isinstance(rc.original_route, APIRoute) or not path.startswith("/api/v1/")
-                or path.startswith("/api/v1/admin/") or path == "/api/v1/openapi.json"):
+                or path.startswith("/api/v1/admin/") or path in PUBLIC):
             continue
         url = re.sub(r"\{(\w+)\}", lambda m: "approve" if m.group(1) == "decision" else "1",
                      path)

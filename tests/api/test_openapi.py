@@ -14,7 +14,7 @@ from web4os.app import create_app
 SPEC = create_app(start_worker=False).openapi()
 TAGS = {"goals", "tasks", "agents", "notes", "files", "reports", "credits", "budgets",
         "routines", "webhooks", "notifications", "tools", "account", "members", "tokens",
-        "account-data", "admin", "templates"}
+        "account-data", "admin", "templates", "playbooks"}
 ERROR = {"$ref": "#/components/schemas/ErrorOut"}
 
 

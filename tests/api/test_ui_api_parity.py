@@ -106,6 +106,8 @@ PARITY: dict[Action, list[Action]] = {
         [("POST", "/api/v1/routines/{routine_id}/resume")],
     ("POST", "/routines/{routine_id}/run"): [("POST", "/api/v1/routines/{routine_id}/run")],
     ("POST", "/routines/{routine_id}/archive"): [("DELETE", "/api/v1/routines/{routine_id}")],
+    ("POST", "/playbook/preview"): [("POST", "/api/v1/playbooks/preview")],
+    ("POST", "/playbook/import"): [("POST", "/api/v1/playbooks/import")],
     ("POST", "/templates"): [("POST", "/api/v1/templates")],
     ("POST", "/templates/{template_id}"): [("PUT", "/api/v1/templates/{template_id}")],
     ("POST", "/templates/{template_id}/delete"): [("DELETE", "/api/v1/templates/{template_id}")],

@@ -74,7 +74,7 @@ def admin_create_account(body: ConciergeIn, request: Request, session: SessionDe
     allowance = service.parse_credits(str(body.credit_allowance), field="credit_allowance")
     account, issued = service.create_concierge(
         session, admin, name=body.name, owner_email=body.email, credit_allowance=allowance,
-        plan_notes=body.plan_notes)
+        plan_notes=body.plan_notes, starter=body.starter)
     return ConciergeOut(account=_one(session, account.id),
                         owner_invite=_invite_out(request, issued))
 

@@ -23,8 +23,9 @@ class ErrorOut(BaseModel):
     field: str | None = Field(default=None,
                               description="The request field to fix, when one is to blame.")
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="On 422 from request validation: each refused part "
-                                  "(``loc``, ``msg``, ``type``), without the refused input.")
+        default=None, description="On 422: each refused part, without the refused input: "
+                                  "``loc``, ``msg``, ``type`` from request validation; "
+                                  "``line``, ``field``, ``message`` for a refused playbook.")
 
 
 _MEANINGS = {

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from web4os.api.deps import ApiOwner
+from web4os.api.openapi import PREFIX, api_router
 from web4os.playbooks import export, service
 from web4os.playbooks.loader import PlaybookInvalid
 from web4os.playbooks.plan import OnCollision, PlanOut
 from web4os.playbooks.schemas import json_schema
 from web4os.web.deps import SessionDep
 
-router = APIRouter(prefix="/api/v1/playbooks", tags=["playbooks"])
+router = api_router("playbooks", prefix=f"{PREFIX}/playbooks")
 
 
 class ProblemOut(BaseModel):
@@ -38,8 +39,6 @@ class PlaybookErrorOut(BaseModel):
     errors: list[ProblemOut]
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    422: {"model": PlaybookErrorOut, "description": "The playbook (or a choice) is refused."}}
 YAML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/yaml": {"schema": {"type": "string"}},
     "text/plain": {"schema": {"type": "string"}}}}}
@@ -88,7 +87,7 @@ def export_playbook(session: SessionDep, ctx: ApiOwner,
         "Cache-Control": "private, no-store"})
 
 
-@router.post("/preview", operation_id="preview_playbook", responses=ERRORS,
+@router.post("/preview", operation_id="preview_playbook",
              openapi_extra=YAML_BODY, response_model=PlanOut)
 def preview_playbook(body: Document, session: SessionDep, ctx: ApiOwner,
                      on_collision: Annotated[OnCollision, Query()] = OnCollision.RENAME,
@@ -101,7 +100,7 @@ def preview_playbook(body: Document, session: SessionDep, ctx: ApiOwner,
         return refused(session, exc)
 
 
-@router.post("/import", operation_id="import_playbook", responses=ERRORS,
+@router.post("/import", operation_id="import_playbook",
              openapi_extra=YAML_BODY, response_model=PlanOut)
 def import_playbook(body: Document, session: SessionDep, ctx: ApiOwner,
                     on_collision: Annotated[OnCollision, Query()] = OnCollision.RENAME,
