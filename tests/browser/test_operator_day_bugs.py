@@ -131,7 +131,7 @@ def test_an_admin_signs_in_to_the_console_after_a_wrong_password(page: Page,
     page.wait_for_url("**/admin")
     expect(page.locator("#toast")).to_be_empty()
     expect(page.locator("main")).not_to_contain_text("don't match")
-    expect(page.get_by_role("link", name="Admin")).to_be_visible()
+    expect(page.get_by_role("link", name="Admin", exact=True)).to_be_visible()
 
 
 # --- 5 ---------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class ConciergeIn(BaseModel):
     email: Text = Field(description="The owner to invite.")
     credit_allowance: int = 5000
     plan_notes: Text = ""
-    starter: str = Field(default="blank", max_length=40,
+    starter: Text = Field(default="blank", max_length=40,
                          description="The starter playbook the client begins from "
                                      "(GET /api/v1/playbooks/starters; ``blank``: none).")
 
