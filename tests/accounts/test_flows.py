@@ -230,7 +230,10 @@ def test_api_tokens_are_shown_once_work_with_their_role_and_revoke(client: TestC
     m = re.search(r'value="(w4_[^"]+)"', resp.text)
     assert m, "the new token is shown"
     secret = m.group(1)
-    assert secret not in client.get("/settings").text
+    listed = client.get("/settings").text
+    assert secret not in listed
+    assert "<td>Zapier</td>" in listed and "<td>viewer</td>" in listed
+    assert 'action="/settings/tokens/' in listed and "No tokens yet." not in listed
     db.rollback()
     row = db.scalars(select(ApiToken).where(ApiToken.name == "Zapier")).one()
     assert secret not in row.token_hash

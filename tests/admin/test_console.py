@@ -201,3 +201,25 @@ def test_a_search_with_a_nul_or_a_bidi_override_is_refused_not_run(client: TestC
         resp = client.get("/admin", params={"q": hostile})
         assert resp.status_code == 422 and 'role="alert"' in resp.text
         assert _listed(resp.text) == []
+
+
+def test_admin_tokens_page_makes_lists_and_revokes_a_token(client: TestClient,
+                                                          db: Session) -> None:
+    login(client, _admin(db))
+    page = client.get("/admin/tokens")
+    assert "No admin tokens yet." in page.text
+    made = client.post("/admin/tokens", data={"csrf_token": csrf_from(page.text),
+                                              "name": "Billing script"})
+    secret = re.search(r"w4a_[A-Za-z0-9_\-]+", made.text)
+    assert made.status_code == 200 and secret, "the new token is shown once"
+    listed = client.get("/admin/tokens").text
+    assert secret.group(0) not in listed
+    assert "<td>Billing script</td>" in listed and "<td>admin@example.com</td>" in listed
+    token_id = re.search(r'action="/admin/tokens/(\d+)/revoke"', listed)
+    assert token_id
+    api = {"Authorization": f"Bearer {secret.group(0)}"}
+    assert client.get("/api/v1/admin/accounts", headers=api).status_code == 200
+    client.post(f"/admin/tokens/{token_id.group(1)}/revoke",
+                data={"csrf_token": csrf_from(listed)})
+    assert "revoked" in client.get("/admin/tokens").text
+    assert client.get("/api/v1/admin/accounts", headers=api).status_code == 401
