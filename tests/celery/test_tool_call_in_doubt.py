@@ -69,13 +69,16 @@ def test_a_worker_killed_mid_call_never_repeats_it_silently(
 
     call_id = call.id
 
-    def in_doubt() -> bool:
+    def in_doubt_and_blocked() -> bool:
+        # The call is put in doubt, then the card is blocked in the next transaction.
         pg.rollback()
         status = pg.scalar(select(ToolCall.status).where(ToolCall.id == call_id))
-        return status == CallStatus.IN_DOUBT
+        card = pg.scalar(select(Task.status).where(Task.id == task.id))
+        return status == CallStatus.IN_DOUBT and card != TaskStatus.RUNNING
 
     try:
-        wait_for(in_doubt, timeout=60, what="the cut-off call to be put in doubt")
+        wait_for(in_doubt_and_blocked, timeout=60,
+                 what="the cut-off call to be put in doubt and its card to stop")
     except TimeoutError:
         pg.rollback()
         events = [(e.kind, e.to_status, e.message) for e in pg.scalars(
