@@ -69,15 +69,19 @@ class TokenIn(BaseModel):
     role: Text
 
 
-class TokenOut(BaseModel):
+class TokenFields(BaseModel):
+    """What every token shows, an account's or an admin's; never its hash."""
     id: int
     name: str
     prefix: str
-    role: str
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
     secret: str | None = None  # only in the answer that creates it
+
+
+class TokenOut(TokenFields):
+    role: str
 
     @classmethod
     def of(cls, row: ApiToken, secret: str | None = None) -> TokenOut:

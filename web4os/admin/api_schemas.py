@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from web4os.accounts.api_schemas import TokenFields
 from web4os.admin.directory import AccountRow
 from web4os.admin.models import AdminToken
 from web4os.text import Text
@@ -91,15 +92,8 @@ class AdminTokenIn(BaseModel):
     name: Text
 
 
-class AdminTokenOut(BaseModel):
-    id: int
-    name: str
-    prefix: str
+class AdminTokenOut(TokenFields):
     created_by: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-    secret: str | None = None  # only in the answer that creates it
 
     @classmethod
     def of(cls, row: AdminToken, secret: str | None = None) -> AdminTokenOut:
