@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from tests.conftest import TEST_DB_URL
 from tests.factories import Tenant, make_planned_goal, plan_of
+from web4os.db import session_factory
 from web4os.goals import actions
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.scheduling import advance_goal
@@ -20,11 +22,15 @@ def test_cancelling_every_card_closes_the_goal(db: Session, tenant: Tenant,
                                                runner: EmbeddedRunner) -> None:
     goal = make_planned_goal(db, tenant, plan_of(("a", "writer", []), ("b", "writer", ["a"])))
     db.commit()
+    cancel_as_a_request = session_factory(TEST_DB_URL)  # immediate, as the web's sessions
     for card in _cards(db, goal):
-        actions.cancel(db, tenant.ctx(), card.id)
-        db.commit()
+        # The first cancel wakes the runner, which writes while the second is made; a
+        # deferred session that has read would meet a stale snapshot and fail.
+        with cancel_as_a_request() as s:
+            actions.cancel(s, tenant.ctx(), card.id)
+            s.commit()
     runner.wait_idle()
-    db.expire_all()
+    db.rollback()  # end the read that listed the cards: see what the runner committed
     closed = db.get(Goal, goal.id)
     assert closed is not None and closed.status == GoalStatus.CANCELLED
     assert "Every card was cancelled" in closed.status_reason
