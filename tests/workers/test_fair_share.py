@@ -165,8 +165,9 @@ def test_fifty_model_calls_wait_together_on_a_pool_of_two(two_threads: Bench) ->
         two_threads.submit(f"c{i}", 200 + i, model_call)
     assert two_threads.runner.wait_idle(20)
     took = time.monotonic() - started
-    assert took < 4.0, f"50 calls of 1 s on 2 threads took {took:.1f} s"  # thread-bound: 25 s
     assert two_threads.runner.peak_model_waits >= 40
+    # Thread-bound, the 50 calls take 25 s; the margin is for a slow machine, not a figure.
+    assert took < 15.0, f"50 calls of 1 s on 2 threads took {took:.1f} s"
 
 
 def test_model_calls_in_flight_are_bounded_by_configuration(two_threads: Bench) -> None:
@@ -192,8 +193,12 @@ def test_spare_threads_end_when_the_burst_is_over(two_threads: Bench,
 
     for i in range(20):
         two_threads.submit(f"c{i}", 400 + i, model_call)
-    assert two_threads.runner.wait_idle(20)
+    # Counted during the burst: after it, a spare may already have ended (0.2 s idle).
+    deadline = time.monotonic() + 5
+    while len(two_threads.runner._threads) <= 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert len(two_threads.runner._threads) > 2
+    assert two_threads.runner.wait_idle(20)
     deadline = time.monotonic() + 5
     while len(two_threads.runner._threads) > 2 and time.monotonic() < deadline:
         time.sleep(0.05)

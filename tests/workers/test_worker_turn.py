@@ -36,9 +36,17 @@ def _run_together(turn: turns.Turn, bodies: list[tuple[str, float, float]]) -> l
 
     threads = []
     for name, compute, wait in bodies:
+        waiting_before = turn.waiters
         threads.append(threading.Thread(target=job, args=(name, compute, wait)))
         threads[-1].start()
-        time.sleep(0.02)  # in this order
+        # In this order: the next starts once this one waits for the turn, or holds it
+        # (or, with a model wait, has given it up): a fixed pause is not enough on a
+        # loaded machine.
+        settled = f"{name} waits" if wait else f"{name} computes"
+        deadline = time.monotonic() + 5
+        while (settled not in events and turn.waiters <= waiting_before
+               and time.monotonic() < deadline):
+            time.sleep(0.001)
     for thread in threads:
         thread.join(10)
     return events
