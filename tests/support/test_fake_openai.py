@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -98,14 +99,22 @@ def test_rate_limit_raises(fake: FakeOpenAI) -> None:
     }
 
 
-def test_rate_limit_then_success_with_retries(fake: FakeOpenAI) -> None:
+def test_rate_limit_then_success_with_retries(fake: FakeOpenAI,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     # retry-after: 0 is ignored by the SDK (needs 0 < value) and falls back to
     # ~0.5 s backoff; retry-after-ms makes the retry near-instant.
     fake.error(429, "slow down", headers={"retry-after-ms": "1"})
     fake.reply("finally")
-    t0 = time.monotonic()
+    slept: list[float] = []
+    pause = openai.OpenAI._calculate_retry_timeout
+
+    def pause_between_tries(*args: Any, **kwargs: Any) -> float:
+        slept.append(pause(*args, **kwargs))
+        return slept[-1]
+
+    monkeypatch.setattr(openai.OpenAI, "_calculate_retry_timeout", pause_between_tries)
     out = client_for(fake, max_retries=2).chat.completions.create(model="m", messages=MESSAGES)
-    assert time.monotonic() - t0 < 0.4
+    assert slept == [0.001]  # the header's 1 ms, not the SDK's own backoff
     assert out.choices[0].message.content == "finally"
     assert len(fake.chat_requests) == 2
     assert fake.chat_requests[0]["messages"] == fake.chat_requests[1]["messages"] == MESSAGES

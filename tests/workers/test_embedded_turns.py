@@ -81,14 +81,15 @@ def test_jobs_that_compute_take_turns(turns: Any) -> None:
 
 def test_jobs_that_wait_on_their_model_overlap(turns: Any) -> None:
     runner, log, submit = turns
+    all_waiting = threading.Barrier(4, timeout=10)  # breaks unless all four wait at once
     for name in ("a", "b", "c", "d"):
         def body(name: str = name) -> None:
             with waiting():
                 log(f"{name} waits")
-                time.sleep(0.3)
+                all_waiting.wait()
                 log(f"{name} answered")
         submit(name, body)
-    assert runner.wait_idle(10)
+    assert runner.wait_idle(20)
     last_in = max(log.at(f"{n} waits") for n in "abcd")
     first_out = min(log.at(f"{n} answered") for n in "abcd")
     assert last_in < first_out, "all four waited at the same time"
