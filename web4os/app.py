@@ -190,17 +190,22 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    parts = []
+    parts, fields = [], []
     for err in exc.errors()[:10]:
         where = tuple(err.get("loc", ()))
         if where and where[0] in ("body", "query", "path", "header"):
             where = where[1:]  # where it came from, not a field (a field may be "body")
         loc = ".".join(str(p) for p in where)
-        parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        fields.append(loc)
+        msg = str(err.get("msg")).removeprefix("Value error, ")  # pydantic's, not ours
+        parts.append(f"{loc}: {msg}" if loc else msg)
     message = "; ".join(parts) or "The request is not valid."
     if _wants_json(request):
-        return JSONResponse({"detail": message, "errors": _jsonable(exc.errors())},
-                            status_code=422)
+        body: dict[str, Any] = {"detail": message}
+        if fields and fields[0]:
+            body["field"] = fields[0]  # the first to fix, as every other 4xx names it
+        body["errors"] = _jsonable(exc.errors())
+        return JSONResponse(body, status_code=422)
     return _error_page(request, 422, _TITLES[422], message)
 
 
@@ -209,7 +214,8 @@ def _jsonable(errors: Any) -> Any:
     encodable (a lone surrogate)."""
     out = []
     for err in errors:
-        out.append({k: (v if isinstance(v, (str, int, float, list, type(None))) else str(v))
+        out.append({k: (list(v) if isinstance(v, tuple)
+                        else v if isinstance(v, (str, int, float, list, type(None))) else str(v))
                     for k, v in err.items() if k not in ("ctx", "input")})
     return out
 

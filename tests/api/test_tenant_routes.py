@@ -150,3 +150,20 @@ def test_another_accounts_ids_answer_404(client: TestClient, db: Session,
         resp = client.request(method, path, headers=owner, json=body)
         assert resp.status_code == 404, (method, path, resp.text)
         assert "Secret" not in resp.text
+
+
+def test_a_request_the_schema_refuses_names_its_field(client: TestClient, db: Session,
+                                                      tenant: Tenant) -> None:
+    """Request validation answers like every other 4xx: the message in words, ``field``
+    naming what to fix, and each refused part with its location as a list."""
+    owner = bearer(role_tokens(db, tenant)["owner"])
+    empty = client.post("/api/v1/goals", headers=owner, json={"title": ""})
+    assert empty.status_code == 422
+    body = empty.json()
+    assert body["field"] == "title"
+    assert body["detail"].startswith("title: Give the goal a title"), body["detail"]
+    assert body["errors"][0]["loc"] == ["body", "title"]
+    nested = client.put("/api/v1/budgets", headers=owner, json={"monthly_budget": "lots"})
+    assert nested.status_code == 422 and nested.json()["field"] == "monthly_budget"
+    no_body = client.post("/api/v1/goals", headers=owner)
+    assert no_body.status_code == 422 and "field" not in no_body.json(), no_body.json()
