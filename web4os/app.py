@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRouter
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
@@ -45,6 +46,7 @@ from web4os.api import routes as api_routes
 from web4os.api import routines as api_routines
 from web4os.api import tools as api_tools
 from web4os.api import webhooks as api_webhooks
+from web4os.api.openapi import PREFIX as API_PREFIX
 from web4os.config import get_settings
 from web4os.credits import routes as credits_routes
 from web4os.db import session_factory
@@ -300,6 +302,10 @@ def create_app(*, start_worker: bool = True) -> FastAPI:
     page_value("unread_notifications", notification_routes.unread_on_page)
     page_value("confirm_email", onboarding_routes.confirm_email_on_page)
     page_value("agent_work", agent_work_on_page)
-    for router in ROUTERS:
-        app.include_router(router)
+    for router in ROUTERS:  # the OpenAPI document describes the JSON API, not the pages
+        app.include_router(router, include_in_schema=_is_api(router))
     return app
+
+
+def _is_api(router: APIRouter) -> bool:
+    return all(getattr(route, "path", "").startswith(API_PREFIX) for route in router.routes)

@@ -30,6 +30,12 @@ def _where(method: str, path: str) -> str:
     return f"{method} {path}"
 
 
+def test_the_document_describes_the_json_api_only() -> None:
+    pages = [path for path in SPEC["paths"] if not path.startswith("/api/v1/")]
+    assert not pages, f"HTML pages in the API's document: {pages[:5]}"
+    assert len(OPERATIONS) > 100
+
+
 def test_operation_ids_are_given_and_unique() -> None:
     ids = Counter(op.get("operationId") for _, _, op in OPERATIONS)
     assert not [i for i, n in ids.items() if n > 1], "operation ids used twice"
