@@ -18,6 +18,7 @@ from web4os.goals.recovery import sweep
 from web4os.notifications.mailing import flush_mails
 from web4os.routines.outcomes import report_failed_goals
 from web4os.routines.scheduler import fire_due
+from web4os.webhooks.pruning import prune_step
 from web4os.webhooks.sender import send_due
 
 log = logging.getLogger("web4os.periodic")
@@ -26,6 +27,7 @@ STEPS: tuple[tuple[str, Callable[[], Any]], ...] = (
     ("sweep", sweep),  # lost, stalled and budget-paused work
     ("account data", housekeeping),  # deletion after the grace period, retention
     ("webhooks", send_due),  # deliveries whose retry is due
+    ("webhook log", prune_step),  # finished deliveries past the log's 30 days, hourly
     ("notification mail", flush_mails),  # digests whose window is over, lost sends
     ("routines", fire_due),  # due routines, each due time claimed once (routines.scheduler)
     ("routine results", report_failed_goals),  # a routine's goal that failed: routine.failed
