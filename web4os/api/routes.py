@@ -50,8 +50,8 @@ def _task_out(task: Task, deps: list[int]) -> TaskOut:
                    instructions=task.instructions, output=task.output, note=task.note,
                    feedback=task.feedback, depends_on=deps,
                    estimated_credits=task.estimated_credits, actual_credits=task.actual_credits,
-                   attempts=task.attempts, requires_approval=task.requires_approval,
-                   updated_at=task.updated_at)
+                   attempts=task.attempts, tries=task.tries,
+                   requires_approval=task.requires_approval, updated_at=task.updated_at)
 
 
 # Each endpoint is one thin step (check the role, call the service, convert); they

@@ -76,7 +76,7 @@ class CardRow:
     position: int
     estimated_credits: int
     actual_credits: int
-    attempts: int
+    tries: int  # runs but those that stopped for the operator (``Task.tries``)
     started_at: datetime | None
     finished_at: datetime | None
     agent: AgentBadge
@@ -267,17 +267,17 @@ def _visible_cards(session: Session, account_id: AccountId, goal_id: int, limit:
         select(Task.id, Task.goal_id, Task.title, Task.status, Task.status_reason,
                func.substr(Task.note, 1, SNIPPET), func.substr(Task.output, 1, SNIPPET),
                Task.agent_id, Task.owner_id, Task.position, Task.estimated_credits,
-               Task.actual_credits, Task.attempts, Task.started_at, Task.finished_at,
+               Task.actual_credits, Task.attempts - Task.waits, Task.started_at, Task.finished_at,
                Agent.id, Agent.slug, Agent.name, Agent.role)
         .select_from(ranked).join(Task, Task.id == r.id)
         .outerjoin(Agent, Agent.id == Task.agent_id)
         .where(or_(r.n <= limit, r.col.in_(open_cols)))
         .order_by(Task.position, Task.id))
     return [CardRow(tid, gid, title, status, reason, note, output, agent_id, owner_id, position,
-                    estimated, actual, attempts, started, finished,
+                    estimated, actual, tries, started, finished,
                     AgentBadge(a_id, a_slug, a_name, a_role))
             for (tid, gid, title, status, reason, note, output, agent_id, owner_id, position,
-                 estimated, actual, attempts, started, finished, a_id, a_slug, a_name, a_role)
+                 estimated, actual, tries, started, finished, a_id, a_slug, a_name, a_role)
             in rows]
 
 

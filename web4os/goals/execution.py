@@ -42,7 +42,14 @@ from web4os.goals.history import event_row, model_call_events, tool_run_event, w
 from web4os.goals.leases import LEASES
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
 from web4os.goals.reasons import plain_reason, technical
-from web4os.goals.scheduling import advance_after_done, attempt_key, backoff, queue_task, refs_of
+from web4os.goals.scheduling import (
+    advance_after_done,
+    attempt_key,
+    backoff,
+    may_try_again,
+    queue_task,
+    refs_of,
+)
 from web4os.goals.statemachine import (
     FollowUp,
     StaleTransition,
@@ -265,7 +272,8 @@ def _finish(claim: Claim, account_id: int, calls: list[CallRecord], outcome: Out
         if outcome.waiting:
             transition(s, task, TaskStatus.BLOCKED, actor=f"agent:{claim.agent.slug}",
                        reason=outcome.waiting, claim_token=claim.token,
-                       values={"claim_token": None, "lease_expires_at": None, **spent},
+                       values={"claim_token": None, "lease_expires_at": None,
+                               "waits": task.waits + 1, **spent},
                        history=history)
         elif outcome.deliverable is not None:
             done = _deliver(s, task, claim, outcome, spent, history)
@@ -335,13 +343,13 @@ def _deliver(s: Any, task: Task, claim: Claim, outcome: Outcome, spent: dict[str
         return True
     if review is None:
         return False
-    if task.attempts < get_settings().max_task_attempts:
+    if may_try_again(task):
         write_events(s, history)  # in order, before the send-back's own events
         history.clear()
         queue_task(s, task, actor="ceo", reason=f"Sent back by the CEO agent: {review.feedback}",
                    values={"feedback": review.feedback})
     else:
-        task.status_reason = (f"The CEO agent still has concerns after {task.attempts} attempts "
+        task.status_reason = (f"The CEO agent still has concerns after {task.tries} attempts "
                               f"({review.feedback}). Your call: approve or send it back.")
     return False
 
@@ -360,12 +368,10 @@ def _waiting_reason(claim: Claim, result: Deliverable, review_error: Exception |
 
 def _attempt_failed(s: Any, task: Task, claim: Claim, error: Exception | None,
                     spent: dict[str, Any], history: list[dict[str, Any]]) -> None:
-    max_attempts = get_settings().max_task_attempts
     limited = isinstance(error, ModelError) and error.status == 429  # slows, never fails
-    if isinstance(error, ModelError) and error.retryable and (
-            task.attempts < max_attempts or limited):
+    if isinstance(error, ModelError) and error.retryable and (may_try_again(task) or limited):
         wait = (error.retry_after if limited and error.retry_after is not None
-                else max(backoff(task.attempts), error.retry_after or 0.0))
+                else max(backoff(task.tries), error.retry_after or 0.0))
         write_events(s, history)
         history.clear()
         queue_task(s, task, actor="system", reason=f"{error} Retrying in {wait:.0f} s.",

@@ -112,7 +112,10 @@ class Task(Base):
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
     estimated_credits: Mapped[int] = mapped_column(Integer, default=0)
     actual_credits: Mapped[int] = mapped_column(Integer, default=0)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs (each its credit hold)
+    # Runs that ended waiting for the operator (a tool call to approve): not tries, so a
+    # card that asks often keeps its retries for real failures (``tries``).
+    waits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The last attempt whose result was recorded: a redelivered finish of it records nothing.
     finished_attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     claim_token: Mapped[str | None] = mapped_column(String(40), nullable=True)
@@ -125,6 +128,11 @@ class Task(Base):
 
     goal: Mapped[Goal] = relationship(back_populates="tasks", foreign_keys=[goal_id])
     agent: Mapped[Agent] = relationship(lazy="joined")
+
+    @property
+    def tries(self) -> int:
+        """Runs that counted as tries: every run but those that stopped for the operator."""
+        return self.attempts - self.waits
 
 
 class TaskDependency(Base):

@@ -16,7 +16,7 @@ from web4os.db import utcnow
 from web4os.goals import budgets, caps
 from web4os.goals import service as goals
 from web4os.goals.models import Goal, GoalStatus, Task, TaskStatus
-from web4os.goals.scheduling import attempt_key, queue_task, refs_of
+from web4os.goals.scheduling import attempt_key, may_try_again, queue_task, refs_of
 from web4os.goals.statemachine import (
     transition,
     transition_goal,
@@ -41,7 +41,7 @@ def recover_task(task_id: int, *, account_id: int) -> None:
             return
         credits.release(s, aid, attempt_key(task.id, task.attempts), refs=refs_of(task),
                         reason="Released: the worker stopped before finishing")
-        if task.attempts < get_settings().max_task_attempts:
+        if may_try_again(task):
             queue_task(s, task, actor="system", reason="The worker stopped responding; retrying.",
                        claim_token=task.claim_token)
         else:

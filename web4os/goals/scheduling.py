@@ -17,6 +17,7 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from web4os.accounts.service import account_is_active
+from web4os.config import get_settings
 from web4os.credits import service as credits
 from web4os.credits.service import Hold, Refs
 from web4os.db import table_of
@@ -144,6 +145,12 @@ READY = "Its inputs are ready."
 
 def backoff(attempt: int) -> float:
     return float(min(60, 2 ** attempt))
+
+
+def may_try_again(task: Task) -> bool:
+    """Whether a card that failed, was sent back or lost its worker gets another try by
+    itself (the one rule; runs that waited for the operator are not tries)."""
+    return task.tries < get_settings().max_task_attempts
 
 
 def queue_ready(s: Any, goal: Goal, ready: list[Task], *, first: bool = False) -> None:

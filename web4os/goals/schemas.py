@@ -105,7 +105,10 @@ class TaskOut(BaseModel):
     depends_on: list[int]
     estimated_credits: int
     actual_credits: int
-    attempts: int
+    attempts: int = Field(description="Runs of the card, including those that stopped for "
+                                      "the operator (a tool call to approve).")
+    tries: int = Field(description="Runs that counted as tries: what "
+                                   "WEB4OS_MAX_TASK_ATTEMPTS limits.")
     requires_approval: bool
     updated_at: datetime
 
