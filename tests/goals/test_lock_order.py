@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from tests.conftest import IS_POSTGRES
@@ -70,11 +70,26 @@ def _race(monkeypatch: pytest.MonkeyPatch, claim: execution.Claim, account_id: i
     assert holding.wait(10)
     racing = threading.Thread(target=run, args=(other,))
     racing.start()
-    time.sleep(0.5)  # the other transaction is now waiting for a lock
+    _until_a_lock_wait(racing)
     go_on.set()
     finishing.join(20)
     racing.join(20)
     return errors
+
+
+def _until_a_lock_wait(racing: threading.Thread, limit: float = 10.0) -> None:
+    """Return once a transaction of this database waits for a row lock (the racing one:
+    the finish is paused holding its locks), or the racing side ended without waiting."""
+    deadline = time.monotonic() + limit
+    with session_factory()() as s:
+        while time.monotonic() < deadline and racing.is_alive():
+            waiting = s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar_one()
+            s.rollback()  # a fresh snapshot of the activity view each time
+            if waiting:
+                return
+            time.sleep(0.01)
 
 
 def _by_key(db: Session, goal_id: int) -> dict[str, TaskStatus]:
