@@ -223,3 +223,23 @@ def test_admin_tokens_page_makes_lists_and_revokes_a_token(client: TestClient,
                 data={"csrf_token": csrf_from(listed)})
     assert "revoked" in client.get("/admin/tokens").text
     assert client.get("/api/v1/admin/accounts", headers=api).status_code == 401
+
+
+def test_the_ledger_pages_back_through_older_lines(client: TestClient, db: Session,
+                                                   tenant: Tenant) -> None:
+    for n in range(1, ledger.PAGE_LINES + 6):
+        credits.grant(db, tenant.id, n, actor="admin:x", reason=f"Grant {n}")
+    db.commit()
+    login(client, _admin(db))
+    base = f"/admin/accounts/{tenant.account.id}"
+    first = client.get(base).text
+    assert set(re.findall(r"Grant: Grant (\d+) ", _text(first))) == {
+        str(n) for n in range(6, ledger.PAGE_LINES + 6)}
+    older = re.search(r'href="(/admin/accounts/\d+\?before=\d+)#ledger-h" rel="next"', first)
+    assert older is not None
+    second = client.get(html_lib.unescape(older.group(1))).text
+    shown = set(re.findall(r"Grant: Grant (\d+) ", _text(second)))
+    assert shown == {"1", "2", "3", "4", "5"}, shown  # the rest, none twice
+    assert "Older ledger lines" in second and 'rel="next"' not in second
+    assert "Newest lines" in second
+    assert client.get(f"{base}?before=0").status_code == 422

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, func, select
+from sqlalchemy import String, and_, case, cast, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from web4os.credits.models import CreditLedgerEntry as Entry
@@ -37,6 +37,7 @@ class LedgerLine:
     balance_after: int
     actor: str
     reason: str
+    last_entry_id: int  # where the line sits in the ledger: the cursor of the next page
 
     @property
     def charged(self) -> int:
@@ -97,8 +98,13 @@ def _line_group() -> Any:
         else_=cast(Entry.id, String))
 
 
-def ledger_lines(session: Session, account_id: int, *, limit: int = 30) -> list[LedgerLine]:
-    """The latest ``limit`` lines, newest first."""
+PAGE_LINES = 30
+
+
+def ledger_lines(session: Session, account_id: int, *, limit: int = PAGE_LINES,
+                 before: int | None = None) -> list[LedgerLine]:
+    """The latest ``limit`` lines, newest first; with ``before`` (a line's
+    ``last_entry_id``), the ones older than that line, so pages never overlap."""
     joined, held_expr = _settlement_joined(account_id)
     group = _line_group()
     rows = session.execute(
@@ -108,7 +114,9 @@ def ledger_lines(session: Session, account_id: int, *, limit: int = 30) -> list[
             func.sum(held_expr), func.min(Entry.actor), func.min(Entry.reason),
             maintain_column_froms=True)
         .where(Entry.account_id == account_id)
-        .group_by(Entry.task_id, group).order_by(func.max(Entry.id).desc()).limit(limit)).all()
+        .group_by(Entry.task_id, group)
+        .having(func.max(Entry.id) < before if before is not None else true())
+        .order_by(func.max(Entry.id).desc()).limit(limit)).all()
     last_ids = [r[0] for r in rows]
     balances = dict(session.execute(select(Entry.id, Entry.balance_after)
                                     .where(Entry.id.in_(last_ids))).all())
@@ -124,5 +132,5 @@ def ledger_lines(session: Session, account_id: int, *, limit: int = 30) -> list[
             task_id=task_id, task_title=tasks.get(task_id, ""),
             goal_title=goals.get(goal_id, "") if goal_id else "", amount=int(amount),
             held=int(held or 0), balance_after=int(balances.get(last_id, 0)),
-            actor=actor, reason="" if task_id else reason))
+            actor=actor, reason="" if task_id else reason, last_entry_id=int(last_id)))
     return lines

@@ -3,9 +3,9 @@ and marks the session cross-account (``bind_system``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from web4os.accounts.deps import AdminDep, CsrfDep
@@ -76,11 +76,13 @@ def create_account(request: Request, session: SessionDep, admin: AdminDep,
 
 
 def _account_page(request: Request, session: SessionDep, account_id: int, *,
-                  status_code: int = 200, **extra: Any) -> Response:
+                  status_code: int = 200, before: int | None = None, **extra: Any) -> Response:
     account = service.get_account(session, account_id)
+    lines = ledger.ledger_lines(session, account.id, before=before)
     context: dict[str, Any] = {
         "account": account, "owners": service.owners_of(session, account.id),
-        "ledger": ledger.ledger_lines(session, account.id),
+        "ledger": lines, "ledger_before": before,
+        "ledger_older": lines[-1].last_entry_id if len(lines) == ledger.PAGE_LINES else None,
         "totals": ledger.totals(session, account.id), "values": {}, "errors": {},
         "invite_link": None, "invite_email": None,
         "default_max_running": service.default_max_running(),
@@ -100,9 +102,9 @@ def _refused(request: Request, session: SessionDep, account_id: int, values: dic
 
 
 @router.get("/accounts/{account_id}")
-def account_page(request: Request, account_id: int, session: SessionDep,
-                 admin: AdminDep) -> Response:
-    return _account_page(request, session, account_id)
+def account_page(request: Request, account_id: int, session: SessionDep, admin: AdminDep,
+                 before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    return _account_page(request, session, account_id, before=before)
 
 
 @router.post("/accounts/{account_id}/credits", dependencies=[CsrfDep])
